@@ -1,0 +1,189 @@
+"""The Python API: ``sepkit.load(name_or_dir)`` and the model object it returns.
+
+Arrays and tensors go in as ``(time,)`` or ``(channels, time)`` at any sample rate and come
+back in the same type, shape and rate; files stream through the same engine in flat memory.
+The CLI is a thin layer over this module.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+import sepkit.models  # noqa: F401  (registers the architectures)
+from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_blocks, output_subtype
+from sepkit.errors import AudioError, ModelError
+from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
+from sepkit.pretrained import ModelConfig, load_network
+
+Waveform = Union[np.ndarray, torch.Tensor]
+PathLike = Union[str, "os.PathLike[str]"]
+DEFAULT_ENHANCER = "enhance-default"
+READ_BLOCK_SECONDS = 10.0
+MAX_CHANNELS = 64
+
+
+class SepkitModel:
+    """A loaded enhancer or separator bound to a device and inference settings."""
+
+    def __init__(self, net: nn.Module, config: ModelConfig, settings: InferenceSettings | None = None):
+        self.config = config
+        self.settings = settings or InferenceSettings(**config.inference)
+        self.device = resolve_device(self.settings.device)
+        self.net = net.to(self.device).eval()
+        self._run = model_runner(self.net, self.device, self.settings.half)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def n_src(self) -> int:
+        return self.config.n_src
+
+    def __repr__(self) -> str:
+        return f"SepkitModel(name={self.name!r}, task={self.task!r}, sample_rate={self.sample_rate}, n_src={self.n_src}, device={self.device})"
+
+    def _model_fn(self, batch: torch.Tensor) -> torch.Tensor:
+        est = self._run(batch)
+        if self.config.source_outputs is not None:
+            est = est[:, self.config.source_outputs]
+        return est
+
+    # -- arrays --------------------------------------------------------------------------
+    def enhance(self, waveform: Waveform, sample_rate: int) -> Waveform:
+        """Enhanced copy of ``waveform`` ((T,) or (C, T)), same type, shape and rate."""
+        self._require("enhance")
+        return self._process(waveform, sample_rate)[0]
+
+    def separate(self, waveform: Waveform, sample_rate: int) -> Waveform:
+        """Sources of ``waveform`` as ``(n_src, *waveform.shape)``, same type and rate."""
+        self._require("separate")
+        return self._process(waveform, sample_rate)
+
+    def _process(self, waveform: Waveform, sample_rate: int) -> Waveform:
+        audio, was_numpy, was_1d, dtype = _as_audio(waveform, sample_rate)
+        out = process_array(audio, int(sample_rate), self._model_fn, self.sample_rate, self.settings)
+        if was_1d:
+            out = out[:, 0]
+        if was_numpy:
+            return out.numpy().astype(dtype if np.issubdtype(dtype, np.floating) else np.float32)
+        return out.to(dtype)
+
+    # -- files ---------------------------------------------------------------------------
+    def enhance_file(
+        self,
+        src: PathLike,
+        dst: PathLike,
+        force: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """Enhance one file into ``dst`` (same rate, channels, length and sample format when possible)."""
+        self._require("enhance")
+        return self._process_file(src, [Path(dst)], force, on_progress)[0]
+
+    def separate_file(
+        self,
+        src: PathLike,
+        out_dir: PathLike,
+        force: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[Path]:
+        """Separate one file into ``out_dir/<stem>_s1.wav``, ``..._s2.wav``, ..."""
+        self._require("separate")
+        stem = Path(src).stem
+        dsts = [Path(out_dir) / f"{stem}_s{k + 1}.wav" for k in range(self.n_src)]
+        return self._process_file(src, dsts, force, on_progress)
+
+    def _process_file(
+        self,
+        src: PathLike,
+        dsts: list[Path],
+        force: bool,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> list[Path]:
+        info = audio_info(src)
+        for dst in dsts:
+            check_output(dst, [info.path], force)
+        writers = [AtomicAudioWriter(d, info.sample_rate, info.channels, output_subtype(d, info.subtype)) for d in dsts]
+        try:
+            blocks = iter_blocks(info, int(READ_BLOCK_SECONDS * info.sample_rate))
+            progress = (lambda n: on_progress(n, info.frames)) if on_progress else None
+            for out in process_stream(blocks, info.frames, info.sample_rate, self._model_fn, self.sample_rate,
+                                      self.settings, progress):
+                if out.shape[0] != len(writers):
+                    raise ModelError(f"{self.name or 'model'}: produced {out.shape[0]} outputs, config says {len(writers)}")
+                for k, writer in enumerate(writers):
+                    writer.write(out[k].numpy())
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        return [w.commit() for w in writers]
+
+    def _require(self, task: str) -> None:
+        if self.task != task:
+            other = "separate" if task == "enhance" else "enhance"
+            raise ModelError(f"model {self.name or ''!s} is a {self.task} model: use {other}, or pick a {task} model with --model")
+
+
+def _as_audio(waveform: Waveform, sample_rate: int) -> tuple[torch.Tensor, bool, bool, object]:
+    """Validate an array and turn it into float32 ``(C, T)``; remember how to give it back."""
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    was_numpy = isinstance(waveform, np.ndarray)
+    if not was_numpy and not isinstance(waveform, torch.Tensor):
+        raise AudioError(f"waveform must be a numpy array or torch tensor, got {type(waveform).__name__}")
+    dtype = waveform.dtype
+    x = torch.from_numpy(np.asarray(waveform)) if was_numpy else waveform.detach().cpu()
+    if not torch.is_floating_point(x):
+        scale = float(torch.iinfo(x.dtype).max) + 1.0 if x.dtype != torch.bool else 1.0
+        x = x.to(torch.float32) / scale
+    x = x.to(torch.float32)
+    if x.dim() not in (1, 2):
+        raise AudioError(f"waveform must be (time,) or (channels, time), got shape {tuple(x.shape)}")
+    was_1d = x.dim() == 1
+    if was_1d:
+        x = x[None]
+    if x.shape[0] > MAX_CHANNELS and x.shape[1] <= MAX_CHANNELS:
+        raise AudioError(f"waveform shape {tuple(x.shape)} looks like (time, channels): pass (channels, time)")
+    if x.shape[-1] == 0:
+        raise AudioError("waveform is empty (zero samples)")
+    if not torch.isfinite(x).all():
+        raise AudioError("waveform holds NaN or Inf samples")
+    return x.contiguous(), was_numpy, was_1d, dtype
+
+
+def load(
+    name_or_dir: PathLike = DEFAULT_ENHANCER,
+    device: str = "auto",
+    half: bool = False,
+    chunk_seconds: float | None = None,
+    overlap_seconds: float | None = None,
+    batch_size: int | None = None,
+) -> SepkitModel:
+    """Load a shipped model by name, or any exported model directory, ready for inference."""
+    net, config = load_network(name_or_dir)
+    if not config.name:
+        config.name = Path(str(name_or_dir)).name
+    base = dict(config.inference)
+    for key, value in (("chunk_seconds", chunk_seconds), ("overlap_seconds", overlap_seconds), ("batch_size", batch_size)):
+        if value is not None:
+            base[key] = value
+    known = InferenceSettings.__dataclass_fields__
+    settings = InferenceSettings(**{k: v for k, v in base.items() if k in known and k not in ("device", "half")},
+                                device=device, half=half)
+    return SepkitModel(net, config, settings)

@@ -1,0 +1,113 @@
+"""``sepkit enhance`` and ``sepkit separate``: files, globs and folders through one model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from sepkit.api import DEFAULT_ENHANCER, SepkitModel, load
+from sepkit.audio.io import expand_inputs
+from sepkit.cli.app import app, fail, report
+from sepkit.cli.progress import progress_bar
+from sepkit.errors import SepkitError
+
+DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda (auto picks CUDA when available).")
+
+
+def _load(model: str, device: str, half: bool, chunk_seconds: Optional[float], batch_size: Optional[int]) -> SepkitModel:
+    try:
+        return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size)
+    except SepkitError as exc:
+        fail(str(exc))
+
+
+def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int], None]], str]) -> None:
+    """Run ``work`` over every input, report failures one line each, exit 2 if any failed."""
+    files, errors = expand_inputs(items)
+    for line in errors:
+        report(line)
+    failed = len(errors)
+    done = 0
+    with progress_bar("files") as bar:
+        total = bar.add_task("files", total=len(files))
+        for src, rel in files:
+            task = bar.add_task(f"{src.name}", total=1.0)
+
+            def tick(n: int, of: int, task: int = task) -> None:
+                bar.update(task, completed=n / max(of, 1))
+
+            try:
+                written = work(src, rel, tick)
+                done += 1
+                print(written, flush=True)
+            except SepkitError as exc:
+                failed += 1
+                report(str(exc))
+            finally:
+                bar.remove_task(task)
+                bar.advance(total)
+    if failed:
+        report(f"{failed} of {failed + done} inputs failed; {done} written")
+        raise typer.Exit(2)
+
+
+@app.command()
+def enhance(
+    inputs: list[str] = typer.Argument(..., help="Audio files, globs or folders."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (one input only)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs; they keep their input names."),
+    model: str = typer.Option(DEFAULT_ENHANCER, "--model", help="Shipped model name or exported model folder."),
+    device: str = DeviceOpt,
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs (never an input)."),
+    half: bool = typer.Option(False, "--half", help="Half precision (CUDA only)."),
+    chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
+) -> None:
+    """Enhance noisy speech. Without -o/--out-dir writes <name>_enhanced.<ext> beside each input."""
+    if output is not None and out_dir is not None:
+        fail("give either -o/--output or --out-dir, not both")
+    if output is not None:
+        files, errors = expand_inputs(inputs)
+        if len(files) + len(errors) != 1:
+            fail(f"-o/--output takes exactly one input, got {len(files) + len(errors)}: use --out-dir")
+    net = _load(model, device, half, chunk_seconds, batch_size)
+
+    def work(src: Path, rel: Path, tick: Callable[[int, int], None]) -> str:
+        if output is not None:
+            dst = output
+        elif out_dir is not None:
+            dst = out_dir / rel
+        else:
+            dst = src.with_name(f"{src.stem}_enhanced{src.suffix}")
+        return str(net.enhance_file(src, dst, force=force, on_progress=tick))
+
+    _run_batch(inputs, work)
+
+
+@app.command()
+def separate(
+    inputs: list[str] = typer.Argument(..., help="Mixture files, globs or folders."),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Folder for <stem>_s1.wav, <stem>_s2.wav, ..."),
+    model: Optional[str] = typer.Option(None, "--model", help="Shipped model name or folder (default: separate-<K>spk)."),
+    n_src: Optional[int] = typer.Option(None, "--n-src", min=1, help="Number of sources K the model must produce."),
+    device: str = DeviceOpt,
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs (never an input)."),
+    half: bool = typer.Option(False, "--half", help="Half precision (CUDA only)."),
+    chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
+) -> None:
+    """Separate mixtures into sources."""
+    name = model or f"separate-{n_src or 2}spk"
+    net = _load(name, device, half, chunk_seconds, batch_size)
+    if n_src is not None and net.n_src != n_src:
+        fail(f"model {net.name} produces {net.n_src} sources, not --n-src {n_src}")
+    if net.task != "separate":
+        fail(f"model {net.name} is an {net.task} model, not a separator")
+
+    def work(src: Path, rel: Path, tick: Callable[[int, int], None]) -> str:
+        dst_dir = out_dir / rel.parent
+        return " ".join(str(p) for p in net.separate_file(src, dst_dir, force=force, on_progress=tick))
+
+    _run_batch(inputs, work)

@@ -1,0 +1,42 @@
+"""``sepkit models``: the shipped models, read from their cards."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from sepkit.cli.app import app
+from sepkit.pretrained import read_card, read_config, shipped_models
+
+
+def _fmt_scores(scores: object) -> str:
+    if not isinstance(scores, dict):
+        return ""
+    return ", ".join(f"{k} {v}" for k, v in scores.items())
+
+
+@app.command()
+def models() -> None:
+    """List shipped models: task, sample rate, size, training data and scores."""
+    table = Table(show_lines=False)
+    for col in ("name", "task", "rate", "size", "params", "trained on", "scores"):
+        table.add_column(col)
+    found = shipped_models()
+    for name, path in found.items():
+        config = read_config(path)
+        meta, _ = read_card(path)
+        size_mb = (path / "model.safetensors").stat().st_size / 1e6 if (path / "model.safetensors").exists() else 0.0
+        table.add_row(
+            name,
+            config.task + (f" ({config.n_src} src)" if config.task == "separate" else ""),
+            f"{config.sample_rate // 1000} kHz" if config.sample_rate % 1000 == 0 else str(config.sample_rate),
+            f"{size_mb:.1f} MB",
+            str(meta.get("parameters", "")),
+            str(meta.get("training_data", "")),
+            _fmt_scores(meta.get("scores")),
+        )
+    console = Console(width=200)
+    if not found:
+        console.print("no shipped models found (searched $SEPKIT_PRETRAINED and the repository's pretrained/)")
+        return
+    console.print(table)

@@ -1,0 +1,32 @@
+"""The one interface every sepkit model has: mono waveforms in, K waveforms out.
+
+``forward(wav)`` takes ``(batch, time)`` at ``model.sample_rate`` and returns
+``(batch, n_src, time)``; enhancers have ``n_src == 1``. Inference, training and export
+rely on nothing else, so any registered model works with any recipe whose shapes it fits.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+import torch.nn as nn
+
+
+@runtime_checkable
+class SeparationModel(Protocol):
+    """Structural type of sepkit models (an ``nn.Module`` with these attributes)."""
+
+    sample_rate: int
+    n_src: int
+
+    def __call__(self, wav: torch.Tensor) -> torch.Tensor: ...
+
+
+def fit_length(est: torch.Tensor, length: int) -> torch.Tensor:
+    """Crop or zero-pad the last axis to ``length`` (models with strided filterbanks drift by a few samples)."""
+    if est.shape[-1] == length:
+        return est
+    if est.shape[-1] > length:
+        return est[..., :length]
+    return nn.functional.pad(est, (0, length - est.shape[-1]))

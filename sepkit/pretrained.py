@@ -1,0 +1,182 @@
+"""Pretrained-model directories: ``model.safetensors`` + ``config.json`` + ``CARD.md``.
+
+Weights load without pickle. A shipped model is found by name under the model roots
+(``$SEPKIT_PRETRAINED``, then the repository's ``pretrained/``); any other exported
+directory loads by path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import yaml
+from safetensors.torch import load_file, save_file
+
+from sepkit.errors import ModelError
+from sepkit.models import build_model
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "CARD.md"
+TASKS = ("enhance", "separate")
+
+
+@dataclass
+class ModelConfig:
+    """What ``config.json`` holds: how to rebuild the network and how to run it."""
+
+    arch: str
+    args: dict[str, Any]
+    sample_rate: int
+    task: str
+    n_src: int
+    name: str = ""
+    # For models with more outputs than sources (MixIT): which outputs are the sources.
+    source_outputs: list[int] | None = None
+    inference: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> "ModelConfig":
+        missing = [k for k in ("arch", "args", "sample_rate", "task", "n_src") if k not in data]
+        if missing:
+            raise ModelError(f"{where}: config.json lacks {', '.join(missing)}")
+        if data["task"] not in TASKS:
+            raise ModelError(f"{where}: task must be one of {TASKS}, not {data['task']!r}")
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def model_roots() -> list[Path]:
+    """Folders searched for shipped models, in order."""
+    roots = [Path(p) for p in os.environ.get("SEPKIT_PRETRAINED", "").split(os.pathsep) if p]
+    roots.append(Path(__file__).resolve().parent.parent / "pretrained")
+    return roots
+
+
+def shipped_models() -> dict[str, Path]:
+    """Name -> directory of every model found under the model roots (first root wins)."""
+    found: dict[str, Path] = {}
+    for root in model_roots():
+        if not root.is_dir():
+            continue
+        for d in sorted(root.iterdir()):
+            if (d / CONFIG_FILE).is_file() and d.name not in found:
+                found[d.name] = d
+    return found
+
+
+def resolve_model_dir(name_or_dir: str | os.PathLike[str]) -> Path:
+    """A model directory from a shipped name or a path; a clear error for anything else."""
+    path = Path(name_or_dir)
+    if path.is_dir():
+        if not (path / CONFIG_FILE).is_file():
+            raise ModelError(f"{path}: not a sepkit model directory (no {CONFIG_FILE})")
+        return path
+    shipped = shipped_models()
+    if str(name_or_dir) in shipped:
+        return shipped[str(name_or_dir)]
+    known = ", ".join(shipped) or "none shipped"
+    raise ModelError(f"unknown model {str(name_or_dir)!r}: not a shipped name ({known}) nor a model directory")
+
+
+def read_config(model_dir: Path) -> ModelConfig:
+    """Parse and check a model directory's ``config.json``."""
+    try:
+        data = json.loads((model_dir / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{model_dir / CONFIG_FILE}: unreadable ({exc})") from exc
+    return ModelConfig.from_dict(data, str(model_dir))
+
+
+def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
+    """The card's YAML front matter (task, data, scores, ...) and its Markdown body."""
+    path = model_dir / CARD_FILE
+    if not path.is_file():
+        return {}, ""
+    text = path.read_text()
+    match = re.match(r"^---\n(.*?)\n---\n?(.*)$", text, re.S)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError:
+        meta = {}
+    return (meta if isinstance(meta, dict) else {}), match.group(2)
+
+
+def load_network(name_or_dir: str | os.PathLike[str]) -> tuple[nn.Module, ModelConfig]:
+    """Rebuild an exported network and load its weights (safetensors: no pickle)."""
+    model_dir = resolve_model_dir(name_or_dir)
+    config = read_config(model_dir)
+    weights = model_dir / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelError(f"{model_dir}: no {WEIGHTS_FILE}")
+    net = build_model(config.arch, **config.args)
+    try:
+        state = load_file(str(weights))
+        net.load_state_dict(state)
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelError(f"{weights}: cannot load weights ({exc})") from exc
+    net.eval()
+    return net, config
+
+
+def export_model(
+    net: nn.Module,
+    out_dir: str | os.PathLike[str],
+    config: ModelConfig,
+    card: str | None = None,
+) -> Path:
+    """Write a model directory that ``sepkit.load`` reads; files are replaced atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    _atomic_write(out / WEIGHTS_FILE, lambda p: save_file(state, p, metadata={"arch": config.arch}))
+    _atomic_write(out / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
+    if card is not None:
+        _atomic_write(out / CARD_FILE, lambda p: Path(p).write_text(card))
+    return out
+
+
+def _atomic_write(dst: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable and frozen parameters."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def state_dict_size_bytes(model_dir: Path) -> int:
+    """Size of the weights file on disk."""
+    return (model_dir / WEIGHTS_FILE).stat().st_size
+
+
+__all__ = [
+    "ModelConfig",
+    "export_model",
+    "load_network",
+    "read_card",
+    "read_config",
+    "resolve_model_dir",
+    "shipped_models",
+    "count_parameters",
+]

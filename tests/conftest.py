@@ -1,0 +1,38 @@
+"""Shared fixtures: small models built here (never shipped), and audio files made on the fly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from sepkit_fixtures import export_test_model, speechlike
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def enh_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_test_model(tmp_path_factory.mktemp("models") / "test-enh")
+
+
+@pytest.fixture(scope="session")
+def sep_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_test_model(tmp_path_factory.mktemp("models") / "test-sep2", task="separate", n_src=2)
+
+
+@pytest.fixture
+def make_wav(tmp_path: Path):
+    """Write a speech-like file: make_wav(name, seconds=1.0, sr=16000, channels=1, subtype='PCM_16')."""
+
+    def make(name: str, seconds: float = 1.0, sr: int = 16000, channels: int = 1, subtype: str = "PCM_16",
+             seed: int = 0) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, speechlike(seconds, sr, seed, channels).T, sr, subtype=subtype)
+        return path
+
+    return make

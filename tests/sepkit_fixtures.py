@@ -1,0 +1,53 @@
+"""Test helpers importable from any test: small models built here (never shipped), synthetic audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from sepkit.models import register_model
+from sepkit.pretrained import ModelConfig, export_model
+
+
+@register_model("test_conv")
+class ConvTestModel(nn.Module):
+    """Two 'same' convolutions: one-sided receptive field = kernel - 1 samples."""
+
+    def __init__(self, n_src: int = 1, kernel: int = 33, hidden: int = 8, sample_rate: int = 16000, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.sample_rate, self.n_src = sample_rate, n_src
+        self.inp = nn.Conv1d(1, hidden, kernel, padding=kernel // 2)
+        self.out = nn.Conv1d(hidden, n_src, kernel, padding=kernel // 2)
+        self.receptive_field = 2 * (kernel // 2)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        return wav[:, None] * 0.5 + 0.1 * self.out(torch.tanh(self.inp(wav[:, None])))
+
+
+def export_test_model(out: Path, task: str = "enhance", n_src: int = 1, sample_rate: int = 16000) -> Path:
+    net = ConvTestModel(n_src=n_src, sample_rate=sample_rate)
+    config = ModelConfig(arch="test_conv", args={"n_src": n_src, "sample_rate": sample_rate}, sample_rate=sample_rate,
+                         task=task, n_src=n_src, name=out.name,
+                         inference={"chunk_seconds": 0.5, "overlap_seconds": 0.1, "batch_size": 3})
+    card = "---\ntraining_data: none (test fixture)\nscores: {si_sdri: 0.0}\n---\n# test model\n"
+    return export_model(net, out, config, card)
+
+
+def speechlike(seconds: float, sample_rate: int = 16000, seed: int = 0, channels: int = 1) -> np.ndarray:
+    """Harmonic, amplitude-modulated signal plus a little noise: (channels, frames) float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    out = []
+    for c in range(channels):
+        f0 = 110 + 60 * rng.random() + 20 * np.sin(2 * np.pi * 0.7 * t)
+        phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+        x = sum(np.sin(h * phase) / h for h in range(1, 12) if h * 250 < sample_rate / 2)
+        env = 0.5 * (1 + np.sin(2 * np.pi * (3 + c) * t)) ** 2
+        out.append(0.2 * x * env + 0.01 * rng.standard_normal(t.size))
+    return np.stack(out).astype(np.float32)
+
+

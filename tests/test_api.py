@@ -1,0 +1,110 @@
+"""Python API: load, enhance/separate on arrays and tensors, file round trips, pretrained format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import sepkit
+from sepkit.errors import AudioError, ModelError
+from sepkit.pretrained import load_network, resolve_model_dir
+from sepkit_fixtures import ConvTestModel, speechlike
+
+
+def test_enhance_array_keeps_type_shape_and_matches_network(enh_model_dir: Path) -> None:
+    model = sepkit.load(enh_model_dir, device="cpu")
+    x = speechlike(1.3)[0]
+    y = model.enhance(x, 16000)
+    assert isinstance(y, np.ndarray) and y.shape == x.shape and y.dtype == np.float32
+    with torch.no_grad():
+        ref = ConvTestModel()(torch.from_numpy(x)[None])[0, 0].numpy()
+    np.testing.assert_allclose(y, ref, atol=1e-4)
+    t = model.enhance(torch.from_numpy(speechlike(0.4, channels=3)), 16000)
+    assert isinstance(t, torch.Tensor) and t.shape == (3, 6400)
+
+
+def test_separate_array_shape(sep_model_dir: Path) -> None:
+    model = sepkit.load(sep_model_dir, device="cpu")
+    out = model.separate(speechlike(0.5, 8000, channels=2), 8000)
+    assert out.shape == (2, 2, 4000)
+    with pytest.raises(ModelError, match="separate model"):
+        model.enhance(speechlike(0.5)[0], 16000)
+
+
+@pytest.mark.parametrize("bad,match", [(np.zeros(0, np.float32), "empty"), (np.full(100, np.nan, np.float32), "NaN"),
+                                       (np.zeros((2, 2, 2), np.float32), "shape"), (np.zeros((16000, 2)), "channels, time")])
+def test_bad_arrays(enh_model_dir: Path, bad: np.ndarray, match: str) -> None:
+    with pytest.raises(AudioError, match=match):
+        sepkit.load(enh_model_dir, device="cpu").enhance(bad, 16000)
+
+
+def test_int16_input_is_scaled(enh_model_dir: Path) -> None:
+    model = sepkit.load(enh_model_dir, device="cpu")
+    x = speechlike(0.3)[0]
+    y16 = model.enhance((x * 32768).astype(np.int16), 16000)
+    np.testing.assert_allclose(y16, model.enhance(x, 16000), atol=1e-3)
+
+
+@pytest.mark.parametrize("rate,channels,subtype", [(16000, 1, "PCM_16"), (44100, 2, "PCM_24"), (8000, 1, "FLOAT"),
+                                                   (48000, 6, "PCM_16")])
+def test_enhance_file_keeps_rate_channels_length_format(enh_model_dir: Path, make_wav, tmp_path: Path, rate: int,
+                                                        channels: int, subtype: str) -> None:
+    src = make_wav("in.wav", seconds=1.1, sr=rate, channels=channels, subtype=subtype)
+    before = src.read_bytes()
+    dst = sepkit.load(enh_model_dir, device="cpu").enhance_file(src, tmp_path / "out" / "in.wav")
+    info_in, info_out = sf.info(src), sf.info(dst)
+    assert (info_out.samplerate, info_out.channels, info_out.frames, info_out.subtype) == (
+        info_in.samplerate, info_in.channels, info_in.frames, info_in.subtype)
+    assert src.read_bytes() == before
+    assert not any(p.name.endswith(".part") for p in dst.parent.iterdir())
+
+
+def test_file_output_equals_array_output(enh_model_dir: Path, make_wav, tmp_path: Path) -> None:
+    src = make_wav("long.wav", seconds=3.0, sr=22050, subtype="FLOAT")
+    model = sepkit.load(enh_model_dir, device="cpu")
+    y_file, _ = sf.read(model.enhance_file(src, tmp_path / "o.wav"), dtype="float32", always_2d=True)
+    x, _ = sf.read(src, dtype="float32", always_2d=True)
+    np.testing.assert_allclose(y_file.T, model.enhance(x.T, 22050), atol=1e-5)
+
+
+def test_separate_file_names(sep_model_dir: Path, make_wav, tmp_path: Path) -> None:
+    src = make_wav("mix.flac", seconds=0.6)
+    paths = sepkit.load(sep_model_dir, device="cpu").separate_file(src, tmp_path / "sep")
+    assert [p.name for p in paths] == ["mix_s1.wav", "mix_s2.wav"]
+    assert all(sf.info(p).frames == sf.info(src).frames for p in paths)
+
+
+def test_nan_file_leaves_no_output(enh_model_dir: Path, tmp_path: Path) -> None:
+    x = speechlike(25.0)[0]
+    x[-100] = np.inf  # found only in the last read block, after output was already written
+    sf.write(tmp_path / "bad.wav", x, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN or Inf"):
+        sepkit.load(enh_model_dir, device="cpu").enhance_file(tmp_path / "bad.wav", tmp_path / "out.wav")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.wav"]
+
+
+def test_pretrained_format_has_no_pickle(enh_model_dir: Path) -> None:
+    assert sorted(p.name for p in enh_model_dir.iterdir()) == ["CARD.md", "config.json", "model.safetensors"]
+    assert json.loads((enh_model_dir / "config.json").read_text())["arch"] == "test_conv"
+    net, config = load_network(enh_model_dir)
+    assert config.task == "enhance" and not net.training
+
+
+def test_unknown_model_and_broken_dirs(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="unknown model 'no-such-model'"):
+        sepkit.load("no-such-model")
+    with pytest.raises(ModelError, match="not a sepkit model directory"):
+        resolve_model_dir(tmp_path)
+    (tmp_path / "config.json").write_text('{"arch": "test_conv"}')
+    with pytest.raises(ModelError, match="lacks"):
+        sepkit.load(tmp_path)
+
+
+def test_shipped_models_found_by_name(enh_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEPKIT_PRETRAINED", str(enh_model_dir.parent))
+    assert sepkit.load("test-enh", device="cpu").name == "test-enh"
