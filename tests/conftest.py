@@ -11,7 +11,8 @@ import torch
 
 from sepkit_fixtures import export_test_model, speechlike
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# one thread per xdist worker (the CI machine has 2 cores), both threads otherwise
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -9,7 +10,7 @@ import typer
 
 from sepkit.api import DEFAULT_ENHANCER, SepkitModel, load
 from sepkit.audio.io import expand_inputs
-from sepkit.cli.app import app, fail, report
+from sepkit.cli.app import app, fail, report, state
 from sepkit.cli.progress import progress_bar
 from sepkit.errors import SepkitError
 
@@ -17,10 +18,7 @@ DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda (auto picks
 
 
 def _load(model: str, device: str, half: bool, chunk_seconds: Optional[float], batch_size: Optional[int]) -> SepkitModel:
-    try:
-        return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size)
-    except SepkitError as exc:
-        fail(str(exc))
+    return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size)
 
 
 def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int], None]], str]) -> None:
@@ -44,6 +42,8 @@ def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int]
                 print(written, flush=True)
             except SepkitError as exc:
                 failed += 1
+                if state.debug:
+                    traceback.print_exc()
                 report(str(exc))
             finally:
                 bar.remove_task(task)
