@@ -1,0 +1,29 @@
+"""Training losses: signal criteria, their pairwise forms, assignment search (PIT) and spectral losses."""
+
+from sepkit.losses.criteria import (
+    neg_sd_sdr,
+    neg_si_sdr,
+    neg_snr,
+    pairwise_neg_sd_sdr,
+    pairwise_neg_si_sdr,
+    pairwise_neg_snr,
+    pairwise_thresholded_snr,
+    thresholded_snr,
+)
+from sepkit.losses.pit import best_assignment, pit_loss, reorder
+from sepkit.losses.stft import MultiResolutionSTFTLoss
+
+__all__ = [
+    "MultiResolutionSTFTLoss",
+    "best_assignment",
+    "neg_sd_sdr",
+    "neg_si_sdr",
+    "neg_snr",
+    "pairwise_neg_sd_sdr",
+    "pairwise_neg_si_sdr",
+    "pairwise_neg_snr",
+    "pairwise_thresholded_snr",
+    "pit_loss",
+    "reorder",
+    "thresholded_snr",
+]
