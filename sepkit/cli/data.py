@@ -1,0 +1,71 @@
+"""``sepkit data prepare`` (manifests for a corpus on disk) and ``sepkit data demo`` (the built-in corpus)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sepkit.cli.app import data_app
+from sepkit.data.prepare import PREPARERS, PrepareOptions, prepare
+from sepkit.errors import ConfigError
+
+
+@data_app.command("prepare")
+def prepare_cmd(
+    kind: str = typer.Argument(..., help=f"Corpus layout: {', '.join(PREPARERS)}."),
+    root: Path = typer.Argument(..., help="The corpus's root folder."),
+    out: Path = typer.Argument(..., help="Folder for the manifests (speech.jsonl, noise.jsonl, ...)."),
+    dev_fraction: float = typer.Option(0.1, help="Share of speakers (or recordings) for dev, "
+                                                 "where the corpus has no split."),
+    test_fraction: float = typer.Option(0.1, help="Share of speakers (or recordings) for test, likewise."),
+    seed: int = typer.Option(0, help="Seed of the deterministic speaker-disjoint split."),
+    file_kind: str = typer.Option("speech", help="For 'folder': what the files are (speech, noise, rir, music)."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave unreadable files out instead of failing."),
+) -> None:
+    """Write manifests for a corpus in its standard directory layout."""
+    if file_kind not in ("speech", "noise", "rir", "music"):
+        raise ConfigError(f"--file-kind: must be speech, noise, rir or music, got {file_kind!r}")
+    if not (0 <= dev_fraction < 1 and 0 <= test_fraction < 1 and dev_fraction + test_fraction < 1):
+        raise ConfigError(f"--dev-fraction {dev_fraction} and --test-fraction {test_fraction}: need 0 <= each "
+                          f"and a sum below 1")
+    opts = PrepareOptions(dev_fraction, test_fraction, seed, file_kind, skip_bad)
+    for name, path in prepare(kind, root, out, opts).items():
+        print(f"{path}  ({_describe(path)})")
+
+
+def _describe(path: Path) -> str:
+    import json
+    from collections import Counter
+
+    counts, hours = Counter(), Counter()
+    for line in path.open():
+        e = json.loads(line)
+        counts[e.get("split")] += 1
+        hours[e.get("split")] += e["duration"] / 3600
+    return ", ".join(f"{s}: {counts[s]} files {hours[s]:.2f} h" for s in ("train", "dev", "test") if counts[s])
+
+
+@data_app.command("demo")
+def demo_cmd(
+    out: Path = typer.Argument(..., help="Folder for the corpus (audio, manifests, licences, README, fixed sets)."),
+    cache: Optional[Path] = typer.Option(None, help="Cache for .deb files, extractions and espeak-ng audio "
+                                                    "[default: ~/.cache/sepkit]."),
+    hours_limit: Optional[float] = typer.Option(None, help="At most this many hours from each source (quick builds)."),
+    exclude: list[str] = typer.Option([], help="Package to leave out (repeatable), e.g. 0ad-data."),
+    synthetic: int = typer.Option(300, help="espeak-ng utterances for train (0 = none)."),
+    fixed_sets: bool = typer.Option(True, "--fixed-sets/--no-fixed-sets", help="Write fixed dev/test sets."),
+    jobs: int = typer.Option(2, help="Decoding processes."),
+    seed: int = typer.Option(0, help="Seed for simulated rooms, synthetic speech and fixed sets."),
+    install_tools: bool = typer.Option(True, "--install-tools/--no-install-tools",
+                                       help="apt-get install missing ffmpeg/espeak-ng when running as root."),
+) -> None:
+    """Build the demo corpus from Debian packages (downloads about 3 GB once; reruns skip finished work)."""
+    from sepkit.data.demo import DEFAULT_CACHE, DemoOptions, build_demo
+
+    opts = DemoOptions(out=out, cache=(cache or DEFAULT_CACHE).expanduser(), hours_limit=hours_limit,
+                       exclude=tuple(exclude), synthetic=synthetic, fixed_sets=fixed_sets, jobs=max(1, jobs),
+                       seed=seed, install_tools=install_tools)
+    build_demo(opts, log=lambda line: print(line, flush=True))
+    print(f"corpus ready: {out.resolve()} (see README.md)")

@@ -1,0 +1,245 @@
+"""On-the-fly mixing datasets: every item is a pure function of ``(seed, epoch, index)``.
+
+Items are dicts: ``mixture`` (T,), ``sources`` (K, T) targets, ``noise`` (T,) (zeros when none was
+added), the sampled ``snr_db`` / ``level_db`` / ``gains_db`` / ``reverberant``, and ``info``
+(the files, offsets, speed factors and RIRs used). Fixed dev/test sets are the first N items
+at epoch 0; training calls ``set_epoch`` so each epoch draws new mixtures and resumes exactly.
+
+SNR is measured over the whole segment, between the speech as it appears in the mixture
+(reverberant when a RIR was applied) and the noise. Reverberant targets keep the first 50 ms of
+the RIR after its direct path. Everything is finally scaled to a random RMS level, and scaled
+down again if any signal would peak above 0.99, so writing to 16-bit never clips.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sepkit.data.augment import Augmentation, reverberate, speed_perturb
+from sepkit.data.sources import AudioPool, ManifestLike, load_entries
+from sepkit.errors import ConfigError, ManifestError
+
+PEAK = 0.99
+SILENT_RMS = 1e-4  # a speech crop quieter than this (-80 dBFS) is drawn again
+MAX_DRAWS = 10
+
+
+def rms(x: torch.Tensor) -> float:
+    """Root mean square of all samples."""
+    return float(x.double().pow(2).mean().sqrt())
+
+
+def snr_db(signal: torch.Tensor, noise: torch.Tensor) -> float:
+    """10 log10 of the energy ratio of ``signal`` to ``noise``."""
+    return 10 * math.log10(float(signal.double().pow(2).sum()) / float(noise.double().pow(2).sum()))
+
+
+class MixingDataset(Dataset):
+    """Shared machinery: segment lengths, speech/noise/RIR draws, SNR, level and peak control."""
+
+    n_src = 1
+
+    def __init__(self, speech_manifest: ManifestLike, *, noise_manifest: ManifestLike | None = None,
+                 rir_manifest: ManifestLike | None = None, sample_rate: int = 16000,
+                 segment_seconds: float | tuple[float, float] = 4.0, snr_range: tuple[float, float] = (-5.0, 20.0),
+                 reverb_prob: float = 0.0, level_range_db: tuple[float, float] = (-35.0, -15.0),
+                 augment: Augmentation | None = None, noise_augment: Augmentation | None = None,
+                 seed: int = 0, length: int | None = None, split: str | None = None, cache: bool = False):
+        lo, hi = (segment_seconds, segment_seconds) if np.isscalar(segment_seconds) else segment_seconds
+        if not 0 < lo <= hi:
+            raise ConfigError(f"segment_seconds: need 0 < min <= max, got {segment_seconds!r}")
+        if reverb_prob > 0 and rir_manifest is None:
+            raise ConfigError(f"reverb_prob={reverb_prob} needs an rir_manifest")
+        self.sample_rate, self.seed, self.split, self.epoch = sample_rate, seed, split, 0
+        self.segment = (int(round(lo * sample_rate)), int(round(hi * sample_rate)))
+        self.snr_range, self.level_range_db, self.reverb_prob = snr_range, level_range_db, reverb_prob
+        self.augment, self.noise_augment = augment or Augmentation(), noise_augment or Augmentation()
+        self.speech = AudioPool(load_entries(speech_manifest, split), sample_rate, cache)
+        self.noise = AudioPool(load_entries(noise_manifest, split), sample_rate, cache) if noise_manifest else None
+        self.rirs = AudioPool(load_entries(rir_manifest, split), sample_rate, cache) if rir_manifest else None
+        self.length = len(self.speech) if length is None else length
+        if self.noise is not None:
+            durations = np.array([e["duration"] for e in self.noise.entries], dtype=np.float64)
+            self._noise_p = durations / durations.sum()  # noise drawn in proportion to its duration
+
+    def __len__(self) -> int:
+        return self.length
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw a new, still reproducible, set of mixtures for each training epoch."""
+        self.epoch = epoch
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for a dataset of {self.length} items")
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+    def _segment_length(self, rng: np.random.Generator) -> int:
+        return int(rng.integers(self.segment[0], self.segment[1] + 1))
+
+    def _speech_crop(self, i: int, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
+        """``n`` samples of speech file ``i``: random crop (long files) or random placement (short files)."""
+        speed = self.augment.draw_speed(rng)
+        need = math.ceil(n * speed) + 1
+        frames = self.speech.frames(i)
+        start = self.speech.aligned(i, int(rng.integers(0, frames - need + 1))) if frames > need else 0
+        wav = speed_perturb(self.speech.crop(i, start, min(need, frames)), self.sample_rate, speed)
+        wav = self.augment.equalize(wav, self.sample_rate, rng)[:n]
+        offset = int(rng.integers(0, n - wav.shape[0] + 1))
+        wav = torch.nn.functional.pad(wav, (offset, n - wav.shape[0] - offset))
+        e = self.speech.entries[i]
+        return wav, {"speech_files": e["path"], "speakers": e.get("speaker") or "",
+                     "speech_starts": start / self.sample_rate, "speeds": speed}
+
+    def _draw_speech(self, n: int, rng: np.random.Generator, candidates: np.ndarray | None = None
+                     ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """A non-silent speech crop from a file drawn uniformly among ``candidates`` (default: all)."""
+        for _ in range(MAX_DRAWS):
+            i = int(rng.choice(candidates)) if candidates is not None else int(rng.integers(len(self.speech)))
+            wav, info = self._speech_crop(i, n, rng)
+            if rms(wav) > SILENT_RMS:
+                return wav, info
+        raise ManifestError(f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; "
+                            f"check the manifest")
+
+    def _draw_noise(self, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
+        """``n`` samples of noise: a random crop, or a short file looped from a random point."""
+        assert self.noise is not None
+        for _ in range(MAX_DRAWS):
+            i = int(rng.choice(len(self.noise), p=self._noise_p))
+            frames = self.noise.frames(i)
+            if frames >= n:
+                start = self.noise.aligned(i, int(rng.integers(0, frames - n + 1)))
+                wav = self.noise.crop(i, start, n)
+            else:
+                start = int(rng.integers(0, frames))
+                whole = self.noise.load(i)
+                wav = whole.repeat(math.ceil((n + start) / whole.shape[0]))[start:start + n]
+            wav = self.noise_augment.equalize(wav, self.sample_rate, rng)
+            if rms(wav) > SILENT_RMS / 10:
+                return wav, {"noise_file": self.noise.path(i), "noise_start": start / self.sample_rate}
+        raise ManifestError(f"{self.noise.path(i)}: {MAX_DRAWS} noise crops in a row were silent; check the manifest")
+
+    def _reverb(self, wav: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """``(reverberant, target, rir path)``; with probability ``1 - reverb_prob`` the dry signal twice."""
+        if self.rirs is None or rng.random() >= self.reverb_prob:
+            return wav, wav, ""
+        i = int(rng.integers(len(self.rirs)))
+        full, early = reverberate(wav, self.rirs.load(i), self.sample_rate)
+        return full, early, self.rirs.path(i)
+
+    def _add_noise(self, speech: torch.Tensor, rng: np.random.Generator
+                   ) -> tuple[torch.Tensor, float, dict[str, Any]]:
+        """Noise scaled to a random SNR against ``speech``, or zeros (SNR = inf) without a noise manifest."""
+        if self.noise is None:
+            return torch.zeros_like(speech), math.inf, {"noise_file": "", "noise_start": 0.0}
+        noise, info = self._draw_noise(speech.shape[0], rng)
+        snr = float(rng.uniform(*self.snr_range))
+        noise = noise * math.sqrt(rms(speech) ** 2 / (rms(noise) ** 2 * 10 ** (snr / 10)))
+        return noise, snr, info
+
+    def _finish(self, index: int, targets: torch.Tensor, speech: torch.Tensor, noise: torch.Tensor, snr: float,
+                gains_db: list[float], info: dict[str, Any], reverberant: bool, rng: np.random.Generator
+                ) -> dict[str, Any]:
+        """Scale to a random RMS level, keep every peak at or below 0.99, package the item."""
+        mixture = speech + noise
+        scale = 10 ** (float(rng.uniform(*self.level_range_db)) / 20) / max(rms(mixture), 1e-12)
+        peak = scale * max(float(mixture.abs().max()), float(targets.abs().max()), float(noise.abs().max()))
+        if peak > PEAK:
+            scale *= PEAK / peak
+        mixture, targets, noise = mixture * scale, targets * scale, noise * scale
+        return {
+            "mixture": mixture.float(), "sources": targets.float(), "noise": noise.float(),
+            "snr_db": snr, "level_db": 20 * math.log10(max(rms(mixture), 1e-12)),
+            "gains_db": torch.tensor(gains_db, dtype=torch.float32), "reverberant": reverberant,
+            "index": index, "info": info,
+        }
+
+
+class NoisySpeechDataset(MixingDataset):
+    """Enhancement items: one speech source, optionally reverberated, plus noise at a random SNR."""
+
+    def __init__(self, speech_manifest: ManifestLike, noise_manifest: ManifestLike, sample_rate: int = 16000,
+                 segment_seconds: float | tuple[float, float] = 4.0, snr_range: tuple[float, float] = (-5.0, 20.0),
+                 rir_manifest: ManifestLike | None = None, reverb_prob: float = 0.0,
+                 level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
+                 split: str | None = None, augment: Augmentation | None = None,
+                 noise_augment: Augmentation | None = None, cache: bool = False):
+        super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
+                         sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
+                         reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
+                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = self._rng(index)
+        n = self._segment_length(rng)
+        dry, info = self._draw_speech(n, rng)
+        wet, target, rir = self._reverb(dry, rng)
+        noise, snr, noise_info = self._add_noise(wet, rng)
+        info = {k: [v] for k, v in info.items()} | {"rirs": [rir]} | noise_info
+        return self._finish(index, target[None], wet, noise, snr, [0.0], info, bool(rir), rng)
+
+
+class SpeakerMixtureDataset(MixingDataset):
+    """Separation items: ``n_src`` utterances of different speakers at random relative gains, optional noise.
+
+    Entries without a speaker are left out, as their speaker could repeat inside a mixture.
+    Speakers are drawn in proportion to their number of utterances, then one utterance each.
+    """
+
+    def __init__(self, speech_manifest: ManifestLike, n_src: int = 2, noise_manifest: ManifestLike | None = None,
+                 sample_rate: int = 16000, segment_seconds: float | tuple[float, float] = 4.0,
+                 snr_range: tuple[float, float] = (-5.0, 20.0), gain_range_db: tuple[float, float] = (-5.0, 5.0),
+                 rir_manifest: ManifestLike | None = None, reverb_prob: float = 0.0,
+                 level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
+                 split: str | None = None, augment: Augmentation | None = None,
+                 noise_augment: Augmentation | None = None, cache: bool = False):
+        super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
+                         sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
+                         reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
+                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache)
+        self.n_src, self.gain_range_db = n_src, gain_range_db
+        by_speaker: dict[str, list[int]] = defaultdict(list)
+        for i, e in enumerate(self.speech.entries):
+            if e.get("speaker"):
+                by_speaker[e["speaker"]].append(i)
+        if len(by_speaker) < n_src:
+            raise ManifestError(f"{_name(speech_manifest)}: {len(by_speaker)} speaker(s) in split {split!r}, "
+                                f"need at least n_src={n_src} with a 'speaker' field")
+        self.speakers = sorted(by_speaker)
+        self._utts = [np.array(by_speaker[s]) for s in self.speakers]
+        self._counts = np.array([len(u) for u in self._utts], dtype=np.float64)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = self._rng(index)
+        n = self._segment_length(rng)
+        free = np.ones(len(self.speakers), dtype=bool)
+        wets, targets, gains, info = [], [], [], defaultdict(list)
+        for _ in range(self.n_src):
+            p = self._counts * free
+            k = int(rng.choice(len(self.speakers), p=p / p.sum()))
+            free[k] = False
+            dry, one = self._draw_speech(n, rng, self._utts[k])
+            gain = float(rng.uniform(*self.gain_range_db))
+            dry = dry * (10 ** (gain / 20) / rms(dry))
+            wet, target, rir = self._reverb(dry, rng)
+            wets.append(wet), targets.append(target), gains.append(gain)
+            for key, v in (one | {"rirs": rir}).items():
+                info[key].append(v)
+        speech = torch.stack(wets).sum(0)
+        noise, snr, noise_info = self._add_noise(speech, rng)
+        reverberant = any(info["rirs"])
+        return self._finish(index, torch.stack(targets), speech, noise, snr, gains, dict(info) | noise_info,
+                            reverberant, rng)
+
+
+def _name(manifest: ManifestLike) -> str:
+    return str(manifest) if not isinstance(manifest, list) else "entry list"
+
+

@@ -1,0 +1,155 @@
+"""On-the-fly mixing: determinism, exact SNR, reverberant targets, no clipping, disjoint speakers, resampling."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from data_fixtures import noise_corpus, rir_corpus, speech_corpus, tone, write
+from sepkit.data.augment import Augmentation, early_rir, reverberate, speed_perturb
+from sepkit.data.manifest import file_entry
+from sepkit.data.mixing import NoisySpeechDataset, SpeakerMixtureDataset, snr_db
+from sepkit.data.sources import AudioPool
+from sepkit.errors import ConfigError, ManifestError
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("corpus")
+    return {"speech": speech_corpus(root / "speech", speakers=5, split="train"),
+            "noise": noise_corpus(root / "noise"), "rir": rir_corpus(root / "rir")}
+
+
+def _enh(corpus: dict[str, Path], **kw) -> NoisySpeechDataset:
+    args = dict(segment_seconds=1.0, length=20, seed=3) | kw
+    return NoisySpeechDataset(corpus["speech"], corpus["noise"], **args)
+
+
+def test_same_seed_and_index_give_identical_items(corpus: dict[str, Path]) -> None:
+    a, b = _enh(corpus), _enh(corpus)
+    for i in (0, 7):
+        x, y = a[i], b[i]
+        assert torch.equal(x["mixture"], y["mixture"]) and torch.equal(x["sources"], y["sources"])
+        assert torch.equal(x["noise"], y["noise"]) and x["snr_db"] == y["snr_db"]
+    assert not torch.equal(a[0]["mixture"], a[1]["mixture"])
+    assert not torch.equal(a[0]["mixture"], _enh(corpus, seed=4)[0]["mixture"])
+    a.set_epoch(1)
+    assert not torch.equal(a[0]["mixture"], b[0]["mixture"])  # a new epoch draws new mixtures
+    with pytest.raises(IndexError):
+        a[20]
+
+
+def test_item_shapes_and_types(corpus: dict[str, Path]) -> None:
+    item = _enh(corpus, segment_seconds=(0.5, 0.8))[2]
+    n = item["mixture"].shape[0]
+    assert 8000 <= n <= 12800 and item["sources"].shape == (1, n) and item["noise"].shape == (n,)
+    assert item["mixture"].dtype == torch.float32 and item["info"]["speakers"][0].startswith("spk")
+
+
+def test_mixture_snr_matches_the_sampled_snr(corpus: dict[str, Path]) -> None:
+    ds = _enh(corpus, snr_range=(-5.0, 20.0))
+    for i in range(8):
+        item = ds[i]
+        speech = item["mixture"] - item["noise"]
+        assert snr_db(speech, item["noise"]) == pytest.approx(item["snr_db"], abs=0.1)
+        assert torch.allclose(speech, item["sources"][0], atol=1e-6)  # dry: the target is what was mixed
+        assert -5.0 <= item["snr_db"] <= 20.0
+
+
+def test_level_and_no_clipping(corpus: dict[str, Path]) -> None:
+    quiet = _enh(corpus, level_range_db=(-30.0, -30.0))[0]
+    assert quiet["level_db"] == pytest.approx(-30.0, abs=0.01)
+    loud = _enh(corpus, level_range_db=(0.0, 0.0), snr_range=(-5.0, -5.0))  # would clip without the rescale
+    for i in range(5):
+        item = loud[i]
+        assert max(float(item[k].abs().max()) for k in ("mixture", "sources", "noise")) <= 0.99 + 1e-6
+        assert snr_db(item["mixture"] - item["noise"], item["noise"]) == pytest.approx(-5.0, abs=0.1)
+
+
+def test_reverberant_target_keeps_early_reflections(corpus: dict[str, Path]) -> None:
+    ds = _enh(corpus, rir_manifest=corpus["rir"], reverb_prob=1.0)
+    item = ds[0]
+    assert item["reverberant"] and item["info"]["rirs"][0].endswith(".wav")
+    speech = item["mixture"] - item["noise"]
+    assert not torch.allclose(speech, item["sources"][0], atol=1e-4)  # target is not the full reverb
+    assert snr_db(speech, item["noise"]) == pytest.approx(item["snr_db"], abs=0.1)
+    rir = torch.zeros(2000)
+    rir[100], rir[1500] = 1.0, 0.5
+    assert early_rir(rir, 16000).shape[0] == 100 + 800 + 1  # direct path + 50 ms
+    full, early = reverberate(torch.ones(3000), rir, 16000)
+    assert full.shape == early.shape == (3000,)
+    assert float(full[-1]) == pytest.approx(1.5, abs=1e-4) and float(early[-1]) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ConfigError, match="rir_manifest"):
+        _enh(corpus, reverb_prob=0.5)
+
+
+def test_speaker_mixtures_use_different_speakers(corpus: dict[str, Path]) -> None:
+    ds = SpeakerMixtureDataset(corpus["speech"], n_src=3, segment_seconds=1.0, length=30, seed=1)
+    for i in range(30):
+        item = ds[i]
+        assert item["sources"].shape == (3, item["mixture"].shape[0])
+        assert len(set(item["info"]["speakers"])) == 3
+        assert torch.allclose(item["sources"].sum(0), item["mixture"], atol=1e-5)
+        assert math.isinf(item["snr_db"]) and not item["noise"].any()
+    g = ds[0]["gains_db"]
+    src_db = [10 * math.log10(float(s.pow(2).mean())) for s in ds[0]["sources"]]
+    assert src_db[1] - src_db[0] == pytest.approx(float(g[1] - g[0]), abs=0.05)  # relative gains as sampled
+    with pytest.raises(ManifestError, match="need at least n_src=6"):
+        SpeakerMixtureDataset(corpus["speech"], n_src=6)
+
+
+def test_noisy_speaker_mixture_and_collate(corpus: dict[str, Path]) -> None:
+    ds = SpeakerMixtureDataset(corpus["speech"], n_src=2, noise_manifest=corpus["noise"], segment_seconds=0.5,
+                               length=4, snr_range=(5.0, 5.0))
+    batch = next(iter(DataLoader(ds, batch_size=2)))
+    assert batch["mixture"].shape == (2, 8000) and batch["sources"].shape == (2, 2, 8000)
+    item = ds[1]
+    assert snr_db(item["sources"].sum(0), item["noise"]) == pytest.approx(5.0, abs=0.1)
+
+
+def test_split_filter(tmp_path: Path) -> None:
+    manifest = speech_corpus(tmp_path, speakers=3)  # speakers 0, 1, 2 in train, dev, test
+    noise = noise_corpus(tmp_path / "n", split="dev")
+    ds = NoisySpeechDataset(manifest, noise, split="dev", segment_seconds=0.5, length=5)
+    assert {ds[i]["info"]["speakers"][0] for i in range(5)} == {"spk1"}
+    with pytest.raises(ManifestError, match="split='test'"):
+        NoisySpeechDataset(manifest, noise, split="test")
+
+
+def test_short_speech_is_padded_and_short_noise_looped(tmp_path: Path) -> None:
+    speech = [file_entry(write(tmp_path / "s.wav", tone(0.3)), "train", "speech", "a")]
+    noise = [file_entry(write(tmp_path / "n.wav", tone(0.25, freq=900)), "train", "noise")]
+    item = NoisySpeechDataset(speech, noise, segment_seconds=1.0, length=1)[0]
+    assert item["mixture"].shape == (16000,)
+    assert (item["sources"][0] == 0).sum() >= 16000 - 4800 - 1  # 0.3 s of speech placed in 1 s
+    assert (item["noise"].abs() > 0).float().mean() > 0.95  # noise covers the whole segment
+
+
+def test_resampled_crops_match_whole_file_and_cache(tmp_path: Path) -> None:
+    entry = file_entry(write(tmp_path / "x.wav", tone(2.0, sr=22050, seed=5), sr=22050), "train", "speech", "a")
+    direct, cached = AudioPool([entry], 16000), AudioPool([entry], 16000, cache=True)
+    whole = direct.load(0)
+    assert abs(whole.shape[0] - 32000) <= 1 and direct.frames(0) == whole.shape[0]
+    start = direct.aligned(0, 12345)
+    assert start % 320 == 0 and 12345 - start < 320  # 22050 -> 16000 repeats every 320 output samples
+    crop = direct.crop(0, 12345, 4000)
+    assert torch.allclose(crop, whole[start:start + 4000], atol=1e-4)
+    assert torch.allclose(cached.crop(0, 12345, 4000), crop, atol=1e-4)
+    assert direct.crop(0, 31000, 4000)[-1000:].abs().max() == 0  # zero-padded past the end
+
+
+def test_augmentation_is_reproducible(corpus: dict[str, Path]) -> None:
+    aug = Augmentation(speed_factors=(0.9, 1.1), eq_prob=1.0)
+    a = _enh(corpus, augment=aug, noise_augment=Augmentation(eq_prob=0.5))
+    b = _enh(corpus, augment=aug, noise_augment=Augmentation(eq_prob=0.5))
+    assert torch.equal(a[4]["mixture"], b[4]["mixture"]) and a[4]["info"]["speeds"][0] in (0.9, 1.1)
+    assert not torch.equal(a[4]["sources"], _enh(corpus)[4]["sources"])
+    x = torch.from_numpy(tone(1.0))
+    assert speed_perturb(x, 16000, 1.25).shape[0] == 12800 and speed_perturb(x, 16000, 1.0) is x
+    eq = aug.equalize(x, 16000, np.random.default_rng(0))
+    assert eq.shape == x.shape and not torch.allclose(eq, x)
