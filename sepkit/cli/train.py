@@ -1,0 +1,63 @@
+"""``sepkit train`` and ``sepkit export``: run a recipe config, export a training checkpoint."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sepkit.cli.app import app
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="Recipe config (YAML)."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="Overrides as key.path=value (values are YAML)."),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Continue from output_dir/checkpoints/last.ckpt when it exists."
+    ),
+) -> None:
+    """Train a model from a recipe config, resume it after a stop, and export the best checkpoint."""
+    from sepkit.train import load_config
+    from sepkit.train import train as run
+
+    cfg = load_config(config, overrides or [])
+    command = shlex.join(["sepkit", "train", str(config), *(overrides or [])])
+    exported = run(cfg, resume=resume, command=command)
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank == 0:  # under DDP every process returns here; one prints
+        print(exported, flush=True)
+
+
+@app.command("export")
+def export(
+    checkpoint: Path = typer.Argument(..., help="A training checkpoint (.ckpt) written by sepkit train."),
+    out_dir: Path = typer.Argument(..., help="Folder for the model (model.safetensors, config.json, CARD.md)."),
+) -> None:
+    """Export a training checkpoint as a model folder that sepkit enhance/separate and sepkit.load read."""
+    from sepkit.train.export import export_checkpoint
+
+    print(export_checkpoint(checkpoint, out_dir), flush=True)
+
+
+@app.command("config")
+def show_config(
+    config: Path = typer.Argument(..., help="Recipe config (YAML)."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="Overrides as key.path=value."),
+    get: Optional[str] = typer.Option(None, "--get", help="Print only this dotted key's value (for scripts)."),
+) -> None:
+    """Print a recipe config as training would see it: bases merged, overrides and ${references} applied."""
+    from sepkit.errors import ConfigError
+    from sepkit.train.config import dump_config, load_config, lookup
+
+    cfg = load_config(config, overrides or [])
+    if get is None:
+        print(dump_config(cfg), end="")
+        return
+    value = lookup(cfg, get)
+    if value is None:
+        raise ConfigError(f"{config}: {get} is not set")
+    print(dump_config(value).strip() if isinstance(value, (dict, list)) else value)

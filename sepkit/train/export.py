@@ -1,0 +1,124 @@
+"""Turn a training checkpoint into a pretrained-model folder (safetensors + config.json + CARD.md).
+
+The checkpoint carries everything needed: the resolved config (``hyper_parameters.config``),
+the weights (``state_dict``, network under ``net.``) and the run record that ``RunRecord``
+writes (validation scores, training time, device, command). It is read with
+``torch.load(weights_only=True)``: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from sepkit.errors import ConfigError
+from sepkit.pretrained import ModelConfig, count_parameters, export_model
+from sepkit.train.callbacks import RECORD_KEY
+from sepkit.train.config import section
+from sepkit.train.module import VALIDATION_KEYS, build_network, model_args
+
+EXPORT_KEYS: dict[str, Any] = {
+    "dir": None,  # default: <output_dir>/export
+    "name": None,  # default: the output_dir's name
+    "training_data": None,  # default: a summary of data.train
+    "description": None,
+    "inference": {},  # InferenceSettings for sepkit.load (chunk_seconds, batch_size, ...)
+}
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint as a dict, loaded without pickle; ``ConfigError`` if it is not one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or unsafe files
+        raise ConfigError(f"{path}: cannot load checkpoint ({' '.join(str(exc).split())[:200]})") from exc
+    if not isinstance(ckpt, dict) or "config" not in ckpt.get("hyper_parameters", {}) or "state_dict" not in ckpt:
+        raise ConfigError(f"{path}: not a sepkit training checkpoint (no config or weights)")
+    return ckpt
+
+
+def export_checkpoint(
+    ckpt_path: str | Path, out_dir: str | Path | None = None, final: dict[str, Any] | None = None
+) -> Path:
+    """Export the network in ``ckpt_path`` with a model card; ``final``, the run's last checkpoint, gives its totals."""
+    ckpt = load_checkpoint(ckpt_path)
+    config = ckpt["hyper_parameters"]["config"]
+    opts = section(config, "export", EXPORT_KEYS)
+    out = Path(out_dir) if out_dir is not None else export_dir(config)
+    name = opts["name"] or Path(config["output_dir"]).name
+    net = build_network(config)
+    prefix = "net."
+    net.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    model_cfg = ModelConfig(
+        arch=config["model"]["arch"], args=model_args(config), sample_rate=int(config["sample_rate"]),
+        task=config["task"], n_src=int(net.n_src), name=name, inference=dict(opts["inference"] or {}),
+    )
+    card = model_card(config, ckpt, final or ckpt, model_cfg, count_parameters(net), opts)
+    return export_model(net, out, model_cfg, card)
+
+
+def export_dir(config: dict[str, Any]) -> Path:
+    """Where a run exports its model: ``export.dir``, by default ``<output_dir>/export``."""
+    return Path((config.get("export") or {}).get("dir") or Path(config["output_dir"]) / "export")
+
+
+def describe_data(spec: dict[str, Any] | None) -> str:
+    """One line naming a dataset section: its type and scalar arguments."""
+    if not spec:
+        return "none"
+    args = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type" and not isinstance(v, (dict, list)))
+    return f"{spec.get('type', '?')} ({args})" if args else str(spec.get("type", "?"))
+
+
+def model_card(
+    config: dict[str, Any], best: dict[str, Any], final: dict[str, Any], model: ModelConfig, parameters: int,
+    opts: dict[str, Any],
+) -> str:
+    """CARD.md: YAML front matter (data, scores, steps, time, device, command) and a short body."""
+    record, totals = best.get(RECORD_KEY, {}), final.get(RECORD_KEY, {})
+    scores = {k.removeprefix("val/"): round(v, 4) for k, v in record.get("val", {}).items() if k != "val/loss"}
+    seconds = float(totals.get("train_seconds", 0.0))
+    checked = section(config, "validation", VALIDATION_KEYS)
+    names = checked["metrics"] if isinstance(checked["metrics"], list) else str(checked["metrics"]).split(",")
+    note = "validation set at the exported step"
+    if names:
+        note += f"; {', '.join(n.upper() for n in names)} on its first {checked['metric_items']} items only"
+    meta = {
+        "name": model.name,
+        "task": model.task,
+        "arch": model.arch,
+        "sample_rate": model.sample_rate,
+        "n_src": model.n_src,
+        "parameters": parameters,
+        "training_data": opts["training_data"] or describe_data(config["data"].get("train")),
+        "validation_data": describe_data(config["data"].get("valid")),
+        "scores": scores,
+        "scores_note": note,
+        "paradigm": config.get("paradigm") or "supervised",
+        "steps": int(final.get("global_step", 0)),
+        "exported_step": int(best.get("global_step", 0)),
+        "epochs": totals.get("epochs"),  # passes over the training set
+        "training_time": str(datetime.timedelta(seconds=round(seconds))),
+        "training_seconds": round(seconds, 1),
+        "device": totals.get("device", ""),
+        "precision": totals.get("precision", ""),
+        "seed": int(config.get("seed") or 0),
+        "command": totals.get("command", ""),
+    }
+    purpose = "speech enhancement" if model.task == "enhance" else f"{model.n_src}-speaker separation"
+    description = opts["description"] or f"A {model.arch} model for {purpose}, trained with sepkit."
+    front = yaml.safe_dump(meta, sort_keys=False, default_flow_style=None, width=1000)
+    body = (
+        f"# {model.name}\n\n{description}\n\n"
+        f"Reproduce with:\n\n```bash\n{meta['command']}\n```\n\n"
+        "Scores are on the run's validation data, not a test set; score the exported model on a test set with "
+        "`sepkit enhance`/`sepkit separate` and `sepkit score`.\n"
+    )
+    return f"---\n{front}---\n{body}"

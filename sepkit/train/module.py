@@ -1,0 +1,211 @@
+"""What every training paradigm shares: the network, the optimiser and schedule, and validation.
+
+A paradigm (supervised PIT, MixIT, ...) subclasses ``SepkitModule``, adds its ``training_step``
+and, where its objective differs, ``validation_loss``; it registers itself by name so that a
+config's ``paradigm:`` picks it. Validation is the same for all: estimates are matched to the
+references by the best permutation of SI-SDR (so models with extra outputs work too), and
+``val/si_sdri`` is logged for every batch; PESQ/ESTOI (or any metric from ``sepkit.metrics``)
+are computed on the first ``validation.metric_items`` items only, because they cost CPU time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import warnings
+from typing import Any, Callable
+
+import lightning.pytorch as pl
+import torch
+
+import sepkit.models  # noqa: F401  (registers the architectures)
+from sepkit.errors import ConfigError
+from sepkit.losses import best_assignment, pairwise_neg_si_sdr, pit_loss, reorder
+from sepkit.metrics.sisdr import si_sdr_torch
+from sepkit.models import build_model
+from sepkit.pretrained import ModelConfig
+from sepkit.train.config import section
+
+# Built-in paradigms by name -> the module that registers it (imported on first use).
+BUILTIN_PARADIGMS = {"supervised": "sepkit.train.supervised"}
+PARADIGMS: dict[str, type["SepkitModule"]] = {}
+
+OPTIM_KEYS: dict[str, Any] = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "scheduler": {}}
+SCHEDULER_KEYS: dict[str, Any] = {
+    "name": "none",  # none | plateau | cosine
+    "warmup_steps": 0,  # linear warm-up (none, cosine)
+    "min_lr_ratio": 0.0,  # cosine: final lr / lr
+    "factor": 0.5,  # plateau
+    "patience": 3,  # plateau: validations without improvement
+    "monitor": "val/loss",  # plateau
+    "mode": "min",  # plateau
+}
+VALIDATION_KEYS: dict[str, Any] = {"metric_items": 4, "metrics": ["pesq", "estoi"]}
+
+
+def register_paradigm(name: str) -> Callable[[type["SepkitModule"]], type["SepkitModule"]]:
+    """Class decorator: make a paradigm selectable as ``paradigm: <name>`` in a config."""
+
+    def decorate(cls: type["SepkitModule"]) -> type["SepkitModule"]:
+        PARADIGMS[name] = cls
+        return cls
+
+    return decorate
+
+
+def paradigm_class(name: str) -> type["SepkitModule"]:
+    """The LightningModule class registered as ``name``; ``ConfigError`` for an unknown one."""
+    if name not in PARADIGMS and name in BUILTIN_PARADIGMS:
+        importlib.import_module(BUILTIN_PARADIGMS[name])
+    if name not in PARADIGMS:
+        known = ", ".join(sorted(set(PARADIGMS) | set(BUILTIN_PARADIGMS)))
+        raise ConfigError(f"unknown paradigm {name!r} (known: {known})")
+    return PARADIGMS[name]
+
+
+def build_network(config: dict[str, Any]) -> torch.nn.Module:
+    """The network ``model:`` describes, at the run's sample rate, checked against ``task``."""
+    args = model_args(config)
+    net = build_model(config["model"]["arch"], **args)
+    n_src = int(getattr(net, "n_src", 0))
+    if int(getattr(net, "sample_rate", 0)) != int(config["sample_rate"]):
+        rate = getattr(net, "sample_rate", None)
+        raise ConfigError(f"model runs at {rate} Hz but sample_rate is {config['sample_rate']}")
+    if config["task"] == "enhance" and n_src != 1:
+        raise ConfigError(f"task enhance needs a model with 1 output, this one has {n_src} (set model.args.n_src=1)")
+    if config["task"] == "separate" and n_src < 2:
+        raise ConfigError(f"task separate needs a model with 2 or more outputs, this one has {n_src}")
+    return net
+
+
+def model_args(config: dict[str, Any]) -> dict[str, Any]:
+    """``model.args`` with the run's ``sample_rate`` filled in (what ``config.json`` stores)."""
+    args = dict(config["model"].get("args") or {})
+    args.setdefault("sample_rate", int(config["sample_rate"]))
+    return args
+
+
+class SepkitModule(pl.LightningModule):
+    """Base LightningModule: holds ``net`` and the resolved config; paradigms add ``training_step``."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        # Plain dicts only: checkpoints must load with torch.load(weights_only=True).
+        self.save_hyperparameters({"config": config})
+        self.config = config
+        self.net = build_network(config)
+        self.optim_opts = section(config, "optim", OPTIM_KEYS)
+        self.sched_opts = section(self.optim_opts, "scheduler", SCHEDULER_KEYS, where="optim.")
+        self.valid_opts = section(config, "validation", VALIDATION_KEYS)
+        self._metrics = self._metric_list(self.valid_opts["metrics"])
+        self._metric_sums: dict[str, list[float]] = {}
+
+    @staticmethod
+    def _metric_list(names: Any) -> list[Any]:
+        if not names:
+            return []
+        from sepkit.metrics.registry import get_metrics
+
+        return get_metrics(names)
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        """Model outputs ``(B, K, T)`` for mixtures ``(B, T)``."""
+        return self.net(mixture)
+
+    # ---- validation ----------------------------------------------------------------------
+    def validation_loss(self, est: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        """Per-example validation loss ``(B,)``; paradigms override it with their own objective."""
+        return pit_loss(est, batch["sources"], pairwise_neg_si_sdr)[0]
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        mix, ref = batch["mixture"], batch["sources"]
+        est = self(mix).float()
+        loss = self.validation_loss(est, batch)
+        matched = reorder(est, best_assignment(pairwise_neg_si_sdr(est, ref)))
+        si_sdr = si_sdr_torch(matched, ref)
+        si_sdri = si_sdr - si_sdr_torch(mix.unsqueeze(1).expand_as(ref), ref)
+        size = mix.shape[0]
+        self.log("val/loss", loss.mean(), batch_size=size, sync_dist=True)
+        self.log("val/si_sdr", si_sdr.mean(), batch_size=size, sync_dist=True)
+        self.log("val/si_sdri", si_sdri.mean(), batch_size=size, sync_dist=True, prog_bar=True)
+        if self._metrics:
+            self._score_first_items(matched, ref, batch["index"])
+
+    def _score_first_items(self, est: torch.Tensor, ref: torch.Tensor, index: torch.Tensor) -> None:
+        """Accumulate the costly metrics for items whose dataset index is below ``metric_items``."""
+        from sepkit.metrics._common import MetricWarning
+
+        rate = int(self.config["sample_rate"])
+        for b in torch.nonzero(index < int(self.valid_opts["metric_items"])).flatten().tolist():
+            for k in range(ref.shape[1]):
+                e, r = est[b, k].detach().cpu().double().numpy(), ref[b, k].cpu().double().numpy()
+                for metric in self._metrics:
+                    with warnings.catch_warnings():  # e.g. PESQ finding no speech: NaN, skipped below
+                        warnings.simplefilter("ignore", MetricWarning)
+                        scores = metric.compute(e, r, rate)
+                    for column, value in scores.items():
+                        if math.isfinite(value):
+                            total = self._metric_sums.setdefault(column, [0.0, 0.0])
+                            total[0] += value
+                            total[1] += 1
+
+    def on_validation_epoch_start(self) -> None:
+        self._metric_sums = {}
+
+    def on_validation_epoch_end(self) -> None:
+        columns = [c for m in self._metrics for c in m.columns]
+        if not columns:
+            return
+        sums = torch.tensor([self._metric_sums.get(c, [0.0, 0.0]) for c in columns], dtype=torch.float64)
+        sums = self.trainer.strategy.reduce(sums.to(self.device), reduce_op="sum").cpu()
+        for column, (total, count) in zip(columns, sums.tolist()):
+            if count > 0:
+                self.log(f"val/{column}", total / count, sync_dist=True)  # equal on every rank already
+
+    # ---- optimisation --------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        opts, sched = self.optim_opts, self.sched_opts
+        optimisers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+        if opts["name"] not in optimisers:
+            raise ConfigError(f"optim.name must be one of {', '.join(optimisers)}, not {opts['name']!r}")
+        optimiser = optimisers[opts["name"]](
+            self.parameters(), lr=float(opts["lr"]), weight_decay=float(opts["weight_decay"]),
+            betas=tuple(float(b) for b in opts["betas"]),
+        )
+        name, warmup = sched["name"], int(sched["warmup_steps"])
+        if name == "plateau":
+            if warmup:
+                raise ConfigError("optim.scheduler: warmup_steps is not supported with plateau")
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimiser, mode=sched["mode"], factor=float(sched["factor"]), patience=int(sched["patience"])
+            )
+            # Stepped once per training epoch with the latest validation value (strict=False: none yet is fine).
+            schedule = {"scheduler": plateau, "monitor": sched["monitor"], "interval": "epoch", "strict": False}
+            return {"optimizer": optimiser, "lr_scheduler": schedule}
+        if name not in ("none", "cosine"):
+            raise ConfigError(f"optim.scheduler.name must be none, plateau or cosine, not {name!r}")
+        if name == "none" and not warmup:
+            return optimiser
+        total = max(1, int(self.trainer.estimated_stepping_batches)) if name == "cosine" else 0
+        floor = float(sched["min_lr_ratio"])
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            if name == "none":
+                return 1.0
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        # A plain function: LambdaLR stores no state for it, which keeps checkpoints weights_only-safe.
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+        return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    # ---- export --------------------------------------------------------------------------
+    def model_config(self, name: str = "", inference: dict[str, Any] | None = None) -> ModelConfig:
+        """How ``sepkit.load`` rebuilds and runs this network after export."""
+        cfg = self.config
+        return ModelConfig(
+            arch=cfg["model"]["arch"], args=model_args(cfg), sample_rate=int(cfg["sample_rate"]), task=cfg["task"],
+            n_src=int(self.net.n_src), name=name, inference=dict(inference or {}),
+        )

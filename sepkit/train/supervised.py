@@ -1,0 +1,114 @@
+"""Supervised training with permutation-invariant losses (Yu et al. 2017; Kolbæk et al. 2017).
+
+The loss is a weighted sum of signal criteria (negative SI-SDR, SNR, SD-SDR) under the best
+assignment of outputs to references, plus an optional multi-resolution STFT term on the
+assigned outputs. With one source the assignment is trivial and this is plain enhancement
+training, so enhancement and separation share one code path. For separation the best
+permutation of every training example is recorded (dataset index -> permutation) and the
+fraction that changed since the previous epoch is logged as ``train/switch_rate``, the
+label-switching measure of Huang et al. (2021).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sepkit.errors import ConfigError
+from sepkit.losses import (
+    MultiResolutionSTFTLoss,
+    pairwise_neg_sd_sdr,
+    pairwise_neg_si_sdr,
+    pairwise_neg_snr,
+    pit_loss,
+    reorder,
+)
+from sepkit.train.config import section
+from sepkit.train.module import SepkitModule, register_paradigm
+
+CRITERIA = {"si_sdr": pairwise_neg_si_sdr, "snr": pairwise_neg_snr, "sd_sdr": pairwise_neg_sd_sdr}
+LOSS_KEYS: dict[str, Any] = {
+    "si_sdr": 1.0,  # weights of the negative signal criteria (dB)
+    "snr": 0.0,
+    "sd_sdr": 0.0,
+    "stft": 0.0,  # weight of MultiResolutionSTFTLoss on the assigned outputs
+    "stft_resolutions": [[512, 128], [1024, 256], [256, 64]],
+    "solver": "auto",  # PIT search: auto | exhaustive | hungarian
+}
+_RECORD_KEY = "sepkit_permutations"
+
+
+@register_paradigm("supervised")
+class SupervisedModule(SepkitModule):
+    """PIT for K > 1 outputs, plain enhancement loss for K = 1; both with an optional MR-STFT term."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.loss_opts = section(config, "loss", LOSS_KEYS)
+        self.weights = {name: float(self.loss_opts[name]) for name in CRITERIA if float(self.loss_opts[name]) != 0.0}
+        if not self.weights:
+            raise ConfigError("loss: give at least one of si_sdr, snr, sd_sdr a non-zero weight")
+        self.stft_weight = float(self.loss_opts["stft"])
+        resolutions = [tuple(r) for r in self.loss_opts["stft_resolutions"]]
+        self.stft = MultiResolutionSTFTLoss(resolutions, reduction="none") if self.stft_weight else None
+        self.previous: dict[int, tuple[int, ...]] = {}  # best permutation per example in the last epoch
+        self.current: dict[int, tuple[int, ...]] = {}  # ... on this rank so far in this epoch
+        self.carried: dict[int, tuple[int, ...]] = {}  # ... of this epoch before a resume (all ranks)
+
+    def pairwise(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """The weighted pairwise criterion ``(B, K, N)``; a sum of pairwise matrices is itself one."""
+        return sum(w * CRITERIA[name](est, ref) for name, w in self.weights.items())  # type: ignore[return-value]
+
+    def objective(self, est: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example loss ``(B,)`` and the best assignment ``(B, N)``."""
+        loss, perm = pit_loss(est, ref, self.pairwise, solver=self.loss_opts["solver"])
+        if self.stft is not None:
+            with torch.autocast(device_type=est.device.type, enabled=False):
+                spectral = self.stft(reorder(est, perm).float(), ref.float())  # (B, N)
+                loss = loss + self.stft_weight * spectral.mean(-1)
+        return loss, perm
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        est = self(batch["mixture"])
+        loss, perm = self.objective(est, batch["sources"])
+        loss = loss.mean()
+        self.log("train/loss", loss, prog_bar=True, batch_size=est.shape[0])
+        if perm.shape[1] > 1:
+            for index, p in zip(batch["index"].tolist(), perm.tolist()):
+                self.current[index] = tuple(p)
+        return loss
+
+    def validation_loss(self, est: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        return self.objective(est, batch["sources"])[0]
+
+    def on_train_epoch_end(self) -> None:
+        if not self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return  # stopped mid-epoch (max_steps): the epoch is not over, its record continues on resume
+        record = {**self.carried, **self._gather(self.current)}
+        common = [i for i in record if i in self.previous]
+        if common:
+            changed = sum(record[i] != self.previous[i] for i in common)
+            self.log("train/switch_rate", changed / len(common), rank_zero_only=False)
+        self.previous, self.current, self.carried = record, {}, {}
+
+    def _gather(self, record: dict[int, tuple[int, ...]]) -> dict[int, tuple[int, ...]]:
+        """The union of every rank's records (ranks see different examples, the same number of them)."""
+        if self.trainer.world_size == 1 or not record:
+            return dict(record)
+        rows = torch.tensor([[i, *p] for i, p in sorted(record.items())], device=self.device)
+        gathered = self.all_gather(rows).reshape(-1, rows.shape[1]).tolist()
+        return {int(r[0]): tuple(int(v) for v in r[1:]) for r in gathered}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lists of ints, not tuples of tensors: loadable with weights_only=True.
+        checkpoint[_RECORD_KEY] = {
+            "previous": {i: list(p) for i, p in self.previous.items()},
+            "current": {i: list(p) for i, p in {**self.carried, **self._gather(self.current)}.items()},
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get(_RECORD_KEY, {})
+        self.previous = {int(i): tuple(p) for i, p in saved.get("previous", {}).items()}
+        self.carried = {int(i): tuple(p) for i, p in saved.get("current", {}).items()}
+        self.current = {}
