@@ -7,6 +7,7 @@ directory loads by path.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 
 from sepkit.errors import ModelError
 from sepkit.models import build_model
@@ -124,8 +125,8 @@ def load_network(name_or_dir: str | os.PathLike[str]) -> tuple[nn.Module, ModelC
         raise ModelError(f"{model_dir}: no {WEIGHTS_FILE}")
     net = build_model(config.arch, **config.args)
     try:
-        state = load_file(str(weights))
-        net.load_state_dict(state)
+        # load_model restores tensors that save_model wrote once for several tied names
+        load_model(net, str(weights), strict=True, device="cpu")
     except Exception as exc:  # safetensors raises its own error types
         raise ModelError(f"{weights}: cannot load weights ({exc})") from exc
     net.eval()
@@ -141,15 +142,16 @@ def export_model(
     """Write a model directory that ``sepkit.load`` reads; files are replaced atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    _atomic_write(out / WEIGHTS_FILE, lambda p: save_file(state, p, metadata={"arch": config.arch}))
-    _atomic_write(out / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
+    # save_model keeps one copy of tied (shared) weights, which save_file refuses
+    cpu_net = copy.deepcopy(net).cpu()
+    atomic_write(out / WEIGHTS_FILE, lambda p: save_model(cpu_net, p, metadata={"arch": config.arch}))
+    atomic_write(out / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
     if card is not None:
-        _atomic_write(out / CARD_FILE, lambda p: Path(p).write_text(card))
+        atomic_write(out / CARD_FILE, lambda p: Path(p).write_text(card))
     return out
 
 
-def _atomic_write(dst: Path, write: Any) -> None:
+def atomic_write(dst: Path, write: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
     os.close(fd)
     try:

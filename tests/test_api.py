@@ -108,3 +108,25 @@ def test_unknown_model_and_broken_dirs(tmp_path: Path) -> None:
 def test_shipped_models_found_by_name(enh_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEPKIT_PRETRAINED", str(enh_model_dir.parent))
     assert sepkit.load("test-enh", device="cpu").name == "test-enh"
+
+
+def test_export_and_load_a_network_with_tied_weights(tmp_path: Path) -> None:
+    """safetensors refuses shared tensors in save_file; our export stores them once and reloads the tie."""
+    import torch.nn as nn
+
+    from sepkit.models import register_model
+    from sepkit.pretrained import ModelConfig, export_model, load_network
+
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Linear(4, 4, bias=False)
+            self.dec = nn.Linear(4, 4, bias=False)
+            self.dec.weight = self.enc.weight
+
+    register_model("test_tied")(Tied)
+    net = Tied()
+    out = export_model(net, tmp_path / "tied", ModelConfig(arch="test_tied", args={}, sample_rate=16000, task="enhance", n_src=1))
+    back, _ = load_network(out)
+    assert torch.equal(back.enc.weight, net.enc.weight)
+    assert back.dec.weight.data_ptr() == back.enc.weight.data_ptr()

@@ -46,6 +46,25 @@ def test_truncated_file_is_rejected(make_wav) -> None:
         read_audio(path)
 
 
+@pytest.mark.parametrize("keep_bytes", [100, 20000])
+def test_wav_cut_short_is_rejected_though_libsndfile_shortens_it(make_wav, keep_bytes: int) -> None:
+    path = make_wav("t.wav", seconds=1.0)  # 32 000 bytes of 16-bit data
+    path.write_bytes(path.read_bytes()[:keep_bytes])
+    assert sf.info(str(path)).frames > 0  # libsndfile alone would accept the stump
+    with pytest.raises(AudioError, match="t.wav: truncated: the header declares 32000 bytes"):
+        read_audio(path)
+
+
+def test_wav_with_streaming_size_placeholder_is_read(make_wav) -> None:
+    path = make_wav("s.wav", seconds=0.5)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data") + 4
+    data[at:at + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # what a recorder that never finished the header writes
+    path.write_bytes(bytes(data))
+    audio, _ = read_audio(path)
+    assert audio.shape[1] == 8000
+
+
 def test_nan_samples_are_rejected(tmp_path: Path) -> None:
     x = np.zeros((1000, 1), np.float32)
     x[500] = np.nan

@@ -58,6 +58,8 @@ def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
         raise AudioError(f"{p}: holds no audio samples (zero length)")
     if info.samplerate <= 0:
         raise AudioError(f"{p}: invalid sample rate {info.samplerate}")
+    if info.format == "WAV":
+        _check_wav_data_size(p)
     return AudioInfo(p, frames, int(info.samplerate), int(info.channels), info.format, info.subtype)
 
 
@@ -67,6 +69,33 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     blocks = list(iter_blocks(info, block_frames=max(info.frames, 1)))
     audio = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     return audio, info.sample_rate
+
+
+_STREAMING_SIZES = (0, 0xFFFFFFFF)  # written by recorders that never go back to fill in the size
+
+
+def _check_wav_data_size(path: Path) -> None:
+    """Refuse a RIFF/WAVE file whose data chunk claims more bytes than the file holds.
+
+    libsndfile silently shortens such a file to what is there, so a copy cut off mid-transfer
+    would otherwise be processed as if it were whole.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"RIFF" or (f.read(4), f.read(4))[1] != b"WAVE":
+            return
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(8)
+            chunk, length = head[:4], int.from_bytes(head[4:], "little")
+            if chunk == b"data":
+                present = size - (pos + 8)
+                if length not in _STREAMING_SIZES and length > present:
+                    raise AudioError(f"{path}: truncated: the header declares {length} bytes of audio data, "
+                                     f"the file holds {present}")
+                return
+            pos += 8 + length + (length & 1)
 
 
 def iter_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:

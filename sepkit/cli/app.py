@@ -25,6 +25,7 @@ app.add_typer(data_app, name="data")
 
 class _State:
     debug = False
+    argv: list[str] = []  # the command's arguments, for records such as model cards
 
 
 state = _State()

@@ -13,7 +13,7 @@ def _register_commands() -> None:
     # Importing a command module registers its commands on the app.
     import importlib
 
-    for module in ("enhance", "score", "models", "data", "train"):
+    for module in ("enhance", "score", "evaluate", "models", "data", "train"):
         try:
             importlib.import_module(f"sepkit.cli.{module}")
         except ModuleNotFoundError as exc:
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     args = sys.argv[1:] if argv is None else argv
     state.debug = "--debug" in args
+    state.argv = list(args)
     try:
         rc = app(args=args, prog_name="sepkit", standalone_mode=False)
         return rc if isinstance(rc, int) else 0

@@ -15,6 +15,14 @@ def _fmt_scores(scores: object) -> str:
     return ", ".join(f"{k} {v}" for k, v in scores.items())
 
 
+def card_scores(meta: dict, name: str) -> str:
+    """The model's test-set scores from its card (``sepkit evaluate --update-card``), else its validation scores."""
+    test = meta.get("test_scores")
+    if isinstance(test, dict) and isinstance(test.get(name), dict):
+        return f"test ({meta.get('test_set', '?')}): {_fmt_scores(test[name])}"
+    return f"validation: {_fmt_scores(meta.get('scores'))}" if meta.get("scores") else ""
+
+
 @app.command()
 def models() -> None:
     """List shipped models: task, sample rate, size, training data and scores."""
@@ -33,7 +41,7 @@ def models() -> None:
             f"{size_mb:.1f} MB",
             str(meta.get("parameters", "")),
             str(meta.get("training_data", "")),
-            _fmt_scores(meta.get("scores")),
+            card_scores(meta, config.name or name),
         )
     console = Console(width=200)
     if not found:

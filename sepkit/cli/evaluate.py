@@ -1,0 +1,74 @@
+"""``sepkit evaluate``: a model on a test set beside the unprocessed input and baselines, one run."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sepkit.cli.app import app, fail, state
+from sepkit.cli.progress import progress_bar
+
+
+@app.command()
+def evaluate(
+    model: str = typer.Argument(..., help="Shipped model name or exported model folder."),
+    mix: Path = typer.Option(..., "--mix", help="Folder of test mixtures <stem>.wav."),
+    ref: Path = typer.Option(..., "--ref", help="References: <stem>.wav, or s1/, s2/ folders for separation."),
+    baseline: list[str] = typer.Option([], "--baseline", help="Baseline enhancer to run beside the model (noisereduce)."),
+    metrics: str = typer.Option("si_sdr,pesq,estoi,dnsmos", "--metrics", help="Comma-separated metrics."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Scoring worker processes."),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Keep every system's outputs here."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the means per system as JSON."),
+    update_card: bool = typer.Option(False, "--update-card", help="Write the scores into the model's CARD.md."),
+    test_name: Optional[str] = typer.Option(None, "--test-name", help="How the card names the test set."),
+) -> None:
+    """Score a model and baselines (e.g. noisereduce) on one test set with the same metrics, in one run."""
+    from sepkit.evaluation import evaluate as run_evaluation
+    from sepkit.evaluation import write_test_scores
+    from sepkit.pretrained import resolve_model_dir
+
+    if jobs < 1:
+        fail(f"--jobs must be at least 1, got {jobs}")
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    bar = progress_bar("files")
+    tasks: dict[str, int] = {}
+
+    def tick(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    with tempfile.TemporaryDirectory(prefix="sepkit-eval-") as tmp, bar:
+        result = run_evaluation(model, mix, ref, work_dir or Path(tmp), baseline, names, jobs, device, tick)
+    typer.echo(result.table(), nl=False)
+    if json_out is not None:
+        from sepkit.cli.score import _json_safe, _write_text
+
+        doc = {"model": result.model, "files": result.files, "audio_seconds": result.audio_seconds,
+               "means": result.means, "seconds": result.seconds}
+        _write_text(json_out, json.dumps(_json_safe(doc), indent=2) + "\n")
+    if update_card:
+        import torch
+
+        where = torch.cuda.get_device_name() if device != "cpu" and torch.cuda.is_available() else _cpu_name()
+        command = "sepkit " + " ".join(shlex.quote(a) for a in state.argv)
+        path = write_test_scores(resolve_model_dir(model), result, test_name or str(mix.parent), command, where)
+        typer.echo(f"updated {path}")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"CPU ({line.split(':', 1)[1].strip()})"
+    except OSError:
+        pass
+    import platform
+
+    return f"CPU ({platform.processor() or platform.machine()})"

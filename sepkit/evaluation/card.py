@@ -1,0 +1,35 @@
+"""Put an evaluation into a model's CARD.md: front-matter numbers for tools, a table for people."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import yaml
+
+from sepkit.evaluation.compare import Evaluation
+from sepkit.pretrained import CARD_FILE, atomic_write, read_card
+
+SECTION = "## Test-set scores"
+
+
+def write_test_scores(model_dir: Path, result: Evaluation, test_set: str, command: str, device: str) -> Path:
+    """Add (or replace) the card's ``test_set``/``test_scores`` front matter and its test-score section."""
+    meta, body = read_card(model_dir)
+    meta["test_set"] = test_set
+    meta["test_scores"] = {
+        system: {k: round(v, 3) for k, v in means.items() if math.isfinite(v)} for system, means in result.means.items()
+    }
+    meta["test_rtf"] = {s: round(t / result.audio_seconds, 4) for s, t in result.seconds.items() if result.audio_seconds}
+    section = (
+        f"{SECTION}\n\n{result.files} files of `{test_set}` ({result.audio_seconds / 60:.1f} min), every system "
+        f"measured in the same run on {device}; RTF is processing time over audio duration:\n\n"
+        f"{result.table()}\nReproduce with:\n\n```bash\n{command}\n```\n"
+    )
+    body = re.sub(rf"\n?{re.escape(SECTION)}\n.*?(?=\n## |\Z)", "", body, flags=re.S).rstrip("\n")
+    front = yaml.safe_dump(meta, sort_keys=False, default_flow_style=None, width=1000)
+    text = f"---\n{front}---\n{body}\n\n{section}"
+    path = Path(model_dir) / CARD_FILE
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    return path

@@ -1,0 +1,120 @@
+"""Score a model on a test set beside the unprocessed input and baselines, all in one run.
+
+Every system's outputs are written under ``work_dir/<system>/`` and scored with the same
+metrics and pairing as ``sepkit score``, so the comparison is apples to apples: the
+"unprocessed" row scores the mixture itself as the estimate (for separation, the mixture
+stands in for every source).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from sepkit.audio.io import audio_info, read_audio, write_audio
+from sepkit.errors import AudioError, ConfigError
+from sepkit.evaluation.baselines import baseline_enhancer
+from sepkit.metrics import ScorePair, pair_folders, score_pairs
+from sepkit.metrics.pairing import sources
+
+UNPROCESSED = "unprocessed"
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class Evaluation:
+    """Means per system (``unprocessed``, baselines, then the model) and the seconds each took to run."""
+
+    model: str
+    task: str
+    files: int
+    metrics: list[str]
+    means: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    audio_seconds: float = 0.0
+
+    def table(self) -> str:
+        """A Markdown table: one row per system, one column per metric mean, plus the real-time factor."""
+        cols = [c for c in next(iter(self.means.values()))]
+        head = "| system | " + " | ".join(cols) + " | RTF |\n|---|" + "---:|" * (len(cols) + 1) + "\n"
+        rows = []
+        for system, means in self.means.items():
+            rtf = self.seconds.get(system)
+            rtf_text = f"{rtf / self.audio_seconds:.4f}" if rtf is not None and self.audio_seconds else "-"
+            rows.append(f"| {system} | " + " | ".join(_fmt(means.get(c)) for c in cols) + f" | {rtf_text} |")
+        return head + "\n".join(rows) + "\n"
+
+
+def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Path, baselines: Sequence[str] = (),
+             metrics: Sequence[str] = ("si_sdr", "pesq", "estoi", "dnsmos"), jobs: int = 1, device: str = "cpu",
+             progress: Progress | None = None) -> Evaluation:
+    """Run the model and each baseline over ``mix_dir``, then score every system against ``ref_dir``."""
+    from sepkit.api import load
+
+    model = load(model_name_or_dir, device=device)
+    if baselines and model.task != "enhance":
+        raise ConfigError(f"baselines ({', '.join(baselines)}) are enhancers; {model.name} is a {model.task} model")
+    runners = [baseline_enhancer(b) for b in baselines]  # unknown names fail before any work
+    mixes = _mixtures(mix_dir)
+    refs = sources(ref_dir, "reference")
+    missing = sorted(set(mixes) - set(refs))
+    if missing:
+        raise AudioError(f"{mixes[missing[0]]}: no reference {missing[0]!r} in {ref_dir}")
+    result = Evaluation(model.name or str(model_name_or_dir), model.task, len(mixes), list(metrics))
+    result.audio_seconds = sum(audio_info(p).frames / audio_info(p).sample_rate for p in mixes.values())
+
+    unprocessed = [ScorePair(s, (m,) * len(refs[s]), tuple(refs[s]), m) for s, m in sorted(mixes.items())]
+    systems: list[tuple[str, list[ScorePair]]] = [(UNPROCESSED, unprocessed)]
+    for name, run in zip(baselines, runners):
+        out = work_dir / name
+        result.seconds[name] = _run_enhancer(name, run, mixes, out, progress)
+        systems.append((name, pair_folders(out, ref_dir, mix_dir)[0]))
+    out = work_dir / "model"
+    start = time.perf_counter()
+    for i, (stem, mix) in enumerate(sorted(mixes.items())):
+        if model.task == "enhance":
+            model.enhance_file(mix, out / f"{stem}.wav", force=True)
+        else:
+            model.separate_file(mix, out, force=True)
+        if progress:
+            progress(result.model, i + 1, len(mixes))
+    result.seconds[result.model] = time.perf_counter() - start
+    systems.append((result.model, pair_folders(out, ref_dir, mix_dir)[0]))
+
+    for name, pairs in systems:
+        tick = (lambda done, total, n=name: progress(f"scoring {n}", done, total)) if progress else None
+        scores = score_pairs(pairs, list(metrics), jobs=jobs, progress=tick)
+        result.means[name] = {k: float(v) for k, v in scores.means.items()}
+    return result
+
+
+def _mixtures(mix_dir: Path) -> dict[str, Path]:
+    if not mix_dir.is_dir():
+        raise AudioError(f"{mix_dir}: mixture folder not found")
+    found = {p.stem: p for p in sorted(mix_dir.iterdir()) if p.suffix.lower() in (".wav", ".flac", ".ogg")}
+    if not found:
+        raise AudioError(f"{mix_dir}: no audio files (.wav, .flac, .ogg)")
+    return found
+
+
+def _run_enhancer(name: str, run: Callable[[np.ndarray, int], np.ndarray], mixes: dict[str, Path], out: Path,
+                  progress: Progress | None) -> float:
+    """Enhance every mixture with ``run`` into ``out/<stem>.wav``; the seconds spent inside ``run``."""
+    spent = 0.0
+    for i, (stem, path) in enumerate(sorted(mixes.items())):
+        audio, rate = read_audio(path)
+        start = time.perf_counter()
+        clean = run(audio, rate)
+        spent += time.perf_counter() - start
+        write_audio(out / f"{stem}.wav", clean, rate, "FLOAT")
+        if progress:
+            progress(name, i + 1, len(mixes))
+    return spent
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.3f}"

@@ -1,0 +1,96 @@
+"""``sepkit evaluate``: model and baselines scored in one run, and the card entry it writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sepkit.cli.main import main
+from sepkit.metrics import si_sdr
+from sepkit.pretrained import read_card
+from sepkit_fixtures import speechlike
+
+SR = 16000
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def test_set(tmp_path: Path) -> Path:
+    """mix/ and s1/ for three noisy utterances, plus s2/ (a second speaker) for separation."""
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        clean, other = speechlike(1.5, SR, i)[0], speechlike(1.5, SR, 50 + i)[0]
+        noise = 0.05 * rng.standard_normal(clean.shape).astype(np.float32)
+        for folder, audio in (("s1", clean), ("s2", other), ("mix", clean + noise), ("mix2", clean + other)):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            sf.write(tmp_path / folder / f"u{i}.wav", audio, SR, subtype="FLOAT")
+    return tmp_path
+
+
+def test_enhancer_beside_unprocessed_and_noisereduce(test_set: Path, enh_model_dir: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(enh_model_dir, model)
+    report = tmp_path / "eval.json"
+    args = ["evaluate", model, "--mix", test_set / "mix", "--ref", test_set / "s1", "--baseline", "noisereduce",
+            "--metrics", "si_sdr,estoi", "--json", report, "--update-card", "--test-name", "tiny"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    doc = json.loads(report.read_text())
+    assert list(doc["means"]) == ["unprocessed", "noisereduce", "test-enh"]
+    # the unprocessed row is the mixture scored as it is: no improvement, the SI-SDR of the input
+    unprocessed = doc["means"]["unprocessed"]
+    assert unprocessed["si_sdri"] == pytest.approx(0.0, abs=1e-9)
+    direct = np.mean([si_sdr(sf.read(test_set / "mix" / f"u{i}.wav")[0], sf.read(test_set / "s1" / f"u{i}.wav")[0])
+                      for i in range(3)])
+    assert unprocessed["si_sdr"] == pytest.approx(direct, abs=1e-6)
+    assert doc["means"]["noisereduce"]["si_sdr"] != pytest.approx(direct, abs=1e-3)  # the baseline really ran
+    assert "| noisereduce |" in out and "| unprocessed |" in out
+
+    meta, body = read_card(model)
+    assert meta["test_set"] == "tiny"
+    assert set(meta["test_scores"]) == {"unprocessed", "noisereduce", "test-enh"}
+    assert meta["test_scores"]["unprocessed"]["si_sdr"] == pytest.approx(direct, abs=1e-3)
+    # a second evaluation replaces the section instead of appending another
+    assert run(capsys, *args)[0] == 0
+    meta2, body2 = read_card(model)
+    assert body2.count("## Test-set scores") == 1 and set(meta) == set(meta2)
+
+
+def test_separator_unprocessed_row_and_permutation(test_set: Path, sep_model_dir: Path,
+                                                   capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    report = tmp_path / "eval.json"
+    code, out, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
+                         "--metrics", "si_sdr", "--json", report)
+    assert code == 0, err
+    means = json.loads(report.read_text())["means"]
+    assert means["unprocessed"]["si_sdri"] == pytest.approx(0.0, abs=1e-9)
+    assert np.isfinite(means["test-sep2"]["si_sdr"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--baseline", "wiener9000"], "unknown baseline 'wiener9000'"),
+    (["--metrics", "si_sdr,blah"], "blah"),
+])
+def test_bad_requests_fail_in_one_line(test_set: Path, enh_model_dir: Path, capsys: pytest.CaptureFixture[str],
+                                       extra: list[str], message: str) -> None:
+    code, out, err = run(capsys, "evaluate", enh_model_dir, "--mix", test_set / "mix", "--ref", test_set / "s1",
+                         *extra)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_separator_with_enhancement_baseline_is_refused(test_set: Path, sep_model_dir: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
+                       "--baseline", "noisereduce")
+    assert code == 2 and "separate model" in err
