@@ -67,6 +67,19 @@ def test_enhancer_beside_unprocessed_and_noisereduce(test_set: Path, enh_model_d
     assert body2.count("## Test-set scores") == 1 and set(meta) == set(meta2)
 
 
+def test_models_lists_test_scores_from_the_card(test_set: Path, enh_model_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "shipped"
+    shutil.copytree(enh_model_dir, root / "test-enh")
+    code, _, err = run(capsys, "evaluate", root / "test-enh", "--mix", test_set / "mix", "--ref", test_set / "s1",
+                       "--metrics", "si_sdr", "--update-card", "--test-name", "tiny-set")
+    assert code == 0, err
+    monkeypatch.setenv("SEPKIT_PRETRAINED", str(root))
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "test (tiny-set): si_sdr" in out
+
+
 def test_separator_unprocessed_row_and_permutation(test_set: Path, sep_model_dir: Path,
                                                    capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     report = tmp_path / "eval.json"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train an enhancement recipe, then score the exported model on the recipe's fixed test set.
+# Train an enhancement recipe, then score the exported model on the recipe's fixed test set
+# beside the unprocessed input and noisereduce, all in one run; the scores go into its CARD.md.
 # Run from the repository root:
 #   recipes/enhance/run.sh recipes/enhance/demo.yaml [key=value ...]
 # Rerunning the same command after a stop resumes training from the last checkpoint.
@@ -15,7 +16,6 @@ fi
 ref=$(sepkit config "$config" "$@" --get test.ref)
 out=$(sepkit config "$config" "$@" --get output_dir)/test
 
-sepkit enhance "$mix" --out-dir "$out/enhanced" --model "$model" --force
-sepkit score --est "$out/enhanced" --ref "$ref" --mix "$mix" --metrics si_sdr,pesq,estoi,stoi \
-  --jobs "${JOBS:-2}" --json "$out/scores.json" --csv "$out/scores.csv"
+sepkit evaluate "$model" --mix "$mix" --ref "$ref" --baseline noisereduce --metrics si_sdr,pesq,estoi,dnsmos \
+  --jobs "${JOBS:-2}" --work-dir "$out" --json "$out/scores.json" --update-card --test-name "$mix"
 echo "scores: $out/scores.json"

@@ -27,7 +27,6 @@ write_fixed_set(data, out, 150, split="test")
 PY
 fi
 
-sepkit separate "$mix" --out-dir "$out/separated" --model "$model" --force
-sepkit score --est "$out/separated" --ref "$ref" --mix "$mix" --metrics si_sdr,sdr,pesq,estoi \
-  --jobs "${JOBS:-2}" --json "$out/scores.json" --csv "$out/scores.csv"
+sepkit evaluate "$model" --mix "$mix" --ref "$ref" --metrics si_sdr,sdr,pesq,estoi \
+  --jobs "${JOBS:-2}" --work-dir "$out" --json "$out/scores.json" --update-card --test-name "$mix"
 echo "scores: $out/scores.json"
