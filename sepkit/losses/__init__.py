@@ -1,4 +1,4 @@
-"""Training losses: signal criteria, their pairwise forms, assignment search (PIT) and spectral losses."""
+"""Training losses: signal criteria, their pairwise forms, assignment search (PIT, MixIT) and spectral losses."""
 
 from sepkit.losses.criteria import (
     neg_sd_sdr,
@@ -10,12 +10,16 @@ from sepkit.losses.criteria import (
     pairwise_thresholded_snr,
     thresholded_snr,
 )
+from sepkit.losses.mixit import mixit_assignment, mixit_loss, mixture_consistency, remix
 from sepkit.losses.pit import best_assignment, pit_loss, reorder
 from sepkit.losses.stft import MultiResolutionSTFTLoss
 
 __all__ = [
     "MultiResolutionSTFTLoss",
     "best_assignment",
+    "mixit_assignment",
+    "mixit_loss",
+    "mixture_consistency",
     "neg_sd_sdr",
     "neg_si_sdr",
     "neg_snr",
@@ -24,6 +28,7 @@ __all__ = [
     "pairwise_neg_snr",
     "pairwise_thresholded_snr",
     "pit_loss",
+    "remix",
     "reorder",
     "thresholded_snr",
 ]

@@ -27,6 +27,7 @@ SECTIONS = {
     "model": "{arch, args}",
     "data": "{train, valid, batch_size, valid_batch_size, num_workers}",
     "loss": "paradigm loss settings",
+    "mixit": "{snr_max, consistency, semi_supervised_ratio, speech_outputs}: paradigm mixit",
     "optim": "{name, lr, weight_decay, betas, scheduler}",
     "trainer": "keyword arguments of lightning.Trainer",
     "checkpoint": "{every_n_train_steps, keep, monitor, mode}",
@@ -182,7 +183,7 @@ def check_config(cfg: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: task must be one of {', '.join(TASKS)}, not {cfg['task']!r}")
     if not isinstance(cfg["sample_rate"], int) or cfg["sample_rate"] <= 0:
         raise ConfigError(f"{where}: sample_rate must be a positive integer, not {cfg['sample_rate']!r}")
-    for key in ("model", "data", "loss", "optim", "trainer", "checkpoint", "validation", "export", "test"):
+    for key in ("model", "data", "loss", "mixit", "optim", "trainer", "checkpoint", "validation", "export", "test"):
         if cfg.get(key) is not None and not isinstance(cfg[key], dict):
             raise ConfigError(f"{where}: {key!r} must be a section (a mapping), not {cfg[key]!r}")
     if not isinstance(lookup(cfg, "model.arch"), str):

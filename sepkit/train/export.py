@@ -28,6 +28,9 @@ EXPORT_KEYS: dict[str, Any] = {
     "description": None,
     "inference": {},  # InferenceSettings for sepkit.load (chunk_seconds, batch_size, ...)
 }
+# A checkpoint entry, set by paradigms whose networks have extra outputs (MixIT): the outputs that
+# are the sources, written to config.json as ``source_outputs``.
+SOURCE_OUTPUTS_KEY = "sepkit_source_outputs"
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -56,9 +59,12 @@ def export_checkpoint(
     net = build_network(config)
     prefix = "net."
     net.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    outputs = ckpt.get(SOURCE_OUTPUTS_KEY)
+    outputs = [int(k) for k in outputs] if outputs else None
     model_cfg = ModelConfig(
         arch=config["model"]["arch"], args=model_args(config), sample_rate=int(config["sample_rate"]),
-        task=config["task"], n_src=int(net.n_src), name=name, inference=dict(opts["inference"] or {}),
+        task=config["task"], n_src=len(outputs) if outputs else int(net.n_src), name=name, source_outputs=outputs,
+        inference=dict(opts["inference"] or {}),
     )
     card = model_card(config, ckpt, final or ckpt, model_cfg, count_parameters(net), opts)
     return export_model(net, out, model_cfg, card)
@@ -96,6 +102,7 @@ def model_card(
         "arch": model.arch,
         "sample_rate": model.sample_rate,
         "n_src": model.n_src,
+        **({"source_outputs": model.source_outputs} if model.source_outputs is not None else {}),
         "parameters": parameters,
         "training_data": opts["training_data"] or describe_data(config["data"].get("train")),
         "validation_data": describe_data(config["data"].get("valid")),

@@ -27,7 +27,7 @@ from sepkit.pretrained import ModelConfig
 from sepkit.train.config import section
 
 # Built-in paradigms by name -> the module that registers it (imported on first use).
-BUILTIN_PARADIGMS = {"supervised": "sepkit.train.supervised"}
+BUILTIN_PARADIGMS = {"supervised": "sepkit.train.supervised", "mixit": "sepkit.train.mixit"}
 PARADIGMS: dict[str, type["SepkitModule"]] = {}
 
 OPTIM_KEYS: dict[str, Any] = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "scheduler": {}}
@@ -71,7 +71,8 @@ def build_network(config: dict[str, Any]) -> torch.nn.Module:
     if int(getattr(net, "sample_rate", 0)) != int(config["sample_rate"]):
         rate = getattr(net, "sample_rate", None)
         raise ConfigError(f"model runs at {rate} Hz but sample_rate is {config['sample_rate']}")
-    if config["task"] == "enhance" and n_src != 1:
+    extra_outputs = paradigm_class(config.get("paradigm") or "supervised").selects_outputs
+    if config["task"] == "enhance" and n_src != 1 and not extra_outputs:
         raise ConfigError(f"task enhance needs a model with 1 output, this one has {n_src} (set model.args.n_src=1)")
     if config["task"] == "separate" and n_src < 2:
         raise ConfigError(f"task separate needs a model with 2 or more outputs, this one has {n_src}")
@@ -87,6 +88,10 @@ def model_args(config: dict[str, Any]) -> dict[str, Any]:
 
 class SepkitModule(pl.LightningModule):
     """Base LightningModule: holds ``net`` and the resolved config; paradigms add ``training_step``."""
+
+    # True for paradigms whose networks have more outputs than the task has sources (MixIT): they
+    # pick the source outputs themselves, so an enhancer may have several outputs.
+    selects_outputs = False
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -130,6 +135,10 @@ class SepkitModule(pl.LightningModule):
         self.log("val/si_sdri", si_sdri.mean(), batch_size=size, sync_dist=True, prog_bar=True)
         if self._metrics:
             self._score_first_items(matched, ref, batch["index"])
+        self.validation_outputs(est, batch)
+
+    def validation_outputs(self, est: torch.Tensor, batch: dict[str, Any]) -> None:
+        """Hook: every validation batch's model outputs ``(B, K, T)``, for paradigms that track more."""
 
     def _score_first_items(self, est: torch.Tensor, ref: torch.Tensor, index: torch.Tensor) -> None:
         """Accumulate the costly metrics for items whose dataset index is below ``metric_items``."""
