@@ -7,16 +7,9 @@ set -euo pipefail
 config=${1:?usage: recipes/pit/run.sh CONFIG [key=value ...]}
 shift
 
-model=$(sepkit train "$config" "$@" | tail -n 1)
-if ! mix=$(sepkit config "$config" "$@" --get test.mix 2>/dev/null); then
-  echo "$config has no test set (test.mix); the model is in $model" >&2
-  exit 0
-fi
-ref=$(sepkit config "$config" "$@" --get test.ref)
-out=$(sepkit config "$config" "$@" --get output_dir)/test
-
-if [[ ! -d "$mix" && "$config" == *demo3.yaml ]]; then
+if [[ "$config" == *demo3.yaml && ! -d $(sepkit config "$config" "$@" --get test.mix) ]]; then
   # The demo corpus ships fixed 2-speaker sets only: write the 3-speaker test set once.
+  ref=$(sepkit config "$config" "$@" --get test.ref)
   python - "$(sepkit config "$config" "$@" --get corpus)" "$ref" <<'PY'
 import sys
 from sepkit.data import SpeakerMixtureDataset, write_fixed_set
@@ -27,6 +20,4 @@ write_fixed_set(data, out, 150, split="test")
 PY
 fi
 
-sepkit evaluate "$model" --mix "$mix" --ref "$ref" --metrics si_sdr,sdr,pesq,estoi \
-  --jobs "${JOBS:-2}" --work-dir "$out" --json "$out/scores.json" --update-card --test-name "$mix"
-echo "scores: $out/scores.json"
+exec "$(dirname "$0")/../train_and_evaluate.sh" "$config" "$@"
