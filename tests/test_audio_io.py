@@ -113,3 +113,16 @@ def test_expand_inputs_files_globs_folders(make_wav, tmp_path: Path) -> None:
     assert [f for f, _ in files] == [a, b]  # duplicates from the glob are dropped
     assert [str(r) for _, r in files] == ["a.wav", "sub/b.flac"]
     assert len(errors) == 1 and "missing.wav" in errors[0]
+
+
+def test_float_wav_bytes_depend_only_on_the_audio(tmp_path: Path) -> None:
+    """libsndfile's PEAK chunk stamps the write time; without it, equal audio gives equal bytes."""
+    import time
+
+    audio = np.random.default_rng(0).standard_normal(800).astype(np.float32) * 0.1
+    a = write_audio(tmp_path / "a.wav", audio, 16000, "FLOAT").read_bytes()
+    time.sleep(1.1)  # the chunk's timestamp has one-second resolution
+    b = write_audio(tmp_path / "b.wav", audio, 16000, "FLOAT").read_bytes()
+    assert a == b and b"PEAK" not in a
+    back, sr = sf.read(tmp_path / "a.wav", dtype="float32")
+    assert sr == 16000 and np.array_equal(back, audio)

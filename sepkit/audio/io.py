@@ -166,6 +166,18 @@ def check_output(dst: str | os.PathLike[str], inputs: list[Path], force: bool) -
     return out
 
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command id (sndfile.h)
+
+
+def _drop_peak_chunk(file: sf.SoundFile) -> None:
+    """Stop libsndfile adding a PEAK chunk to float files: it stamps the write time, so the same
+    audio written twice would differ in bytes (fixed dev/test sets must be byte-reproducible)."""
+    try:
+        sf._snd.sf_command(file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+    except AttributeError:  # a soundfile without its cffi handles: keep the chunk, lose nothing else
+        pass
+
+
 class AtomicAudioWriter:
     """Stream blocks into a temporary file beside ``dst``; rename into place on success only.
 
@@ -187,6 +199,8 @@ class AtomicAudioWriter:
         except Exception as exc:
             self.tmp.unlink(missing_ok=True)
             raise OutputError(f"{self.dst}: cannot write ({_short(exc)})") from exc
+        if not self._clip:
+            _drop_peak_chunk(self._file)
         self.channels = channels
         self.frames = 0
 
