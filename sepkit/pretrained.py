@@ -11,7 +11,6 @@ import copy
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,14 @@ import torch.nn as nn
 import yaml
 from safetensors.torch import load_model, save_model
 
+from sepkit.atomic import temp_file_beside
 from sepkit.errors import ModelError
 from sepkit.models import build_model
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "CARD.md"
-TASKS = ("enhance", "separate")
+TASKS = ("enhance", "separate", "snr", "ssl")  # snr: segmental SNR estimators, ssl: encoders; training only
 
 
 @dataclass
@@ -152,10 +152,10 @@ def export_model(
 
 
 def atomic_write(dst: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    fd, tmp = temp_file_beside(dst, ".tmp")
     os.close(fd)
     try:
-        write(tmp)
+        write(str(tmp))
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -126,3 +126,15 @@ def test_float_wav_bytes_depend_only_on_the_audio(tmp_path: Path) -> None:
     assert a == b and b"PEAK" not in a
     back, sr = sf.read(tmp_path / "a.wav", dtype="float32")
     assert sr == 16000 and np.array_equal(back, audio)
+
+
+def test_outputs_get_the_permissions_of_any_new_file(tmp_path: Path) -> None:
+    """Atomic writes go through a temporary file; the result must not keep its owner-only mode."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = write_audio(tmp_path / "out.wav", np.zeros(160, np.float32), 16000)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644

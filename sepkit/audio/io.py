@@ -8,7 +8,6 @@ folder and is renamed into place only when complete, so no partial output is eve
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +16,7 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
+from sepkit.atomic import temp_file_beside
 from sepkit.errors import AudioError, OutputError
 
 AUDIO_EXTENSIONS = frozenset(
@@ -190,9 +190,8 @@ class AtomicAudioWriter:
         fmt = _format_for(self.dst)
         self.subtype = subtype or sf.default_subtype(fmt)
         self._clip = not self.subtype.upper().startswith(("FLOAT", "DOUBLE"))
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.dst.name}.", suffix=".part", dir=self.dst.parent)
+        fd, self.tmp = temp_file_beside(self.dst)
         os.close(fd)
-        self.tmp = Path(tmp)
         try:
             self._file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=channels,
                                       format=fmt, subtype=self.subtype)

@@ -12,7 +12,6 @@ import csv
 import json
 import math
 import os
-import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 
+from sepkit.atomic import temp_file_beside
 from sepkit.cli.app import app, fail
 from sepkit.cli.progress import progress_bar
 
@@ -134,10 +134,10 @@ def _write_text(path: Path, text: str) -> None:
     """Write ``text`` through a temporary file renamed into place, so a failed run leaves no partial file."""
     from sepkit.errors import OutputError
 
-    tmp: str | None = None
+    tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        fd, tmp = temp_file_beside(path)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.replace(tmp, path)

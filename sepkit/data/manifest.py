@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
 import soundfile as sf
 
+from sepkit.atomic import temp_file_beside
 from sepkit.audio.io import audio_info
 from sepkit.errors import AudioError, ManifestError
 
@@ -52,7 +52,7 @@ def write_manifest(entries: Iterable[Entry], path: str | os.PathLike[str]) -> Pa
     """Write entries as JSONL atomically (temporary file renamed into place)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    fd, tmp = temp_file_beside(out)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for e in entries:
