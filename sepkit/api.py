@@ -26,6 +26,11 @@ PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_ENHANCER = "enhance-default"
 READ_BLOCK_SECONDS = 10.0
 MAX_CHANNELS = 64
+# Exported models of other tasks, which training uses but sepkit.load refuses: what each one is.
+NOT_PROCESSORS = {
+    "snr": "a segmental SNR estimator, used by sepkit personalize --purify",
+    "ssl": "a self-supervised speech encoder, the front end of ssl_masker and ssl_blstm models",
+}
 
 
 class SepkitModel:
@@ -177,6 +182,10 @@ def load(
 ) -> SepkitModel:
     """Load a shipped model by name, or any exported model directory, ready for inference."""
     net, config = load_network(name_or_dir)
+    if config.task not in ("enhance", "separate"):
+        what = NOT_PROCESSORS.get(config.task, "it does not process audio")
+        raise ModelError(f"{name_or_dir}: a {config.task} model ({what}), not an enhancer or separator: "
+                         f"pick an enhance or separate model")
     if not config.name:
         config.name = Path(str(name_or_dir)).name
     base = dict(config.inference)

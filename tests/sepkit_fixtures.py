@@ -51,3 +51,19 @@ def speechlike(seconds: float, sample_rate: int = 16000, seed: int = 0, channels
     return np.stack(out).astype(np.float32)
 
 
+# A tiny SSL encoder at 8 kHz (stride 160 = 20 ms) with 16-d features, 2 blocks: builds in milliseconds.
+TINY_SSL_ENCODER = {"sample_rate": 8000, "stem_channels": 16,
+                    "stem_layers": [[10, 5], [3, 2], [3, 2], [3, 2], [3, 2], [2, 2]], "dim": 16, "layers": 2,
+                    "heads": 2, "ff_dim": 32, "pos_conv_kernel": 8, "pos_conv_groups": 2, "dropout": 0.0}
+
+
+def export_tiny_ssl_encoder(out: Path, seed: int = 0, **args: object) -> Path:
+    """Export an untrained tiny ``ssl_encoder`` (task ssl), the front end the SSL head tests load."""
+    from sepkit.models import build_model
+
+    torch.manual_seed(seed)
+    full = {**TINY_SSL_ENCODER, **args}
+    net = build_model("ssl_encoder", **full)
+    config = ModelConfig(arch="ssl_encoder", args=full, sample_rate=int(full["sample_rate"]), task="ssl", n_src=1,
+                         name=out.name)
+    return export_model(net, out, config, "---\ntask: ssl\n---\n# tiny test encoder\n")

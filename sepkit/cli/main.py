@@ -13,7 +13,7 @@ def _register_commands() -> None:
     # Importing a command module registers its commands on the app.
     import importlib
 
-    for module in ("enhance", "score", "evaluate", "models", "data", "train"):
+    for module in ("enhance", "score", "evaluate", "models", "data", "train", "personalize"):
         try:
             importlib.import_module(f"sepkit.cli.{module}")
         except ModuleNotFoundError as exc:

@@ -13,10 +13,24 @@ from sepkit.losses.criteria import (
 from sepkit.losses.mixit import mixit_assignment, mixit_loss, mixture_consistency, remix
 from sepkit.losses.pit import best_assignment, pit_loss, reorder
 from sepkit.losses.stft import MultiResolutionSTFTLoss
+from sepkit.losses.vae import (
+    CycleTerms,
+    cycle_terms,
+    gaussian_kl,
+    kl_unit_variance,
+    masked_mean,
+    reconstruction_loss,
+    silence_loss,
+)
 
 __all__ = [
+    "CycleTerms",
     "MultiResolutionSTFTLoss",
     "best_assignment",
+    "cycle_terms",
+    "gaussian_kl",
+    "kl_unit_variance",
+    "masked_mean",
     "mixit_assignment",
     "mixit_loss",
     "mixture_consistency",
@@ -28,7 +42,9 @@ __all__ = [
     "pairwise_neg_snr",
     "pairwise_thresholded_snr",
     "pit_loss",
+    "reconstruction_loss",
     "remix",
     "reorder",
+    "silence_loss",
     "thresholded_snr",
 ]

@@ -4,12 +4,18 @@ STFT (sqrt-Hann, 32 ms window, 8 ms hop at 16 kHz) -> log power minus its causal
 per bin (so a gain on the input changes nothing) -> Linear -> unidirectional GRU -> Linear ->
 bounded mask on the complex spectrum -> iSTFT. Every step is causal, so the same weights can
 stream frame by frame with ``n_fft`` samples of algorithmic latency.
+
+The same weights serve other sample rates: ``args_at_rate`` keeps the window and hop durations
+(so bins stay 31.25 Hz apart), and ``load_from_rate`` maps a model trained at one rate onto one
+built at another, bin by bin at equal frequencies (used to personalise a 16 kHz base on 8 kHz
+telephone audio without resampling the recordings).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn as nn
@@ -101,6 +107,63 @@ class FastEnhancer(nn.Module):
         z = torch.complex(re, im)
         magnitude = z.abs().clamp_min(1e-8)
         return z * (self.mask_max * torch.tanh(magnitude) / magnitude)  # |mask| < mask_max, phase learned
+
+    # ---- the same model at another sample rate ------------------------------------------------
+    @staticmethod
+    def args_at_rate(args: dict[str, Any], sample_rate: int) -> dict[str, Any]:
+        """Constructor arguments for this model at ``sample_rate``: window and hop keep their durations in seconds."""
+        defaults = {k: p.default for k, p in inspect.signature(FastEnhancer).parameters.items()}
+        ratio = int(sample_rate) / int(args.get("sample_rate", defaults["sample_rate"]))
+        n_fft = max(8, round(int(args.get("n_fft", defaults["n_fft"])) * ratio))
+        hop = max(1, min(n_fft // 2, round(int(args.get("hop", defaults["hop"])) * ratio)))
+        return {**args, "sample_rate": int(sample_rate), "n_fft": n_fft, "hop": hop}
+
+    def load_from_rate(self, base: "FastEnhancer") -> None:
+        """Take ``base``'s weights (another rate, same hidden size), mapping its per-bin weights by frequency.
+
+        Bins of this model are matched to the base's bins at the same frequency (linear
+        interpolation between them; a copy when both keep 31.25 Hz spacing). Encoder columns are
+        scaled by the ratio of bin spacings so that a band adds the same total input. Bins the base
+        never saw (above its Nyquist frequency) get no encoder input and the mask of the base's top
+        bin. Base bins this model cannot see (above its own Nyquist frequency) are folded into the
+        encoder bias at their average feature value, ``feat_bias`` (their normalised log power has
+        running mean zero): on average the first layer gets what the base got from them.
+        """
+        if (base.mask, base.encode.out_features, base.gru.num_layers) != (self.mask, self.encode.out_features,
+                                                                         self.gru.num_layers):
+            raise ModelError("fast_enhancer: load_from_rate needs the same mask kind, hidden size and layers")
+        n_base = base.n_fft // 2 + 1
+        freqs = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64) * self.sample_rate / self.n_fft
+        pos = freqs * base.n_fft / base.sample_rate  # fractional base bin of each of our bins
+        seen = pos <= n_base - 1 + 1e-9
+        lo = pos.floor().long().clamp(max=n_base - 1)
+        hi = (lo + 1).clamp(max=n_base - 1)
+        frac = torch.where(seen, pos - lo, torch.zeros_like(pos))
+
+        def along_bins(v: torch.Tensor, axis: int) -> torch.Tensor:
+            v = v.detach().double().movedim(axis, 0)
+            shape = (-1,) + (1,) * (v.dim() - 1)
+            out = v[lo] * (1 - frac).view(shape) + v[hi] * frac.view(shape)
+            return out.movedim(0, axis)
+
+        spacing = (self.sample_rate / self.n_fft) / (base.sample_rate / base.n_fft)
+        base_freqs = torch.arange(n_base, dtype=torch.float64) * base.sample_rate / base.n_fft
+        unseen = base_freqs > self.sample_rate / 2 + 1e-6  # base bins above our Nyquist frequency
+        per_bin = 1 if self.mask == "real" else 2
+        with torch.no_grad():
+            state = {k: v.clone() for k, v in base.state_dict().items() if k.startswith("gru.")}
+            state["feat_scale"] = along_bins(base.feat_scale, 0)
+            state["feat_bias"] = along_bins(base.feat_bias, 0)
+            encode = along_bins(base.encode.weight, 1) * spacing
+            state["encode.weight"] = torch.where(seen[None, :], encode, torch.zeros_like(encode))
+            folded = base.encode.weight.double()[:, unseen] @ base.feat_bias.double()[unseen]
+            state["encode.bias"] = base.encode.bias.double() + folded
+            weight = base.decode.weight.view(n_base, per_bin, -1)
+            bias = base.decode.bias.view(n_base, per_bin)
+            state["decode.weight"] = along_bins(weight, 0).reshape(-1, weight.shape[-1])
+            state["decode.bias"] = along_bins(bias, 0).reshape(-1)
+            own = self.state_dict()
+            self.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""

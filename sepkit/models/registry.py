@@ -34,6 +34,11 @@ def build_model(arch: str, **args: Any) -> nn.Module:
         raise ModelError(f"bad arguments for architecture {arch!r}: {exc}") from exc
 
 
+def model_builder(arch: str) -> Callable[..., nn.Module] | None:
+    """The class or factory registered as ``arch`` (``None`` when there is none), e.g. to ask what it supports."""
+    return _BUILDERS.get(arch)
+
+
 def available_models() -> list[str]:
     """Names of every registered architecture."""
     return sorted(_BUILDERS)

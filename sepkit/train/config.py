@@ -19,15 +19,20 @@ import yaml
 from sepkit.errors import ConfigError
 
 SECTIONS = {
-    "task": "enhance | separate",
+    "task": "enhance | separate | snr | ssl",
     "paradigm": "training method, e.g. supervised",
     "sample_rate": "model and data rate in Hz",
     "seed": "seed for weights, data order and on-the-fly mixing",
     "corpus": "corpus root, referenced as ${corpus} in data paths",
     "model": "{arch, args}",
+    "init": "{from, skip}: start from a pretrained model's weights, except names matching skip or of another shape",
     "data": "{train, valid, batch_size, valid_batch_size, num_workers}",
     "loss": "paradigm loss settings",
     "mixit": "{snr_max, consistency, semi_supervised_ratio, speech_outputs}: paradigm mixit",
+    "cae_mae": "{schedule, cae_steps, mae_steps, cycle, latent_noise, resynthesize_cycle, weights}: paradigm cae_mae",
+    "personalize": "{method, init_from, distance, lambda_pos, lambda_neg, phi, purify}: paradigm personalize",
+    "snr_estimator": "{snr_floor, snr_ceil}: paradigm snr_estimator (the segmental SNR targets)",
+    "ssl": "{objective, wav2vec2, hubert, tera}: paradigm ssl (self-supervised encoder pretraining)",
     "optim": "{name, lr, weight_decay, betas, scheduler}",
     "trainer": "keyword arguments of lightning.Trainer",
     "checkpoint": "{every_n_train_steps, keep, monitor, mode}",
@@ -37,7 +42,7 @@ SECTIONS = {
     "test": "{mix, ref}: the fixed test set a recipe's run.sh scores the exported model on",
 }
 REQUIRED = ("task", "sample_rate", "model", "data", "output_dir")
-TASKS = ("enhance", "separate")
+TASKS = ("enhance", "separate", "snr", "ssl")  # snr: segmental SNR estimators; ssl: self-supervised encoders
 _REF = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
 
 
@@ -183,7 +188,8 @@ def check_config(cfg: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: task must be one of {', '.join(TASKS)}, not {cfg['task']!r}")
     if not isinstance(cfg["sample_rate"], int) or cfg["sample_rate"] <= 0:
         raise ConfigError(f"{where}: sample_rate must be a positive integer, not {cfg['sample_rate']!r}")
-    for key in ("model", "data", "loss", "mixit", "optim", "trainer", "checkpoint", "validation", "export", "test"):
+    for key in ("model", "init", "data", "loss", "mixit", "cae_mae", "ssl", "optim", "trainer", "checkpoint",
+                "validation", "export", "test"):
         if cfg.get(key) is not None and not isinstance(cfg[key], dict):
             raise ConfigError(f"{where}: {key!r} must be a section (a mapping), not {cfg[key]!r}")
     if not isinstance(lookup(cfg, "model.arch"), str):

@@ -36,10 +36,28 @@ def _fixed() -> Callable[..., Dataset]:
     return FixedSetDataset
 
 
+def _premixtures() -> Callable[..., Dataset]:
+    from sepkit.data.personal import PremixtureDataset
+
+    return PremixtureDataset
+
+
 def _synthetic() -> Callable[..., Dataset]:
     from sepkit.train.synthetic import SyntheticMixtures
 
     return SyntheticMixtures
+
+
+def _clean_speech() -> Callable[..., Dataset]:
+    from sepkit.data.unpaired import CleanSpeechDataset
+
+    return CleanSpeechDataset
+
+
+def _unpaired() -> Callable[..., Dataset]:
+    from sepkit.train.unpaired_data import build_unpaired
+
+    return build_unpaired
 
 
 DATASETS: dict[str, Callable[[], Callable[..., Dataset]]] = {
@@ -47,6 +65,9 @@ DATASETS: dict[str, Callable[[], Callable[..., Dataset]]] = {
     "speaker_mixture": _speaker_mixture,
     "fixed": _fixed,
     "synthetic": _synthetic,
+    "premixtures": _premixtures,  # personalize: one speaker's noisy recordings + injected noise
+    "clean_speech": _clean_speech,  # CAE/MAE: clean speech alone
+    "unpaired": _unpaired,  # CAE/MAE: a clean and a noisy set, never the same utterance
 }
 
 

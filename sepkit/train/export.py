@@ -62,12 +62,20 @@ def export_checkpoint(
     outputs = ckpt.get(SOURCE_OUTPUTS_KEY)
     outputs = [int(k) for k in outputs] if outputs else None
     model_cfg = ModelConfig(
-        arch=config["model"]["arch"], args=model_args(config), sample_rate=int(config["sample_rate"]),
+        arch=config["model"]["arch"], args=portable_args(net, model_args(config)),
+        sample_rate=int(config["sample_rate"]),
         task=config["task"], n_src=len(outputs) if outputs else int(net.n_src), name=name, source_outputs=outputs,
         inference=dict(opts["inference"] or {}),
     )
     card = model_card(config, ckpt, final or ckpt, model_cfg, count_parameters(net), opts)
     return export_model(net, out, model_cfg, card)
+
+
+def portable_args(net: torch.nn.Module, args: dict[str, Any]) -> dict[str, Any]:
+    """The build arguments ``config.json`` stores: a network whose arguments name other files (an SSL front end's
+    encoder directory) replaces them by what it needs to rebuild itself (``export_args``)."""
+    rewrite = getattr(net, "export_args", None)
+    return rewrite(args) if callable(rewrite) else args
 
 
 def export_dir(config: dict[str, Any]) -> Path:
@@ -119,13 +127,16 @@ def model_card(
         "seed": int(config.get("seed") or 0),
         "command": totals.get("command", ""),
     }
-    purpose = "speech enhancement" if model.task == "enhance" else f"{model.n_src}-speaker separation"
+    purpose = {"enhance": "speech enhancement", "snr": "segmental SNR estimation (data purification)",
+               "ssl": "self-supervised speech representations (a shared encoder for separator front ends)"}.get(
+        model.task, f"{model.n_src}-speaker separation")
     description = opts["description"] or f"A {model.arch} model for {purpose}, trained with sepkit."
     front = yaml.safe_dump(meta, sort_keys=False, default_flow_style=None, width=1000)
     body = (
         f"# {model.name}\n\n{description}\n\n"
         f"Reproduce with:\n\n```bash\n{meta['command']}\n```\n\n"
-        "Scores are on the run's validation data, not a test set; score the exported model on a test set with "
-        "`sepkit enhance`/`sepkit separate` and `sepkit score`.\n"
+        "`scores` above are on the run's validation data, not a test set. `sepkit evaluate MODEL --mix DIR "
+        "--ref DIR --update-card` scores it on a test set (beside the unprocessed input and, for enhancement, "
+        "noisereduce) and adds the table here.\n"
     )
     return f"---\n{front}---\n{body}"

@@ -27,7 +27,9 @@ from sepkit.pretrained import ModelConfig
 from sepkit.train.config import section
 
 # Built-in paradigms by name -> the module that registers it (imported on first use).
-BUILTIN_PARADIGMS = {"supervised": "sepkit.train.supervised", "mixit": "sepkit.train.mixit"}
+BUILTIN_PARADIGMS = {"supervised": "sepkit.train.supervised", "mixit": "sepkit.train.mixit", "cae_mae": "sepkit.train.cae_mae",
+                     "personalize": "sepkit.train.personalize", "snr_estimator": "sepkit.train.snr_estimator",
+                     "ssl": "sepkit.train.ssl"}
 PARADIGMS: dict[str, type["SepkitModule"]] = {}
 
 OPTIM_KEYS: dict[str, Any] = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "scheduler": {}}

@@ -6,6 +6,8 @@ Paradigm-independent: the config's ``paradigm`` names the LightningModule, every
 Run folder (``output_dir``)::
 
     config.yaml             the resolved config of the latest (re)start
+    init.json               with ``init.from``: the tensors copied from the pretrained model and those skipped
+    switch_rate.csv         PIT paradigms: label-switching rate per epoch (``sepkit.train.switching``)
     checkpoints/last.ckpt   latest state; rerunning the same command resumes from it
     checkpoints/step-N.ckpt periodic (every ``checkpoint.every_n_train_steps``), the newest ``keep``
     checkpoints/best.ckpt   best ``checkpoint.monitor`` (default val/si_sdri)
@@ -25,6 +27,7 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.utilities import rank_zero_only
 
 from sepkit.errors import ConfigError
 from sepkit.train.callbacks import RestoreRNG, RunRecord
@@ -32,6 +35,7 @@ from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.datamodule import TrainingData
 from sepkit.train.export import export_checkpoint, export_dir, load_checkpoint
 from sepkit.train.module import SepkitModule, paradigm_class
+from sepkit.train.warm_start import init_from_config
 
 BEST = "best"  # checkpoints/best.ckpt: the exported one
 CHECKPOINT_KEYS: dict[str, Any] = {"every_n_train_steps": 1000, "keep": 2, "monitor": "val/si_sdri", "mode": "max"}
@@ -59,6 +63,8 @@ def train(
         raise ConfigError(f"{out} already holds a run (checkpoints/last.ckpt): pass --resume or pick another output_dir")
     pl.seed_everything(int(config.get("seed") or 0), workers=True, verbose=False)
     module = paradigm_class(config.get("paradigm") or "supervised")(config)
+    if not resuming:  # a resumed run has its own weights in last.ckpt
+        init_from_config(module.net, config, out if rank_zero_only.rank == 0 else None)
     data = TrainingData(config)
     check_data(module, data)
     record = RunRecord(command or "(Python API: sepkit.train.train)")

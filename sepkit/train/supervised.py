@@ -5,8 +5,9 @@ assignment of outputs to references, plus an optional multi-resolution STFT term
 assigned outputs. With one source the assignment is trivial and this is plain enhancement
 training, so enhancement and separation share one code path. For separation the best
 permutation of every training example is recorded (dataset index -> permutation) and the
-fraction that changed since the previous epoch is logged as ``train/switch_rate``, the
-label-switching measure of Huang et al. (2021).
+fraction that changed since the previous epoch is logged as ``train/switch_rate`` and written to
+``<output_dir>/switch_rate.csv``, the label-switching measure of Huang et al. (2021)
+(``sepkit.train.switching``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sepkit.losses import (
 )
 from sepkit.train.config import section
 from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.switching import PermutationRecord, Record, append_csv
 
 CRITERIA = {"si_sdr": pairwise_neg_si_sdr, "snr": pairwise_neg_snr, "sd_sdr": pairwise_neg_sd_sdr}
 LOSS_KEYS: dict[str, Any] = {
@@ -52,9 +54,7 @@ class SupervisedModule(SepkitModule):
         self.stft_weight = float(self.loss_opts["stft"])
         resolutions = [tuple(r) for r in self.loss_opts["stft_resolutions"]]
         self.stft = MultiResolutionSTFTLoss(resolutions, reduction="none") if self.stft_weight else None
-        self.previous: dict[int, tuple[int, ...]] = {}  # best permutation per example in the last epoch
-        self.current: dict[int, tuple[int, ...]] = {}  # ... on this rank so far in this epoch
-        self.carried: dict[int, tuple[int, ...]] = {}  # ... of this epoch before a resume (all ranks)
+        self.permutations = PermutationRecord()  # best permutation per training example, per epoch
 
     def pairwise(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """The weighted pairwise criterion ``(B, K, N)``; a sum of pairwise matrices is itself one."""
@@ -75,8 +75,7 @@ class SupervisedModule(SepkitModule):
         loss = loss.mean()
         self.log("train/loss", loss, prog_bar=True, batch_size=est.shape[0])
         if perm.shape[1] > 1:
-            for index, p in zip(batch["index"].tolist(), perm.tolist()):
-                self.current[index] = tuple(p)
+            self.permutations.add(batch["index"].tolist(), perm.tolist())
         return loss
 
     def validation_loss(self, est: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
@@ -85,14 +84,14 @@ class SupervisedModule(SepkitModule):
     def on_train_epoch_end(self) -> None:
         if not self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             return  # stopped mid-epoch (max_steps): the epoch is not over, its record continues on resume
-        record = {**self.carried, **self._gather(self.current)}
-        common = [i for i in record if i in self.previous]
-        if common:
-            changed = sum(record[i] != self.previous[i] for i in common)
-            self.log("train/switch_rate", changed / len(common), rank_zero_only=False)
-        self.previous, self.current, self.carried = record, {}, {}
+        count = self.permutations.end_epoch(self._gather(self.permutations.current))
+        if count.rate is None:
+            return
+        self.log("train/switch_rate", count.rate, rank_zero_only=False)
+        if self.trainer.is_global_zero:
+            append_csv(self.config["output_dir"], self.current_epoch, self.global_step, count)
 
-    def _gather(self, record: dict[int, tuple[int, ...]]) -> dict[int, tuple[int, ...]]:
+    def _gather(self, record: Record) -> Record:
         """The union of every rank's records (ranks see different examples, the same number of them)."""
         if self.trainer.world_size == 1 or not record:
             return dict(record)
@@ -101,14 +100,7 @@ class SupervisedModule(SepkitModule):
         return {int(r[0]): tuple(int(v) for v in r[1:]) for r in gathered}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Lists of ints, not tuples of tensors: loadable with weights_only=True.
-        checkpoint[_RECORD_KEY] = {
-            "previous": {i: list(p) for i, p in self.previous.items()},
-            "current": {i: list(p) for i, p in {**self.carried, **self._gather(self.current)}.items()},
-        }
+        checkpoint[_RECORD_KEY] = self.permutations.state(self._gather(self.permutations.current))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        saved = checkpoint.get(_RECORD_KEY, {})
-        self.previous = {int(i): tuple(p) for i, p in saved.get("previous", {}).items()}
-        self.carried = {int(i): tuple(p) for i, p in saved.get("current", {}).items()}
-        self.current = {}
+        self.permutations.load(checkpoint.get(_RECORD_KEY, {}))

@@ -1,0 +1,86 @@
+"""CAE/MAE (Wang, Venkataramani & Smaragdis 2020): a clean and a mixture autoencoder sharing one latent space.
+
+Features are compressed STFT magnitudes ``|X|^power`` (power 0.5, 1024-point Hann window, hop
+256 at 16 kHz by default). The clean autoencoder (CAE) is trained on clean speech, the mixture
+autoencoder (MAE) on noisy speech; training ties the MAE's latent space to the CAE's
+(``sepkit.train.cae_mae``). Enhancement is the MAE encoder followed by the CAE decoder, turned
+back into a waveform with the noisy input's phase: ``ŝ = iSTFT(D_A(E_B(|X|^p))^(1/p), ∠X)``.
+
+The module holds both autoencoders, so one state dict serves training, export and further
+training (e.g. adapting the MAE to new noisy recordings); ``forward`` runs only the inference path.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from sepkit.errors import ModelError
+from sepkit.models.registry import register_model
+from sepkit.models.spectral_ae import SpectralAutoencoder
+
+CAE_DIMS = (512, 256, 128, 64)
+MAE_DIMS = (512, 400, 300, 200, 100, 64)
+_POWER_FLOOR = 1e-10  # |X|² floor: keeps the compressed magnitude's gradient finite at digital silence
+
+
+@register_model("cae_mae")
+class CaeMae(nn.Module):
+    """CAE + MAE on compressed STFT magnitudes; ``forward``: ``(B, T)`` noisy -> ``(B, 1, T)`` enhanced."""
+
+    n_src = 1
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 1024,
+        hop: int = 256,
+        cae_dims: Sequence[int] = CAE_DIMS,
+        mae_dims: Sequence[int] = MAE_DIMS,
+        kernel_size: int = 7,
+        power: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
+            raise ModelError(f"cae_mae: need n_fft > 0, 0 < hop <= n_fft/2 and 0 < power <= 1 "
+                             f"(got n_fft={n_fft}, hop={hop}, power={power})")
+        if not cae_dims or not mae_dims or int(cae_dims[-1]) != int(mae_dims[-1]):
+            raise ModelError(f"cae_mae: the CAE and MAE need the same latent width (last of cae_dims and mae_dims), "
+                             f"got {list(cae_dims)} and {list(mae_dims)}")
+        self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
+        n_freqs = self.n_fft // 2 + 1
+        self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size)
+        self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
+        """Complex STFT ``(B, F, frames)`` of ``(B, T)`` waveforms, in float32 even under autocast."""
+        with torch.autocast(device_type=wav.device.type, enabled=False):
+            return torch.stft(wav.float(), self.n_fft, self.hop, window=self.window, center=True,
+                              pad_mode="constant", return_complex=True)
+
+    def compress(self, spec: torch.Tensor) -> torch.Tensor:
+        """The autoencoders' features: ``|X|^power`` ``(B, F, frames)``."""
+        return (spec.real.square() + spec.imag.square() + _POWER_FLOOR) ** (self.power / 2)
+
+    def features(self, wav: torch.Tensor) -> torch.Tensor:
+        """Compressed magnitudes of ``(B, T)`` waveforms."""
+        return self.compress(self.spectrum(wav))
+
+    def resynthesize(self, features: torch.Tensor, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """Waveforms ``(B, length)`` from compressed magnitudes with the phase of ``spec`` (the input's)."""
+        magnitude = features.float().clamp_min(0) ** (1.0 / self.power)
+        est = torch.polar(magnitude, spec.angle())
+        return torch.istft(est, self.n_fft, self.hop, window=self.window, center=True, length=length)
+
+    def enhance_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The enhancement path on features: CAE decoder of the MAE's latent code."""
+        return self.cae.decoder(self.mae.encoder(features))
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
+        spec = self.spectrum(wav)
+        out = self.resynthesize(self.enhance_features(self.compress(spec)), spec, wav.shape[-1])
+        return out.unsqueeze(1)

@@ -1,0 +1,61 @@
+"""Spectral autoencoders for CAE/MAE: 1-D CNNs over time with the frequency bins as channels.
+
+Every layer is Conv1d (odd kernel, 'same' padding, stride 1) -> BatchNorm -> Softplus. Encoder
+layers also divide their output by its mean over time (per channel), so the latent code says
+what the spectrum looks like and not how loud it is. Decoder layers are not normalised: the
+decoder has to give back magnitudes. The decoder mirrors the encoder's widths. Both
+autoencoders of CAE/MAE are built from this one class; only the widths differ.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from sepkit.errors import ModelError
+
+TIME_MEAN_FLOOR = 1e-8  # keeps the per-layer division finite on an all-zero input
+
+
+class ConvLayer(nn.Module):
+    """Conv1d -> BatchNorm -> Softplus, optionally divided by its mean over time."""
+
+    def __init__(self, n_in: int, n_out: int, kernel_size: int, normalise_time: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(n_in, n_out, kernel_size, padding=kernel_size // 2)
+        self.norm = nn.BatchNorm1d(n_out)
+        self.normalise_time = normalise_time
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, n_in, frames)`` -> ``(B, n_out, frames)``, positive."""
+        y = F.softplus(self.norm(self.conv(x)))
+        if self.normalise_time:
+            y = y / (y.mean(-1, keepdim=True) + TIME_MEAN_FLOOR)
+        return y
+
+
+def conv_stack(widths: Sequence[int], kernel_size: int, normalise_time: bool) -> nn.Sequential:
+    """Layers ``widths[0] -> widths[1] -> ... -> widths[-1]``."""
+    return nn.Sequential(*[ConvLayer(a, b, kernel_size, normalise_time) for a, b in zip(widths[:-1], widths[1:])])
+
+
+class SpectralAutoencoder(nn.Module):
+    """Encoder ``n_freqs -> dims[0] -> ... -> dims[-1]`` (the latent width) and its mirror-image decoder."""
+
+    def __init__(self, n_freqs: int, dims: Sequence[int], kernel_size: int = 7) -> None:
+        super().__init__()
+        dims = [int(d) for d in dims]
+        if n_freqs <= 0 or not dims or any(d <= 0 for d in dims):
+            raise ModelError(f"spectral autoencoder: widths must be positive, got n_freqs={n_freqs}, dims={dims}")
+        if kernel_size <= 0 or kernel_size % 2 == 0:
+            raise ModelError(f"spectral autoencoder: kernel_size must be odd and positive, not {kernel_size}")
+        self.encoder = conv_stack([n_freqs, *dims], kernel_size, normalise_time=True)
+        self.decoder = conv_stack([*reversed(dims), n_freqs], kernel_size, normalise_time=False)
+        self.latent_dim = dims[-1]
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of ``(B, n_freqs, frames)`` features through the latent code (no latent noise)."""
+        return self.decoder(self.encoder(features))

@@ -1,0 +1,157 @@
+"""Personalised enhancement from one speaker's noisy recordings (Sivaraman & Kim; methods.md section 4).
+
+One paradigm, three ideas, chosen in the ``personalize:`` section:
+
+- ``method: pseudose``: the network learns f(p + n) ≈ p, where p is a premixture (a crop of the
+  user's own noisy recording) and n noise injected from a noise set. The distance D is
+  ``personalize.distance``: negative SNR (JSTSP, the default), SD-SDR (2020), SI-SDR or MSE (2021).
+- ``method: cm``: contrastive mixtures. Each batch becomes pairs (``sepkit.data.personal``):
+  positives share a premixture under two injected noises, negatives are two premixtures under
+  one injected noise; the loss (``sepkit.losses.contrastive``) adds to PseudoSE's signal terms
+  λ_p·D(y1, y2) on positives and λ_n·Φ(D(y1, y2), D(p1, p2)) on negatives.
+- ``purify``: data purification. A segmental SNR estimator (a ``task: snr`` model, e.g. trained
+  with ``recipes/snr_estimator``) rates every frame of the premixture; the loss is taken per
+  frame (the estimator's window and hop, in seconds) and weighted by ``sigmoid(slope·(SNR̂ − offset))``
+  (slope 1, offset 0 dB in the papers), so the noisy parts of the user's recordings teach less.
+
+``init_from`` starts from an exported model's weights (e.g. ``enhance-default``), at the run's
+rate where the architecture allows it (``sepkit.train.warm_start``). Training on a supervised
+set instead (``noisy_speech`` of the speaker's clean speech, where ``sources`` is clean speech)
+makes the same PseudoSE loss a supervised speaker-specific fine-tuning: the recipes' upper bound.
+
+Validation is the spine's: SI-SDRi of the output against ``sources``. On a fixed set of the
+speaker's held-out utterances with clean references that is the method's real score (the
+recipes); on held-out premixtures with injected noise (``sepkit personalize``, where no clean
+speech exists) it measures the PseudoSE task itself. ``val/loss`` is D without weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torchaudio
+
+from sepkit.data.personal import contrastive_pairs
+from sepkit.errors import ConfigError
+from sepkit.losses.contrastive import PHI, contrastive_mixtures_loss
+from sepkit.losses.segmental import DISTANCES, frame_grid, match_frames, purification_weights, weighted_distance
+from sepkit.pretrained import load_network
+from sepkit.train.config import lookup, section
+from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.warm_start import warm_start
+
+METHODS = ("pseudose", "cm")
+PERSONALIZE_KEYS: dict[str, Any] = {
+    "method": "pseudose",  # pseudose | cm
+    "init_from": None,  # base model (shipped name or exported directory) whose weights the run starts from
+    "distance": "snr",  # D: snr | sd_sdr | si_sdr | mse
+    "lambda_pos": 0.5,  # cm: weight of D(y1, y2) on positive pairs (2020 code)
+    "lambda_neg": 2e-4,  # cm: weight of Φ on negative pairs (2020 code)
+    "phi": "sq",  # cm: sq | abs | max
+    "purify": None,  # null/false: off; true or {model, slope, offset_db}: data purification
+}
+PURIFY_KEYS: dict[str, Any] = {
+    "model": "snr-estimator",  # a task: snr model: shipped name or exported directory
+    "slope": 1.0,  # w_t = sigmoid(slope · (SNR̂_t − offset_db))
+    "offset_db": 0.0,
+}
+
+
+@register_paradigm("personalize")
+class PersonalizeModule(SepkitModule):
+    """PseudoSE or contrastive mixtures on premixtures, optionally purification-weighted and warm-started."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.opts = section(config, "personalize", PERSONALIZE_KEYS)
+        self.method = str(self.opts["method"])
+        if self.method not in METHODS:
+            raise ConfigError(f"personalize.method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.opts["distance"] not in DISTANCES:
+            raise ConfigError(f"personalize.distance must be one of {', '.join(DISTANCES)}, "
+                              f"not {self.opts['distance']!r}")
+        self.distance = DISTANCES[str(self.opts["distance"])]
+        if self.opts["phi"] not in PHI:
+            raise ConfigError(f"personalize.phi must be one of {', '.join(PHI)}, not {self.opts['phi']!r}")
+        if config["task"] != "enhance" or int(self.net.n_src) != 1:
+            raise ConfigError("paradigm personalize trains enhancers: task: enhance and a model with 1 output")
+        if self.method == "cm" and int(lookup(config, "data.batch_size") or 4) < 2:
+            raise ConfigError("personalize.method cm needs data.batch_size of 2 or more (pairs are made in the batch)")
+        self.base_name = str(self.opts["init_from"]) if self.opts["init_from"] else ""
+        if self.base_name:
+            warm_start(self.net, self.base_name, config["model"]["arch"])
+        self.purify = self._purify_options(self.opts["purify"])
+        # Frozen and outside the module's state (not trained, not in checkpoints); moved to the device when used.
+        self._estimator: list[nn.Module] = []
+        self.window, self.hop = 1024, 256
+        if self.purify is not None:
+            self._estimator.append(self._load_estimator(str(self.purify["model"])))
+
+    @staticmethod
+    def _purify_options(value: Any) -> dict[str, Any] | None:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return dict(PURIFY_KEYS)
+        return section({"purify": value}, "purify", PURIFY_KEYS, where="personalize.")
+
+    def _load_estimator(self, name: str) -> nn.Module:
+        net, cfg = load_network(name)
+        if cfg.task != "snr" or not hasattr(net, "hop_seconds"):
+            raise ConfigError(f"personalize.purify.model {name}: a {cfg.task} model, not a segmental SNR estimator "
+                              f"(task snr)")
+        self.window, self.hop = frame_grid(int(self.config["sample_rate"]), net.window_seconds, net.hop_seconds)
+        for p in net.parameters():
+            p.requires_grad_(False)
+        return net.eval()
+
+    # ---- purification ----------------------------------------------------------------------
+    @torch.no_grad()
+    def frame_weights(self, premixture: torch.Tensor) -> torch.Tensor | None:
+        """Purification weights ``(B, frames)`` of premixtures ``(B, T)`` on the loss's frame grid; ``None`` when off."""
+        if self.purify is None:
+            return None
+        estimator = self._estimator[0].to(premixture.device)
+        rate, own = int(self.config["sample_rate"]), int(estimator.sample_rate)
+        wav = premixture.float() if rate == own else torchaudio.functional.resample(premixture.float(), rate, own)
+        snr = estimator(wav)
+        weights = purification_weights(snr, float(self.purify["slope"]), float(self.purify["offset_db"]))
+        return match_frames(weights, 1 + premixture.shape[-1] // self.hop)
+
+    # ---- training ----------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        premixture = batch["sources"][:, 0]
+        size = premixture.shape[0]
+        weights = self.frame_weights(premixture)
+        if weights is not None:
+            self.log("train/weight", weights.mean(), batch_size=size)
+        if self.method == "pseudose":
+            est = self(batch["mixture"])[:, 0]
+            loss = weighted_distance(est, premixture, self.distance, weights, self.window, self.hop).mean()
+        else:
+            loss = self.contrastive_step(batch, premixture, weights)
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        return loss
+
+    def contrastive_step(self, batch: dict[str, Any], premixture: torch.Tensor, weights: torch.Tensor | None
+                         ) -> torch.Tensor:
+        """The contrastive-mixtures loss of one batch (its items become as many pairs)."""
+        if "noise_alt" not in batch:
+            raise ConfigError("personalize.method cm needs training items with 'noise' and 'noise_alt' "
+                              "(data.train.type premixtures)")
+        pairs = contrastive_pairs(premixture, batch["noise"], batch["noise_alt"])
+        y1, y2 = self(torch.cat([pairs.x1, pairs.x2]))[:, 0].chunk(2)
+        w2 = weights[pairs.second] if weights is not None else None
+        terms = contrastive_mixtures_loss(
+            y1, y2, pairs.p1, pairs.p2, pairs.positive, self.distance, float(self.opts["lambda_pos"]),
+            float(self.opts["lambda_neg"]), str(self.opts["phi"]), weights, w2, self.window, self.hop,
+        )
+        size = premixture.shape[0]
+        for name in ("signal", "positive", "negative"):
+            self.log(f"train/{name}", terms[name].mean(), batch_size=size)
+        return terms["loss"].mean()
+
+    def validation_loss(self, est: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        return self.distance(est[:, 0], batch["sources"][:, 0])

@@ -1,0 +1,67 @@
+"""Training the segmental SNR estimator for data purification, where the true SNR is known.
+
+Items are noisy speech made from clean speech and noise (``noisy_speech`` from manifests, or the
+``synthetic`` set), so the SNR of every frame is known: ``10 log10(Σ(w·s)² / Σ(w·n)²)`` over the
+estimator's own Hann frames, clamped to ``[snr_floor, snr_ceil]`` dB (a frame of silence would
+otherwise be −∞). The network (``snr_estimator``, config ``task: snr``) regresses it with the
+mean squared error, as in Sivaraman & Kim (2021). Validation logs that error (``val/loss``) and
+the mean absolute error in dB (``val/mae_db``); the exported directory has ``task: snr`` and is
+what ``sepkit personalize --purify --snr-model DIR`` loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sepkit.errors import ConfigError
+from sepkit.losses.segmental import segmental_snr
+from sepkit.train.config import section
+from sepkit.train.module import SepkitModule, register_paradigm
+
+SNR_KEYS: dict[str, Any] = {
+    "snr_floor": -30.0,  # dB: targets below are clamped (frames of silence)
+    "snr_ceil": 40.0,  # dB: targets above are clamped (frames without noise)
+}
+
+
+@register_paradigm("snr_estimator")
+class SnrEstimatorModule(SepkitModule):
+    """MSE regression of the per-frame SNR (dB) of noisy speech whose speech and noise are known."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        if config.get("task") != "snr":
+            raise ConfigError(f"paradigm snr_estimator needs task: snr, not {config.get('task')!r}")
+        super().__init__(config)
+        self.opts = section(config, "snr_estimator", SNR_KEYS)
+        self.floor, self.ceil = float(self.opts["snr_floor"]), float(self.opts["snr_ceil"])
+        if not self.floor < self.ceil:
+            raise ConfigError(f"snr_estimator.snr_floor ({self.floor}) must be below snr_ceil ({self.ceil})")
+        if not hasattr(self.net, "hop") or not hasattr(self.net, "n_fft"):
+            raise ConfigError(f"paradigm snr_estimator needs a model with n_fft and hop (arch snr_estimator), "
+                              f"not {config['model']['arch']}")
+
+    def targets(self, batch: dict[str, Any]) -> torch.Tensor:
+        """True segmental SNR ``(B, frames)`` of the batch on the estimator's frame grid."""
+        speech = batch["sources"].sum(1)
+        noise = batch["noise"] if "noise" in batch else batch["mixture"] - speech  # synthetic items carry no noise
+        return segmental_snr(speech, noise.to(speech.dtype), self.net.n_fft, self.net.hop, self.floor, self.ceil)
+
+    def errors(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Estimated minus true SNR in dB ``(B, frames)``."""
+        est = self(batch["mixture"])
+        truth = self.targets(batch)
+        frames = min(est.shape[-1], truth.shape[-1])
+        return est[..., :frames] - truth[..., :frames].to(est.dtype)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss = self.errors(batch).square().mean()
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["mixture"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        err = self.errors(batch).float()
+        size = batch["mixture"].shape[0]
+        self.log("val/loss", err.square().mean(), batch_size=size, sync_dist=True)
+        self.log("val/mae_db", err.abs().mean(), batch_size=size, sync_dist=True, prog_bar=True)
