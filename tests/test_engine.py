@@ -116,3 +116,33 @@ def test_process_stream_reports_progress() -> None:
                               InferenceSettings(chunk_seconds=0.3, overlap_seconds=0.05), seen.append))
     assert seen == [4000, 8000, 12000, 16000]
     assert sum(o.shape[-1] for o in out) == 16000
+
+
+class ShufflingSeparator(torch.nn.Module):
+    """A separator whose outputs come in a random order on every chunk, as a real one's may."""
+
+    def __init__(self, n_src: int) -> None:
+        super().__init__()
+        torch.manual_seed(n_src)
+        self.net = torch.nn.Conv1d(1, n_src, 33, padding=16).eval()  # K different filters: K distinct outputs
+        self.gen = torch.Generator().manual_seed(1)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        est = self.net(wav[:, None])
+        order = torch.stack([torch.randperm(est.shape[1], generator=self.gen) for _ in range(est.shape[0])])
+        return torch.gather(est, 1, order[..., None].expand_as(est))
+
+
+@pytest.mark.parametrize("n_src", [2, 3, 5])
+def test_separated_outputs_keep_one_order_across_chunks(n_src: int) -> None:
+    """Chunk outputs that arrive shuffled are re-ordered to agree in the overlaps: the whole file has one order."""
+    x = torch.randn(2, 16000)
+    shuffled = ShufflingSeparator(n_src)
+    settings = InferenceSettings(chunk_seconds=0.1, overlap_seconds=0.03, batch_size=3)
+    out = process_array(x, 16000, model_runner(shuffled, torch.device("cpu")), 16000, settings)
+    with torch.no_grad():
+        ref = shuffled.net(x[:, None]).permute(1, 0, 2)  # (K, C, T) in the model's own order
+    for c in range(x.shape[0]):  # each channel goes through the model apart, so each has an order of its own
+        first = [int((out[:, c, :400] - ref[k, c, :400]).abs().amax(-1).argmin()) for k in range(n_src)]
+        assert sorted(first) == list(range(n_src))
+        assert (out[first, c] - ref[:, c]).abs().max() < 1e-4

@@ -6,6 +6,13 @@ the signal's end). Each chunk's output is weighted by a window that is zero in a
 divided by the summed weights. Every output sample thus comes from chunk positions at least
 ``guard`` samples away from a chunk edge, so for a model whose one-sided receptive field is at
 most ``guard`` the chunked result equals the one-shot result.
+
+A separator's outputs come in no fixed order: chunk by chunk the same speaker may leave on
+another output. So before a chunk with several outputs is added, its outputs are put, channel by channel, in the
+order that agrees best with what earlier chunks left in the overlap, away from the new chunk's
+edge (largest summed
+correlation; exhaustive up to 4 outputs, Hungarian above), and a speaker stays on one output
+from the start of a file to its end.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import math
 from typing import Callable
 
 import torch
+
+from sepkit.losses.pit import best_assignment
 
 ModelFn = Callable[[torch.Tensor], torch.Tensor]  # (B, L) -> (B, K, L)
 
@@ -119,6 +128,11 @@ class StreamingOverlapAdd:
             self._num = torch.cat([self._num, torch.zeros(*self._num.shape[:-1], need)], dim=-1)
             self._den = torch.cat([self._den, torch.zeros(need)])
         lo = start - self._out_start
+        if i > 0 and est.shape[1] > 1:  # compare where both chunks are clear of their edges
+            a, b = guard_samples(self.overlap), min(self.starts[i - 1] + self.chunk - start, self.chunk)
+            before, weight = self._num[..., lo + a: lo + b], self._den[lo + a: lo + b]
+            order = align_outputs(before, est[..., a:b] * weight)  # (C, K): channels went through apart
+            est = torch.gather(est, 1, order[..., None].expand_as(est))
         self._num[..., lo: lo + self.chunk] += est * w
         self._den[lo: lo + self.chunk] += w
 
@@ -135,6 +149,12 @@ class StreamingOverlapAdd:
                 self._inp = self._inp[..., keep - self._inp_start:]
                 self._inp_start = keep
         return out
+
+
+def align_outputs(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """Per channel, the output order ``(C, K)`` for ``after`` ``(C, K, n)`` that best matches ``before`` on shared samples."""
+    corr = torch.einsum("ckn,cjn->cjk", before.double(), after.double())  # (C, K after, K before)
+    return best_assignment(-corr)
 
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor | None:
