@@ -19,7 +19,7 @@ import sepkit.models  # noqa: F401  (registers the architectures)
 from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_blocks, output_subtype
 from sepkit.errors import AudioError, ModelError
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
-from sepkit.pretrained import ModelConfig, load_network
+from sepkit.pretrained import LOUDEST, ModelConfig, load_network
 
 Waveform = Union[np.ndarray, torch.Tensor]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -64,8 +64,12 @@ class SepkitModel:
 
     def _model_fn(self, batch: torch.Tensor) -> torch.Tensor:
         est = self._run(batch)
-        if self.config.source_outputs is not None:
-            est = est[:, self.config.source_outputs]
+        picks = self.config.source_outputs
+        if picks == LOUDEST:  # per chunk; the engine then keeps the picked outputs in one order
+            idx = est.square().sum(-1).topk(self.n_src, dim=1).indices.sort(1).values
+            est = torch.gather(est, 1, idx[..., None].expand(-1, -1, est.shape[-1]))
+        elif picks is not None:
+            est = est[:, picks]
         return est
 
     # -- arrays --------------------------------------------------------------------------

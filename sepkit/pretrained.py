@@ -27,6 +27,7 @@ from sepkit.models import build_model
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "CARD.md"
+LOUDEST = "loudest"  # source_outputs: pick the n_src loudest outputs of each chunk
 TASKS = ("enhance", "separate", "snr", "ssl")  # snr: segmental SNR estimators, ssl: encoders; training only
 
 
@@ -40,8 +41,9 @@ class ModelConfig:
     task: str
     n_src: int
     name: str = ""
-    # For models with more outputs than sources (MixIT): which outputs are the sources.
-    source_outputs: list[int] | None = None
+    # For models with more outputs than sources (MixIT): which outputs are the sources, as a fixed
+    # list, or "loudest": in every chunk the n_src outputs of most energy.
+    source_outputs: list[int] | str | None = None
     inference: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -51,6 +53,9 @@ class ModelConfig:
             raise ModelError(f"{where}: config.json lacks {', '.join(missing)}")
         if data["task"] not in TASKS:
             raise ModelError(f"{where}: task must be one of {TASKS}, not {data['task']!r}")
+        picks = data.get("source_outputs")
+        if isinstance(picks, str) and picks != LOUDEST:
+            raise ModelError(f"{where}: source_outputs must be a list of output indices or {LOUDEST!r}, not {picks!r}")
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -130,3 +130,43 @@ def test_export_and_load_a_network_with_tied_weights(tmp_path: Path) -> None:
     back, _ = load_network(out)
     assert torch.equal(back.enc.weight, net.enc.weight)
     assert back.dec.weight.data_ptr() == back.enc.weight.data_ptr()
+
+
+def test_loudest_outputs_are_picked_per_chunk_and_kept_in_one_order(tmp_path: Path) -> None:
+    """A MixIT-style model with spare outputs: "loudest" takes the n_src outputs of most energy in each chunk."""
+    import torch.nn as nn
+
+    from sepkit.models import register_model
+    from sepkit.pretrained import ModelConfig, export_model
+
+    class SpareOutputs(nn.Module):
+        """Four outputs, two of them near-silent; which two are loud changes at random from chunk to chunk."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gain = nn.Parameter(torch.tensor([1.0, -0.7, 0.01, 0.02]))
+            self.gen = torch.Generator().manual_seed(0)
+
+        def forward(self, wav: torch.Tensor) -> torch.Tensor:
+            est = self.gain[None, :, None] * wav[:, None]
+            order = torch.stack([torch.randperm(4, generator=self.gen) for _ in range(wav.shape[0])])
+            return torch.gather(est, 1, order[..., None].expand_as(est))
+
+    register_model("test_spare_outputs")(SpareOutputs)
+    config = ModelConfig(arch="test_spare_outputs", args={}, sample_rate=16000, task="separate", n_src=2,
+                         source_outputs="loudest", inference={"chunk_seconds": 0.2, "overlap_seconds": 0.05})
+    model = sepkit.load(export_model(SpareOutputs(), tmp_path / "spare", config), device="cpu")
+    x = torch.from_numpy(speechlike(1.0, channels=2))
+    out = model.separate(x, 16000)  # (2, C, T)
+    for c in range(2):
+        gains = sorted((out[:, c] * x[c]).sum(-1) / x[c].square().sum())  # one gain per output, whole file
+        np.testing.assert_allclose(gains, [-0.7, 1.0], atol=1e-4)
+        assert (out[0, c] / x[c]).std() < 1e-3  # each output is one source throughout
+
+
+def test_unknown_source_output_rule_is_refused(tmp_path: Path) -> None:
+    from sepkit.pretrained import ModelConfig
+
+    with pytest.raises(ModelError, match="source_outputs"):
+        ModelConfig.from_dict({"arch": "x", "args": {}, "sample_rate": 8000, "task": "separate", "n_src": 2,
+                               "source_outputs": "quietest"}, "m")
