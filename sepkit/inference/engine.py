@@ -46,6 +46,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise SepkitError(f"unknown device {name!r} (use auto, cpu or cuda)") from exc
 
 
+MIN_MODEL_SAMPLES = 1024  # shorter inputs (64 ms at 16 kHz) are zero-padded to this: filterbanks need a few windows
+
+
 def model_runner(net: nn.Module, device: torch.device, half: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """Wrap a network as ``(B, L) cpu float32 -> (B, K, L) cpu float32`` under inference mode."""
     use_half = half and device.type == "cuda"
@@ -53,6 +56,8 @@ def model_runner(net: nn.Module, device: torch.device, half: bool = False) -> Ca
     def run(batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             x = batch.to(device, non_blocking=True)
+            if x.shape[-1] < MIN_MODEL_SAMPLES:  # a file shorter than the model's windows still gets an output
+                x = torch.nn.functional.pad(x, (0, MIN_MODEL_SAMPLES - x.shape[-1]))
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_half):
                 est = net(x)
             if est.dim() == 2:
