@@ -108,3 +108,22 @@ def test_fast_enhancer_is_level_independent_and_causal() -> None:
         later[:, 6000:] = torch.randn(1, 2000)
         cut = 6000 - net.latency_samples
         torch.testing.assert_close(net(later)[..., :cut], out[..., :cut])
+
+
+def test_fast_enhancer_gain_floor_and_smoothing_keep_it_causal() -> None:
+    """The gain post-processing (floor, smoothing over bins and past frames) keeps causality and bounds."""
+    net = build_model("fast_enhancer", hidden=32, layers=1, mask_floor=0.2, smooth_bins=3, smooth_frames=3).eval()
+    wav = torch.randn(1, 8000)
+    with torch.no_grad():
+        gains = net.masks(net.features(net.spectrum(wav))).real
+        assert gains.min() >= 0.2 - 1e-6 and gains.max() <= net.mask_max + 1e-6
+        later = wav.clone()
+        later[:, 6000:] = torch.randn(1, 2000)
+        cut = 6000 - net.latency_samples
+        torch.testing.assert_close(net(later)[..., :cut], net(wav)[..., :cut])
+    plain = build_model("fast_enhancer", hidden=32, layers=1).eval()
+    plain.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert (plain(wav) - net(wav)).abs().max() > 1e-4  # the post-processing does change the output
+    with pytest.raises(ModelError, match="real mask only"):
+        build_model("fast_enhancer", mask="complex", mask_floor=0.1)

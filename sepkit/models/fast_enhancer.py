@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torchaudio.functional as AF
 
 from sepkit.errors import ModelError
@@ -54,6 +55,9 @@ class FastEnhancer(nn.Module):
         mask: MaskKind = "real",
         mask_max: float = 1.2,
         norm_tau: float = 1.0,
+        mask_floor: float = 0.0,
+        smooth_bins: int = 1,
+        smooth_frames: int = 1,
     ) -> None:
         super().__init__()
         if mask not in ("real", "complex"):
@@ -62,6 +66,13 @@ class FastEnhancer(nn.Module):
             raise ModelError("fast_enhancer: n_fft, hidden, layers, mask_max, norm_tau must be positive and hop <= n_fft/2")
         self.sample_rate, self.n_fft, self.hop, self.mask = int(sample_rate), int(n_fft), int(hop), mask
         self.mask_max = float(mask_max)
+        if not (0.0 <= mask_floor < mask_max and smooth_bins >= 1 and smooth_bins % 2 and smooth_frames >= 1):
+            raise ModelError("fast_enhancer: need 0 <= mask_floor < mask_max, an odd smooth_bins >= 1, smooth_frames >= 1")
+        if mask == "complex" and (mask_floor > 0 or smooth_bins > 1 or smooth_frames > 1):
+            raise ModelError("fast_enhancer: mask_floor and smoothing apply to the real mask only")
+        # Post-processing of the gain (no weights; settable on a trained model): a floor limits the
+        # attenuation, smoothing over neighbouring bins and past frames (causal) tames musical noise.
+        self.mask_floor, self.smooth_bins, self.smooth_frames = float(mask_floor), int(smooth_bins), int(smooth_frames)
         self.alpha = math.exp(-hop / (sample_rate * norm_tau))  # running-mean decay per frame
         self.latency_samples = self.n_fft  # algorithmic latency when streamed in hop-size blocks
         n_freqs = n_fft // 2 + 1
@@ -102,11 +113,19 @@ class FastEnhancer(nn.Module):
         y, _ = self.gru(x)
         out = self.decode(y + x).transpose(1, 2)  # (B, F·c, frames)
         if self.mask == "real":
-            return torch.complex(self.mask_max * torch.sigmoid(out), torch.zeros_like(out))
+            return torch.complex(self.shape_gain(self.mask_max * torch.sigmoid(out)), torch.zeros_like(out))
         re, im = out.unflatten(1, (-1, 2)).unbind(2)
         z = torch.complex(re, im)
         magnitude = z.abs().clamp_min(1e-8)
         return z * (self.mask_max * torch.tanh(magnitude) / magnitude)  # |mask| < mask_max, phase learned
+
+    def shape_gain(self, gain: torch.Tensor) -> torch.Tensor:
+        """A real gain ``(B, F, frames)`` smoothed (centred in frequency, causal in time), then floored."""
+        if self.smooth_bins > 1 or self.smooth_frames > 1:
+            half = self.smooth_bins // 2
+            padded = F.pad(gain[:, None], (self.smooth_frames - 1, 0, half, half), mode="replicate")
+            gain = F.avg_pool2d(padded, (self.smooth_bins, self.smooth_frames), stride=1)[:, 0]
+        return gain.clamp_min(self.mask_floor) if self.mask_floor > 0 else gain
 
     # ---- the same model at another sample rate ------------------------------------------------
     @staticmethod
