@@ -19,6 +19,7 @@ import sepkit.models  # noqa: F401  (registers the architectures)
 from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_blocks, output_subtype
 from sepkit.errors import AudioError, ModelError
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
+from sepkit.losses.pit import reorder
 from sepkit.pretrained import LOUDEST, ModelConfig, load_network
 
 Waveform = Union[np.ndarray, torch.Tensor]
@@ -66,8 +67,7 @@ class SepkitModel:
         est = self._run(batch)
         picks = self.config.source_outputs
         if picks == LOUDEST:  # per chunk; the engine then keeps the picked outputs in one order
-            idx = est.square().sum(-1).topk(self.n_src, dim=1).indices.sort(1).values
-            est = torch.gather(est, 1, idx[..., None].expand(-1, -1, est.shape[-1]))
+            est = reorder(est, est.square().sum(-1).topk(self.n_src, dim=1).indices.sort(1).values)
         elif picks is not None:
             est = est[:, picks]
         return est

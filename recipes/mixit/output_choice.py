@@ -15,6 +15,7 @@ every output through the same inference engine as ``sepkit separate``.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -40,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     everything = sepkit.load(args.model, device="cpu")
     fixed = list(everything.config.source_outputs or [])
-    loudest = sepkit.load(args.model, device="cpu")
+    loudest = copy.copy(everything)  # the same network, another output choice
     loudest.config = dataclasses.replace(loudest.config, source_outputs=LOUDEST)
     everything.config = dataclasses.replace(everything.config, source_outputs=None,
                                             n_src=int(everything.net.n_src))

@@ -8,11 +8,10 @@ divided by the summed weights. Every output sample thus comes from chunk positio
 most ``guard`` the chunked result equals the one-shot result.
 
 A separator's outputs come in no fixed order: chunk by chunk the same speaker may leave on
-another output. So before a chunk with several outputs is added, its outputs are put, channel by channel, in the
-order that agrees best with what earlier chunks left in the overlap, away from the new chunk's
-edge (largest summed
-correlation; exhaustive up to 4 outputs, Hungarian above), and a speaker stays on one output
-from the start of a file to its end.
+another output. So before a chunk with several outputs is added, its outputs are put, channel by
+channel, in the order that agrees best with what earlier chunks left in the overlap, away from
+the new chunk's edge (largest summed correlation; exhaustive up to 4 outputs, Hungarian above),
+and a speaker stays on one output from the start of a file to its end.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from sepkit.losses.pit import best_assignment
+from sepkit.losses.pit import best_assignment, reorder
 
 ModelFn = Callable[[torch.Tensor], torch.Tensor]  # (B, L) -> (B, K, L)
 
@@ -131,8 +130,7 @@ class StreamingOverlapAdd:
         if i > 0 and est.shape[1] > 1:  # compare where both chunks are clear of their edges
             a, b = guard_samples(self.overlap), min(self.starts[i - 1] + self.chunk - start, self.chunk)
             before, weight = self._num[..., lo + a: lo + b], self._den[lo + a: lo + b]
-            order = align_outputs(before, est[..., a:b] * weight)  # (C, K): channels went through apart
-            est = torch.gather(est, 1, order[..., None].expand_as(est))
+            est = reorder(est, align_outputs(before, est[..., a:b] * weight))  # per channel: they went through apart
         self._num[..., lo: lo + self.chunk] += est * w
         self._den[lo: lo + self.chunk] += w
 
