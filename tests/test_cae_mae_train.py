@@ -76,6 +76,23 @@ def test_tiny_recipe_trains_in_stages_exports_and_enhances(
     a, b = sf.read(tmp_path / "a.wav")[0], sf.read(tmp_path / "b.wav")[0]
     assert a.shape == x.shape and np.allclose(a, b)
 
+    # an inference-only export keeps the enhancement path alone and enhances exactly as the whole one
+    slim_dir = tmp_path / "slim"
+    assert main(["export", str(out / "checkpoints" / "best.ckpt"), str(slim_dir), "--inference-only"]) == 0
+    slim, slim_config = load_network(slim_dir)
+    assert slim_config.args["parts"] == "enhance"
+    assert not hasattr(slim.cae, "encoder") and not hasattr(slim.mae, "decoder")
+    assert 0 < sum(p.numel() for p in slim.parameters()) < sum(p.numel() for p in net.parameters())
+    assert np.allclose(sepkit.load(slim_dir, device="cpu").enhance(x, 8000), y, atol=1e-6)
+
+
+def test_a_network_without_its_training_halves_is_refused_for_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", str(TINY), f"output_dir={tmp_path / 'run'}", "model.args.parts=enhance"]
+    assert main(argv) != 0
+    assert "model.args.parts must be both" in capsys.readouterr().err
+
 
 @pytest.mark.slow
 def test_a_run_stopped_in_stage_one_resumes_into_the_cycle_stage_on_the_same_curve(tmp_path: Path) -> None:

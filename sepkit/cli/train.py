@@ -36,11 +36,15 @@ def train(
 def export(
     checkpoint: Path = typer.Argument(..., help="A training checkpoint (.ckpt) written by sepkit train."),
     out_dir: Path = typer.Argument(..., help="Folder for the model (model.safetensors, config.json, CARD.md)."),
+    inference_only: Optional[bool] = typer.Option(
+        None, "--inference-only/--whole",
+        help="Keep only the weights inference runs (cae_mae: MAE encoder + CAE decoder), or the whole network; "
+             "default: the config's export.inference_only."),
 ) -> None:
     """Export a training checkpoint as a model folder that sepkit enhance/separate and sepkit.load read."""
     from sepkit.train.export import export_checkpoint
 
-    print(export_checkpoint(checkpoint, out_dir), flush=True)
+    print(export_checkpoint(checkpoint, out_dir, inference_only=inference_only), flush=True)
 
 
 @app.command("config")

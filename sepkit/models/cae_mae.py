@@ -8,11 +8,13 @@ back into a waveform with the noisy input's phase: ``ŝ = iSTFT(D_A(E_B(|X|^p))^
 
 The module holds both autoencoders, so one state dict serves training, export and further
 training (e.g. adapting the MAE to new noisy recordings); ``forward`` runs only the inference path.
+``parts="enhance"`` keeps only that path (MAE encoder, CAE decoder): half the weights, for a
+smaller shipped model that can enhance but not be trained further with CAE/MAE.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
@@ -23,6 +25,7 @@ from sepkit.models.spectral_ae import SpectralAutoencoder
 
 CAE_DIMS = (512, 256, 128, 64)
 MAE_DIMS = (512, 400, 300, 200, 100, 64)
+PARTS = ("both", "enhance")  # both autoencoders, or only the enhancement path
 _POWER_FLOOR = 1e-10  # |X|² floor: keeps the compressed magnitude's gradient finite at digital silence
 
 
@@ -41,6 +44,7 @@ class CaeMae(nn.Module):
         mae_dims: Sequence[int] = MAE_DIMS,
         kernel_size: int = 7,
         power: float = 0.5,
+        parts: str = "both",
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
@@ -49,10 +53,15 @@ class CaeMae(nn.Module):
         if not cae_dims or not mae_dims or int(cae_dims[-1]) != int(mae_dims[-1]):
             raise ModelError(f"cae_mae: the CAE and MAE need the same latent width (last of cae_dims and mae_dims), "
                              f"got {list(cae_dims)} and {list(mae_dims)}")
+        if parts not in PARTS:
+            raise ModelError(f"cae_mae: parts must be one of {', '.join(PARTS)}, not {parts!r}")
         self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
         n_freqs = self.n_fft // 2 + 1
         self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size)
         self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size)
+        self.parts = parts
+        if parts == "enhance":  # the halves that only training uses
+            del self.cae.encoder, self.mae.decoder
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
 
     def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
@@ -78,6 +87,14 @@ class CaeMae(nn.Module):
     def enhance_features(self, features: torch.Tensor) -> torch.Tensor:
         """The enhancement path on features: CAE decoder of the MAE's latent code."""
         return self.cae.decoder(self.mae.encoder(features))
+
+    def inference_only(self, args: dict[str, Any]) -> tuple["CaeMae", dict[str, Any]]:
+        """A copy with only the enhancement path and the build arguments that make it (``parts: enhance``)."""
+        args = {**args, "parts": "enhance"}
+        slim = CaeMae(**args)
+        dropped = ("cae.encoder.", "mae.decoder.")
+        slim.load_state_dict({k: v for k, v in self.state_dict().items() if not k.startswith(dropped)})
+        return slim.train(self.training), args
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""

@@ -82,6 +82,8 @@ class CaeMaeModule(SepkitModule):
         super().__init__(config)
         if not isinstance(self.net, CaeMae):
             raise ConfigError(f"paradigm cae_mae needs model.arch: cae_mae, not {config['model']['arch']!r}")
+        if self.net.parts != "both":
+            raise ConfigError("paradigm cae_mae trains both autoencoders: model.args.parts must be both")
         self.opts = section(config, "cae_mae", CAE_MAE_KEYS)
         self.weights = {k: float(v) for k, v in section(self.opts, "weights", WEIGHT_KEYS, where="cae_mae.").items()}
         self.schedule = str(self.opts["schedule"])

@@ -27,6 +27,7 @@ EXPORT_KEYS: dict[str, Any] = {
     "training_data": None,  # default: a summary of data.train
     "description": None,
     "inference": {},  # InferenceSettings for sepkit.load (chunk_seconds, batch_size, ...)
+    "inference_only": False,  # export only what inference runs, for networks that can drop the rest (cae_mae)
 }
 # A checkpoint entry, set by paradigms whose networks have extra outputs (MixIT): the outputs that
 # are the sources, written to config.json as ``source_outputs``.
@@ -48,21 +49,30 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def export_checkpoint(
-    ckpt_path: str | Path, out_dir: str | Path | None = None, final: dict[str, Any] | None = None
+    ckpt_path: str | Path, out_dir: str | Path | None = None, final: dict[str, Any] | None = None,
+    inference_only: bool | None = None,
 ) -> Path:
-    """Export the network in ``ckpt_path`` with a model card; ``final``, the run's last checkpoint, gives its totals."""
+    """Export the network in ``ckpt_path`` with a model card; ``final``, the run's last checkpoint, gives its totals.
+
+    ``inference_only`` (default: the config's ``export.inference_only``) drops the weights inference does not use.
+    """
     ckpt = load_checkpoint(ckpt_path)
     config = ckpt["hyper_parameters"]["config"]
     opts = section(config, "export", EXPORT_KEYS)
+    if inference_only is not None:
+        opts["inference_only"] = inference_only
     out = Path(out_dir) if out_dir is not None else export_dir(config)
     name = opts["name"] or Path(config["output_dir"]).name
     net = build_network(config)
     prefix = "net."
     net.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    args = portable_args(net, model_args(config))
+    if opts["inference_only"]:
+        net, args = slim_network(net, args, config["model"]["arch"])
     outputs = ckpt.get(SOURCE_OUTPUTS_KEY)
     outputs = [int(k) for k in outputs] if outputs else None
     model_cfg = ModelConfig(
-        arch=config["model"]["arch"], args=portable_args(net, model_args(config)),
+        arch=config["model"]["arch"], args=args,
         sample_rate=int(config["sample_rate"]),
         task=config["task"], n_src=len(outputs) if outputs else int(net.n_src), name=name, source_outputs=outputs,
         inference=dict(opts["inference"] or {}),
@@ -76,6 +86,14 @@ def portable_args(net: torch.nn.Module, args: dict[str, Any]) -> dict[str, Any]:
     encoder directory) replaces them by what it needs to rebuild itself (``export_args``)."""
     rewrite = getattr(net, "export_args", None)
     return rewrite(args) if callable(rewrite) else args
+
+
+def slim_network(net: torch.nn.Module, args: dict[str, Any], arch: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The network with only what inference runs (``inference_only``) and its build arguments."""
+    slim = getattr(net, "inference_only", None)
+    if not callable(slim):
+        raise ConfigError(f"export.inference_only: {arch} has no inference-only form; export it whole")
+    return slim(args)
 
 
 def export_dir(config: dict[str, Any]) -> Path:
