@@ -14,6 +14,7 @@ import torch
 import sepkit
 from sepkit.cli.main import main
 from sepkit.errors import ModelError
+from sepkit.evaluation.snr_estimation import frame_errors
 from sepkit.models import build_model
 from sepkit.pretrained import load_network, read_card
 from sepkit.train.config import load_config
@@ -58,7 +59,13 @@ def test_tiny_recipe_loss_falls_and_exports_an_snr_model_that_cannot_enhance(
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert len(losses) == 24
     assert np.mean(losses[-6:]) < 0.6 * np.mean(losses[:6])  # MSE in dB^2 falls
-    assert [r for r in rows if r.get("val/mae_db")]
+    vals = [r for r in rows if r.get("val/mae_db")]
+    assert vals and all(0 <= float(r["val/weight_mae"]) <= 1 and 0 <= float(r["val/side_accuracy"]) <= 1
+                        for r in vals)
+
+    scores = frame_errors(str(out / "export"), TINY, items=4)
+    assert scores["frames"] > 0 and scores["mae_db"] >= 0 and 0 <= scores["side_of_0db_accuracy"] <= 1
+    assert 0 <= scores["weight_mae"] <= 1 and scores["mae_db_constant"] >= 0
 
     net, config = load_network(out / "export")
     assert config.task == "snr" and config.sample_rate == 8000 and type(net).__name__ == "SnrEstimator"

@@ -5,7 +5,9 @@ Items are noisy speech made from clean speech and noise (``noisy_speech`` from m
 estimator's own Hann frames, clamped to ``[snr_floor, snr_ceil]`` dB (a frame of silence would
 otherwise be −∞). The network (``snr_estimator``, config ``task: snr``) regresses it with the
 mean squared error, as in Sivaraman & Kim (2021). Validation logs that error (``val/loss``) and
-the mean absolute error in dB (``val/mae_db``); the exported directory has ``task: snr`` and is
+the mean absolute error in dB (``val/mae_db``), and in the terms purification uses: the error of the
+frame weights ``sigmoid(SNR)`` (``val/weight_mae``) and the share of frames put on the right side of
+0 dB (``val/side_accuracy``); the exported directory has ``task: snr`` and is
 what ``sepkit personalize --purify --snr-model DIR`` loads.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 import torch
 
 from sepkit.errors import ConfigError
-from sepkit.losses.segmental import segmental_snr
+from sepkit.losses.segmental import purification_weights, segmental_snr
 from sepkit.train.config import section
 from sepkit.train.module import SepkitModule, register_paradigm
 
@@ -65,3 +67,9 @@ class SnrEstimatorModule(SepkitModule):
         size = batch["mixture"].shape[0]
         self.log("val/loss", err.square().mean(), batch_size=size, sync_dist=True)
         self.log("val/mae_db", err.abs().mean(), batch_size=size, sync_dist=True, prog_bar=True)
+        # what purification consumes: the frame weights sigmoid(SNR), and which side of 0 dB a frame is on
+        truth = self.targets(batch)[..., : err.shape[-1]].float()
+        est = truth + err
+        self.log("val/weight_mae", (purification_weights(est) - purification_weights(truth)).abs().mean(),
+                 batch_size=size, sync_dist=True)
+        self.log("val/side_accuracy", ((est > 0) == (truth > 0)).float().mean(), batch_size=size, sync_dist=True)

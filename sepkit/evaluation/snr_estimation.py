@@ -1,0 +1,50 @@
+"""How well a segmental SNR estimator serves data purification, scored on a recipe's validation set.
+
+Besides the mean absolute error in dB: the error of the frame weights w = sigmoid(SNR) that
+purification uses (estimated against true), and how often a frame lands on the right side of 0 dB
+(where w crosses 0.5). A constant guess (the set's mean true SNR) is scored beside it: the floor to beat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from sepkit.losses.segmental import purification_weights, segmental_snr
+from sepkit.pretrained import load_network
+from sepkit.train.config import load_config
+from sepkit.train.datasets import build_dataset
+
+
+def frame_errors(model_dir: str, config_path: Path, items: int) -> dict[str, float]:
+    """Scores of the estimator in ``model_dir`` on the first ``items`` items of the config's ``data.valid``."""
+    config = load_config(config_path, [])
+    net, model_cfg = load_network(model_dir)
+    rate = int(model_cfg.sample_rate)
+    opts = config.get("snr_estimator") or {}
+    floor, ceil = float(opts.get("snr_floor", -30.0)), float(opts.get("snr_ceil", 40.0))
+    data = build_dataset(config["data"]["valid"], "data.valid", rate, int(config.get("seed", 0)))
+    est_all, true_all = [], []
+    with torch.no_grad():
+        for i in range(min(items, len(data))):
+            item = data[i]
+            mixture = torch.as_tensor(item["mixture"]).float()
+            speech = torch.as_tensor(item["sources"]).float().sum(0)
+            noise = torch.as_tensor(item["noise"]).float() if "noise" in item else mixture - speech  # synthetic: none
+            truth = segmental_snr(speech, noise, net.n_fft, net.hop, floor, ceil)
+            est = net(mixture[None])[0]
+            n = min(est.shape[-1], truth.shape[-1])
+            est_all.append(est[:n]), true_all.append(truth[:n])
+    est, truth = torch.cat(est_all).double(), torch.cat(true_all).double()
+    const = torch.full_like(truth, float(truth.mean()))
+    w_true = purification_weights(truth)
+    return {
+        "frames": int(truth.numel()),
+        "mae_db": float((est - truth).abs().mean()),
+        "mae_db_constant": float((const - truth).abs().mean()),
+        "weight_mae": float((purification_weights(est) - w_true).abs().mean()),
+        "weight_mae_constant": float((purification_weights(const) - w_true).abs().mean()),
+        "side_of_0db_accuracy": float(((est > 0) == (truth > 0)).double().mean()),
+        "side_of_0db_accuracy_constant": float(((const > 0) == (truth > 0)).double().mean()),
+    }
