@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Every personalisation variant of `sepkit personalize` (its defaults: 500 steps from enhance-default)
+# for one held-out speaker of the demo corpus, each scored on that speaker's held-out test set.
+# From the repository root:
+#   recipes/pse/grid.sh SPEAKER [PREMIX_LO PREMIX_HI]     e.g. recipes/pse/grid.sh asterisk-ivrvoiceru -5 5
+# The "user's recordings" are the first 200 premixtures prepare.py writes (the speaker's train
+# utterances in dev-split noise at U(PREMIX_LO, PREMIX_HI) dB, default 0 10). Variants:
+#   pseudose, cm            from the noisy recordings alone
+#   pseudose_dp, cm_dp      the same with data purification (needs pretrained/snr-estimator)
+#   upper                   PseudoSE on the same 200 recordings *before* their noise was added: the
+#                           supervised speaker-specific upper bound, with the same pipeline and steps
+# Scores: runs/pse-grid/SPEAKER_LO_HI/<variant>.json (sepkit evaluate); summary: grid_table.py.
+# Reruns skip what is done and resume what was stopped.
+set -euo pipefail
+speaker=${1:?usage: recipes/pse/grid.sh SPEAKER [PREMIX_LO PREMIX_HI]}
+lo=${2:-0}
+hi=${3:-10}
+here=$(dirname "$0")
+data=${PSE_DATA:-/work/data/pse}/${speaker}_${lo}_${hi}
+runs=runs/pse-grid/${speaker}_${lo}_${hi}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+[[ -f $data/fixed/test/manifest.jsonl ]] || python "$here/prepare.py" "$speaker" "$data" --premixture-snr "$lo" "$hi"
+mkdir -p "$runs" "$data/user200" "$data/user200_clean"
+for f in $(ls "$data/premixtures" | head -200); do
+  ln -sf "$data/premixtures/$f" "$data/user200/$f"
+  ln -sf "$data/premixtures_clean/$f" "$data/user200_clean/$f"
+done
+noise=$data/inject_noise.jsonl
+test=$data/fixed/test
+
+score() {  # MODEL NAME
+  [[ -f $runs/$2.json ]] || sepkit evaluate "$1" --mix "$test/mix" --ref "$test/s1" --metrics si_sdr,pesq,estoi \
+    --jobs "${JOBS:-1}" --json "$runs/$2.json" > /dev/null
+}
+personalize() {  # NAME FOLDER [sepkit personalize options]
+  local name=$1 folder=$2
+  shift 2
+  [[ -f $runs/$name/config.json ]] || sepkit personalize "$folder" --out "$runs/$name" --noise "$noise" --device cpu "$@"
+  score "$runs/$name" "$name"
+}
+
+score enhance-default generalist
+personalize pseudose "$data/user200"
+personalize cm "$data/user200" --method cm
+personalize upper "$data/user200_clean"
+personalize pseudose_dp "$data/user200" --purify
+personalize cm_dp "$data/user200" --method cm --purify
+python "$here/grid_table.py" "$runs"

@@ -1,0 +1,53 @@
+"""Print the results of ``grid.sh`` runs as a markdown table: one row per speaker and premixture SNR.
+
+Each cell is the variant's mean SI-SDRi (dB) on the speaker's test set, then PESQ and ESTOI; the
+training time of each personalisation comes from its model card.
+    python recipes/pse/grid_table.py runs/pse-grid/SPEAKER_LO_HI [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sepkit.pretrained import read_card
+
+VARIANTS = ("generalist", "pseudose", "pseudose_dp", "cm", "cm_dp", "upper")
+
+
+def cell(run: Path, variant: str) -> str:
+    """``SI-SDRi / PESQ / ESTOI`` of one variant, or ``-`` when it has not been scored."""
+    path = run / f"{variant}.json"
+    if not path.is_file():
+        return "-"
+    means = json.loads(path.read_text())["means"]
+    model = next(k for k in means if k != "unprocessed")
+    m = means[model]
+    return f"{m['si_sdri']:.2f} / {m['pesq']:.3f} / {m['estoi']:.3f}"
+
+
+def training_time(run: Path, variant: str) -> str:
+    """The personalisation's training time from its card, or ``-``."""
+    if not (run / variant / "CARD.md").is_file():
+        return "-"
+    meta, _ = read_card(run / variant)
+    return str(meta.get("training_time", "-"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="runs/pse-grid/SPEAKER_LO_HI folders")
+    args = parser.parse_args()
+    print("| speaker | premixture SNR (dB) | " + " | ".join(VARIANTS) + " |")
+    print("|---|---|" + "---|" * len(VARIANTS))
+    for run in args.runs:
+        speaker, lo, hi = run.name.rsplit("_", 2)
+        print(f"| {speaker} | {lo}..{hi} | " + " | ".join(cell(run, v) for v in VARIANTS) + " |")
+    print()
+    print("training time (model cards): " + "; ".join(
+        f"{run.name} {v} {training_time(run, v)}" for run in args.runs for v in VARIANTS[1:]))
+
+
+if __name__ == "__main__":
+    main()
