@@ -17,6 +17,7 @@ from sepkit.data.mixing import rms
 from sepkit.data.personal import PremixtureDataset, contrastive_pairs
 from sepkit.data.recordings import native_rate, scan_recordings, total_seconds
 from sepkit.data.speaker_sets import SpeakerSetOptions, write_speaker_sets
+from sepkit.errors import ConfigError
 from sepkit_fixtures import speechlike
 
 
@@ -139,3 +140,20 @@ def test_speaker_sets_split_by_utterance_and_mix_the_premixtures_at_their_snr(tm
     assert len(test) == 3 and all(splits[r["speech_files"][0]] == "test" for r in test)
     assert all(Path(r["noise_file"]).name.startswith("test") for r in test)
     assert {json.loads(line)["split"] for line in written["inject_noise"].open()} == {"train"}
+
+
+def test_with_clean_gives_the_same_crop_of_each_recordings_clean_version(pools, tmp_path: Path) -> None:
+    recordings, noise = pools
+    twins = []
+    for e in recordings:  # a "clean version" sample-aligned with the recording: half of it
+        audio, rate = sf.read(e["path"], dtype="float32")
+        twins.append({**e, "clean": str(_write(tmp_path / Path(e["path"]).name, 0.5 * audio, rate))})
+    data = PremixtureDataset(twins, noise, sample_rate=8000, segment_seconds=1.0, length=6, split="train", seed=3,
+                             with_clean=True)
+    plain = _dataset(pools)
+    for i in range(6):
+        item = data[i]
+        assert torch.allclose(item["sources"][0], plain[i]["sources"][0])  # the twin takes nothing from the draws
+        assert torch.allclose(item["clean"], 0.5 * item["sources"][0], atol=2e-4)  # both 16-bit files
+    with pytest.raises(ConfigError, match="no 'clean' path"):
+        PremixtureDataset(recordings, noise, sample_rate=8000, split="train", with_clean=True)

@@ -17,6 +17,7 @@ from sepkit.losses.segmental import (
     segmental_snr,
     weighted_distance,
 )
+from sepkit.errors import ConfigError
 from sepkit.models.snr_estimator import SnrEstimator
 from sepkit.pretrained import ModelConfig, export_model
 from sepkit.train.personalize import PersonalizeModule
@@ -139,3 +140,20 @@ def test_personalize_module_weights_frames_with_the_estimator(tmp_path: Path) ->
     assert torch.isfinite(loss) and all(p.grad is not None for p in module.net.parameters())
     assert not any(p.requires_grad for p in module._estimator[0].parameters())
     assert not any(k.startswith("_estimator") for k in module.state_dict())  # not trained, not checkpointed
+
+
+def test_oracle_purification_weights_frames_by_their_true_snr() -> None:
+    config = {"task": "enhance", "paradigm": "personalize", "sample_rate": 16000, "output_dir": "unused",
+              "model": {"arch": "fast_enhancer", "args": {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}},
+              "personalize": {"method": "pseudose", "purify": {"model": "oracle"}},
+              "data": {"batch_size": 2}, "validation": {"metrics": []}}
+    module = PersonalizeModule(config)
+    assert (module.window, module.hop) == (1024, 256) and not module._estimator
+    speech = torch.zeros(2, 16000)
+    speech[:, :8000] = 0.1 * torch.randn(2, 8000)  # speech in the first half only
+    premixture = speech + 0.01 * torch.randn(2, 16000)  # about +20 dB there, -inf dB after
+    w = module.frame_weights(premixture, speech)
+    assert w is not None and w.shape == (2, 1 + 16000 // 256)
+    assert w[:, :25].min() > 0.99 and w[:, 35:].max() < 0.01
+    with pytest.raises(ConfigError, match="with_clean"):
+        module.frame_weights(premixture)

@@ -13,6 +13,7 @@ down again if any signal would peak above 0.99, so writing to 16-bit never clips
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import defaultdict
 from typing import Any
@@ -83,13 +84,16 @@ class MixingDataset(Dataset):
     def _segment_length(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.segment[0], self.segment[1] + 1))
 
-    def _speech_crop(self, i: int, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
-        """``n`` samples of speech file ``i``: random crop (long files) or random placement (short files)."""
+    def _speech_crop(self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None
+                     ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """``n`` samples of speech file ``i`` of ``pool`` (default: the speech): random crop (long files) or random
+        placement (short files)."""
+        pool = self.speech if pool is None else pool
         speed = self.augment.draw_speed(rng)
         need = math.ceil(n * speed) + 1
-        frames = self.speech.frames(i)
-        start = self.speech.aligned(i, int(rng.integers(0, frames - need + 1))) if frames > need else 0
-        wav = speed_perturb(self.speech.crop(i, start, min(need, frames)), self.sample_rate, speed)
+        frames = pool.frames(i)
+        start = pool.aligned(i, int(rng.integers(0, frames - need + 1))) if frames > need else 0
+        wav = speed_perturb(pool.crop(i, start, min(need, frames)), self.sample_rate, speed)
         wav = self.augment.equalize(wav, self.sample_rate, rng)[:n]
         offset = int(rng.integers(0, n - wav.shape[0] + 1))
         wav = torch.nn.functional.pad(wav, (offset, n - wav.shape[0] - offset))
@@ -97,13 +101,20 @@ class MixingDataset(Dataset):
         return wav, {"speech_files": e["path"], "speakers": e.get("speaker") or "",
                      "speech_starts": start / self.sample_rate, "speeds": speed}
 
-    def _draw_speech(self, n: int, rng: np.random.Generator, candidates: np.ndarray | None = None
-                     ) -> tuple[torch.Tensor, dict[str, Any]]:
-        """A non-silent speech crop from a file drawn uniformly among ``candidates`` (default: all)."""
+    def _draw_speech(self, n: int, rng: np.random.Generator, candidates: np.ndarray | None = None,
+                     twin: AudioPool | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+        """A non-silent speech crop from a file drawn uniformly among ``candidates`` (default: all).
+
+        With ``twin`` (files sample-aligned with the speech's, e.g. the clean versions of noisy recordings) the
+        same crop of the twin file is in ``info["twin"]``.
+        """
         for _ in range(MAX_DRAWS):
             i = int(rng.choice(candidates)) if candidates is not None else int(rng.integers(len(self.speech)))
+            replay = copy.deepcopy(rng) if twin is not None else None
             wav, info = self._speech_crop(i, n, rng)
             if rms(wav) > SILENT_RMS:
+                if twin is not None:
+                    info["twin"] = self._speech_crop(i, n, replay, twin)[0]
                 return wav, info
         raise ManifestError(f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; "
                             f"check the manifest")

@@ -8,7 +8,8 @@ resumes exactly.
 
 Items: ``mixture`` p + n (T,), ``sources`` p as the one target (1, T), ``noise`` n (T,),
 ``noise_alt`` a second, independent injected noise (T,) for contrastive positives, ``snr_db``
-and ``snr_alt_db``. Premixture crops are level-normalised (RMS drawn from ``level_range_db``,
+and ``snr_alt_db``; with ``with_clean``, ``clean``: the premixture's speech alone (T,), from each
+recording's ``clean`` file (oracle purification on a corpus speaker). Premixture crops are level-normalised (RMS drawn from ``level_range_db``,
 −25 dBFS by default) before the noise is added; everything is scaled down together if a peak
 would pass 0.99.
 
@@ -28,6 +29,7 @@ import torch
 from sepkit.data.augment import Augmentation
 from sepkit.data.mixing import PEAK, MixingDataset, rms
 from sepkit.data.sources import AudioPool, ManifestLike, load_entries
+from sepkit.errors import ConfigError
 
 
 class PremixtureDataset(MixingDataset):
@@ -48,6 +50,7 @@ class PremixtureDataset(MixingDataset):
         augment: Augmentation | None = None,
         noise_augment: Augmentation | None = None,
         cache: bool = False,
+        with_clean: bool = False,
     ) -> None:
         super().__init__(recordings, sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
                          level_range_db=level_range_db, augment=augment, noise_augment=noise_augment, seed=seed,
@@ -56,24 +59,36 @@ class PremixtureDataset(MixingDataset):
         self.noise = AudioPool(load_entries(noise_manifest, noise_split), sample_rate, cache)
         durations = np.array([e["duration"] for e in self.noise.entries], dtype=np.float64)
         self._noise_p = durations / durations.sum()
+        # with_clean: the recordings' clean versions (each entry's "clean" path, sample-aligned), for oracle
+        # purification experiments on a corpus speaker; a real user has none.
+        self.clean: AudioPool | None = None
+        if with_clean:
+            missing = [e["path"] for e in self.speech.entries if not e.get("clean")]
+            if missing:
+                raise ConfigError(f"with_clean: {len(missing)} recordings have no 'clean' path, e.g. {missing[0]}")
+            self.clean = AudioPool([{**e, "path": e["clean"]} for e in self.speech.entries], sample_rate, cache)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
         n = self._segment_length(rng)
-        premixture, info = self._draw_speech(n, rng)
+        premixture, info = self._draw_speech(n, rng, twin=self.clean)
         level = float(rng.uniform(*self.level_range_db))
-        premixture = premixture * (10 ** (level / 20) / max(rms(premixture), 1e-12))
+        gain = 10 ** (level / 20) / max(rms(premixture), 1e-12)
+        premixture = premixture * gain
         noise, snr, noise_info = self._add_noise(premixture, rng)
         noise_alt, snr_alt, _ = self._add_noise(premixture, rng)
         peak = max(float((premixture + noise).abs().max()), float((premixture + noise_alt).abs().max()),
                    float(premixture.abs().max()))
         scale = PEAK / peak if peak > PEAK else 1.0
         premixture, noise, noise_alt = premixture * scale, noise * scale, noise_alt * scale
-        return {
+        item = {
             "mixture": (premixture + noise).float(), "sources": premixture[None].float(), "noise": noise.float(),
             "noise_alt": noise_alt.float(), "snr_db": snr, "snr_alt_db": snr_alt, "index": index,
             "info": {"recording": info["speech_files"], "start": info["speech_starts"], **noise_info},
         }
+        if self.clean is not None:
+            item["clean"] = (info.pop("twin") * gain * scale).float()  # the premixture's speech alone
+        return item
 
 
 class ContrastivePairs(NamedTuple):

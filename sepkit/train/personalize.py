@@ -13,6 +13,9 @@ One paradigm, three ideas, chosen in the ``personalize:`` section:
   with ``recipes/snr_estimator``) rates every frame of the premixture; the loss is taken per
   frame (the estimator's window and hop, in seconds) and weighted by ``sigmoid(slope·(SNR̂ − offset))``
   (slope 1, offset 0 dB in the papers), so the noisy parts of the user's recordings teach less.
+  ``purify.model: oracle`` uses the true SNR instead, from the recordings' clean versions
+  (``data.train.with_clean``): an experiment on a corpus speaker, the bound of what a perfect
+  estimator could give.
 
 ``init_from`` starts from an exported model's weights (e.g. ``enhance-default``), at the run's
 rate where the architecture allows it (``sepkit.train.warm_start``). Training on a supervised
@@ -36,7 +39,8 @@ import torchaudio
 from sepkit.data.personal import contrastive_pairs
 from sepkit.errors import ConfigError
 from sepkit.losses.contrastive import PHI, contrastive_mixtures_loss
-from sepkit.losses.segmental import DISTANCES, frame_grid, match_frames, purification_weights, weighted_distance
+from sepkit.losses.segmental import (DISTANCES, frame_grid, match_frames, purification_weights, segmental_snr,
+                                     weighted_distance)
 from sepkit.pretrained import load_network
 from sepkit.train.config import lookup, section
 from sepkit.train.module import SepkitModule, register_paradigm
@@ -52,8 +56,9 @@ PERSONALIZE_KEYS: dict[str, Any] = {
     "phi": "sq",  # cm: sq | abs | max
     "purify": None,  # null/false: off; true or {model, slope, offset_db}: data purification
 }
+ORACLE = "oracle"  # purify.model: the true SNR of each frame, from the recordings' clean versions (experiments)
 PURIFY_KEYS: dict[str, Any] = {
-    "model": "snr-estimator",  # a task: snr model: shipped name or exported directory
+    "model": "snr-estimator",  # a task: snr model (shipped name or exported directory), or "oracle"
     "slope": 1.0,  # w_t = sigmoid(slope · (SNR̂_t − offset_db))
     "offset_db": 0.0,
 }
@@ -86,7 +91,10 @@ class PersonalizeModule(SepkitModule):
         # Frozen and outside the module's state (not trained, not in checkpoints); moved to the device when used.
         self._estimator: list[nn.Module] = []
         self.window, self.hop = 1024, 256
-        if self.purify is not None:
+        self.oracle = self.purify is not None and str(self.purify["model"]) == ORACLE
+        if self.oracle:  # the estimator's frame grid (64 ms / 16 ms), true SNRs from data.train.with_clean
+            self.window, self.hop = frame_grid(int(config["sample_rate"]), 1024 / 16000, 256 / 16000)
+        elif self.purify is not None:
             self._estimator.append(self._load_estimator(str(self.purify["model"])))
 
     @staticmethod
@@ -109,10 +117,20 @@ class PersonalizeModule(SepkitModule):
 
     # ---- purification ----------------------------------------------------------------------
     @torch.no_grad()
-    def frame_weights(self, premixture: torch.Tensor) -> torch.Tensor | None:
-        """Purification weights ``(B, frames)`` of premixtures ``(B, T)`` on the loss's frame grid; ``None`` when off."""
+    def frame_weights(self, premixture: torch.Tensor, clean: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Purification weights ``(B, frames)`` of premixtures ``(B, T)`` on the loss's frame grid; ``None`` when off.
+
+        With ``purify.model: oracle`` the SNR is the true one, from ``clean``, the premixtures' speech alone.
+        """
         if self.purify is None:
             return None
+        if self.oracle:
+            if clean is None:
+                raise ConfigError("personalize.purify.model oracle needs the recordings' clean versions: "
+                                  "data.train.with_clean: true and a 'clean' path in every recording's entry")
+            snr = segmental_snr(clean.float(), (premixture - clean).float(), self.window, self.hop)
+            weights = purification_weights(snr, float(self.purify["slope"]), float(self.purify["offset_db"]))
+            return match_frames(weights, 1 + premixture.shape[-1] // self.hop)
         estimator = self._estimator[0].to(premixture.device)
         rate, own = int(self.config["sample_rate"]), int(estimator.sample_rate)
         wav = premixture.float() if rate == own else torchaudio.functional.resample(premixture.float(), rate, own)
@@ -124,7 +142,7 @@ class PersonalizeModule(SepkitModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         premixture = batch["sources"][:, 0]
         size = premixture.shape[0]
-        weights = self.frame_weights(premixture)
+        weights = self.frame_weights(premixture, batch.get("clean"))
         if weights is not None:
             self.log("train/weight", weights.mean(), batch_size=size)
         if self.method == "pseudose":
