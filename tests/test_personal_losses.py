@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 import torch
 
-from sepkit.losses import neg_snr
+from sepkit.losses import neg_si_sdr, neg_snr
 from sepkit.losses.contrastive import contrast_penalty, contrastive_mixtures_loss
 from sepkit.losses.segmental import (
     frames,
@@ -16,6 +16,7 @@ from sepkit.losses.segmental import (
     purification_weights,
     segmental_snr,
     weighted_distance,
+    weighted_snr,
 )
 from sepkit.errors import ConfigError
 from sepkit.models.snr_estimator import SnrEstimator
@@ -157,3 +158,22 @@ def test_oracle_purification_weights_frames_by_their_true_snr() -> None:
     assert w[:, :25].min() > 0.99 and w[:, 35:].max() < 0.01
     with pytest.raises(ConfigError, match="with_clean"):
         module.frame_weights(premixture)
+
+
+def test_energy_weighted_snr_is_the_plain_snr_with_equal_weights_and_ignores_zero_weight_frames() -> None:
+    torch.manual_seed(0)
+    ref = torch.randn(3, 16000)
+    est = ref + 0.3 * torch.randn(3, 16000)
+    ones = torch.ones(3, 1 + 16000 // 256)
+    assert torch.allclose(weighted_snr(est, ref, ones), neg_snr(est, ref), atol=0.05)
+    assert torch.allclose(weighted_distance(est, ref, neg_snr, 0.5 * ones, reduce="energy"), neg_snr(est, ref),
+                          atol=0.05)  # the weights' scale does not matter, only their shape
+    spoilt = est.clone()
+    spoilt[:, 8000:] = 0.0  # a bad second half...
+    w = ones.clone()
+    w[:, 8000 // 256 - 4:] = 0.0  # ...that the weights say not to trust
+    first = neg_snr(est[:, :7000], ref[:, :7000])
+    assert torch.allclose(weighted_snr(spoilt, ref, w), first, atol=0.3)
+    assert (weighted_snr(spoilt, ref, ones) > first + 3).all()
+    with pytest.raises(ValueError, match="snr distance"):
+        weighted_distance(est, ref, neg_si_sdr, ones, reduce="energy")

@@ -9,6 +9,9 @@
 #   pseudose_dp, cm_dp      the same with data purification (needs pretrained/snr-estimator)
 #   upper                   PseudoSE on the same 200 recordings *before* their noise was added: the
 #                           supervised speaker-specific upper bound, with the same pipeline and steps
+#   pseudose_frames         pseudose_dp with every frame weighted alike (the per-frame loss alone)
+#   pseudose_oracle         pseudose_dp with the true SNR of each frame instead of the estimator's
+#   *_energy                the same weights in one SNR of weighted frame energies (purify.reduce: energy)
 # Scores: runs/pse-grid/SPEAKER_LO_HI/<variant>.json (sepkit evaluate); summary: grid_table.py.
 # Reruns skip what is done and resume what was stopped.
 set -euo pipefail
@@ -40,10 +43,36 @@ personalize() {  # NAME FOLDER [sepkit personalize options]
   score "$runs/$name" "$name"
 }
 
+ablation() {  # NAME FROM [overrides]: FROM's personalisation rerun by sepkit train with overrides
+  local name=$1 from=$2
+  shift 2
+  [[ -f $runs/$name/config.json ]] || sepkit train "$runs/$from/training/config.yaml" \
+    "output_dir=$runs/$name/training" "export.dir=$runs/$name" "export.name=$name" "$@"
+  score "$runs/$name" "$name"
+}
+
 score enhance-default generalist
 personalize pseudose "$data/user200"
 personalize cm "$data/user200" --method cm
 personalize upper "$data/user200_clean"
 personalize pseudose_dp "$data/user200" --purify
 personalize cm_dp "$data/user200" --method cm --purify
+# what purification is made of: the per-frame loss with equal weights (slope 0: every w_t = 0.5), and the
+# weights of a perfect estimator (the true SNR of each frame, from the recordings' clean versions)
+ablation pseudose_frames pseudose_dp personalize.purify.slope=0
+python - "$runs/pseudose_dp/training/recordings.jsonl" "$runs/with_clean.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        e = json.loads(line)
+        out.write(json.dumps({**e, "clean": e["path"].replace("/premixtures/", "/premixtures_clean/")}) + "\n")
+PY
+ablation pseudose_oracle pseudose_dp personalize.purify.model=oracle data.train.with_clean=true \
+  "data.train.recordings=$runs/with_clean.jsonl"
+# the same weights inside one SNR over weighted frame energies (purify.reduce: energy) instead of a mean of
+# per-frame SNRs: equal weights give back PseudoSE's loss exactly
+ablation pseudose_dp_energy pseudose_dp personalize.purify.reduce=energy
+ablation cm_dp_energy cm_dp personalize.purify.reduce=energy
+ablation pseudose_oracle_energy pseudose_dp personalize.purify.reduce=energy personalize.purify.model=oracle \
+  data.train.with_clean=true "data.train.recordings=$runs/with_clean.jsonl"
 python "$here/grid_table.py" "$runs"

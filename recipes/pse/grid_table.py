@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sepkit.pretrained import read_card
 
-VARIANTS = ("generalist", "pseudose", "pseudose_dp", "cm", "cm_dp", "upper")
+VARIANTS = ("generalist", "pseudose", "pseudose_frames", "pseudose_dp", "pseudose_oracle", "pseudose_dp_energy",
+            "pseudose_oracle_energy", "cm", "cm_dp", "cm_dp_energy", "upper")
 
 
 def cell(run: Path, variant: str) -> str:

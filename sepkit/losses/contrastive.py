@@ -36,12 +36,13 @@ def contrastive_mixtures_loss(
     y1: torch.Tensor, y2: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor, positive: torch.Tensor,
     distance: Distance, lambda_pos: float = 0.5, lambda_neg: float = 2e-4, phi: str = "sq",
     w1: torch.Tensor | None = None, w2: torch.Tensor | None = None, window: int = 1024, hop: int = 256,
+    reduce: str = "frames",
 ) -> dict[str, torch.Tensor]:
     """Per-pair terms ``(B,)``: ``signal``, ``positive``, ``negative`` and their weighted sum ``loss``."""
     weighted = w1 is not None and w2 is not None
 
     def dist(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
-        return weighted_distance(a, b, distance, w if weighted else None, window, hop)
+        return weighted_distance(a, b, distance, w if weighted else None, window, hop, reduce)
 
     signal = 0.5 * (dist(y1, p1, w1) + dist(y2, p2, w2))
     pos = positive.to(signal.dtype)

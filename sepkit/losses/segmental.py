@@ -5,7 +5,9 @@ at 16 kHz in the papers: 64 ms windows, 16 ms hops), a distance is taken per fra
 frames are averaged with weights ``w_t = sigmoid(slope · (SNR̂_t − offset))`` (slope 1, offset 0
 in the papers) from an SNR estimator, so frames the estimator finds noisy teach the model less.
 The weighted loss of an example is ``(1/T) Σ_t w_t · D_t``: the mean over frames, not a
-normalised average, so a whole example judged noisy also counts less than a clean one.
+normalised average, so a whole example judged noisy also counts less than a clean one; or, with
+``reduce="energy"``, one SNR whose frame energies are weighted (``weighted_snr``), which equal
+weights turn back into the whole-signal SNR.
 Without weights the distance is the usual one on the whole signal (``distance``).
 
 Frames are centred (``n // 2`` zeros on each side), the same grid as ``torch.stft(center=True)``
@@ -70,13 +72,38 @@ def match_frames(values: torch.Tensor, n_frames: int) -> torch.Tensor:
     return stretched[:, 0].to(values.dtype)
 
 
+REDUCTIONS = ("frames", "energy")  # how weighted frames make one loss: mean of w_t·D_t, or one energy-weighted SNR
+
+
+def weighted_snr(est: torch.Tensor, ref: torch.Tensor, weights: torch.Tensor, window: int = 1024, hop: int = 256,
+                 eps: float = EPS) -> torch.Tensor:
+    """Negative SNR with every frame's energies weighted, ``-10 log10(Σ_t w_t‖r_t‖² / Σ_t w_t‖r_t − e_t‖²)``: ``(B,)``.
+
+    Equal weights give the whole-signal SNR (Hann frames at a quarter-window hop sum to a constant), so
+    purification only shifts the loss towards the frames it trusts, where a mean of per-frame SNRs would
+    also change the distance itself (every quiet frame counting as much as a loud one).
+    """
+    ref_f, err_f = frames(ref, window, hop), frames(ref - est, window, hop)
+    w = match_frames(weights.detach(), ref_f.shape[-2]).to(ref_f.dtype)
+    signal = (w * ref_f.square().sum(-1)).sum(-1)
+    error = (w * err_f.square().sum(-1)).sum(-1)
+    return -10 * torch.log10((signal + eps) / (error + eps))
+
+
 def weighted_distance(
     est: torch.Tensor, ref: torch.Tensor, distance: Distance, weights: torch.Tensor | None = None,
-    window: int = 1024, hop: int = 256,
+    window: int = 1024, hop: int = 256, reduce: str = "frames",
 ) -> torch.Tensor:
-    """Per-example loss ``(B,)``: ``distance`` on whole signals, or with ``weights`` ``(B, frames)`` mean(w_t · D_t)."""
+    """Per-example loss ``(B,)``: ``distance`` on whole signals, or with ``weights`` ``(B, frames)``:
+    ``reduce="frames"`` mean(w_t · D_t); ``"energy"`` the energy-weighted SNR (``weighted_snr``, distance snr only)."""
     if weights is None:
         return distance(est, ref)
+    if reduce == "energy":
+        if distance is not neg_snr:
+            raise ValueError("energy-weighted purification needs the snr distance")
+        return weighted_snr(est, ref, weights, window, hop)
+    if reduce != "frames":
+        raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)}, not {reduce!r}")
     per_frame = distance(frames(est, window, hop), frames(ref, window, hop))  # (B, frames)
     w = match_frames(weights.detach(), per_frame.shape[-1]).to(per_frame.dtype)
     return (w * per_frame).mean(-1)

@@ -39,8 +39,8 @@ import torchaudio
 from sepkit.data.personal import contrastive_pairs
 from sepkit.errors import ConfigError
 from sepkit.losses.contrastive import PHI, contrastive_mixtures_loss
-from sepkit.losses.segmental import (DISTANCES, frame_grid, match_frames, purification_weights, segmental_snr,
-                                     weighted_distance)
+from sepkit.losses.segmental import (DISTANCES, REDUCTIONS, frame_grid, match_frames, purification_weights,
+                                     segmental_snr, weighted_distance)
 from sepkit.pretrained import load_network
 from sepkit.train.config import lookup, section
 from sepkit.train.module import SepkitModule, register_paradigm
@@ -61,6 +61,7 @@ PURIFY_KEYS: dict[str, Any] = {
     "model": "snr-estimator",  # a task: snr model (shipped name or exported directory), or "oracle"
     "slope": 1.0,  # w_t = sigmoid(slope · (SNR̂_t − offset_db))
     "offset_db": 0.0,
+    "reduce": "frames",  # frames: mean of w_t·D_t (the papers); energy: one SNR over w-weighted frame energies
 }
 
 
@@ -91,11 +92,22 @@ class PersonalizeModule(SepkitModule):
         # Frozen and outside the module's state (not trained, not in checkpoints); moved to the device when used.
         self._estimator: list[nn.Module] = []
         self.window, self.hop = 1024, 256
+        if self.purify is not None:
+            if self.purify["reduce"] not in REDUCTIONS:
+                raise ConfigError(f"personalize.purify.reduce must be one of {', '.join(REDUCTIONS)}, "
+                                  f"not {self.purify['reduce']!r}")
+            if self.purify["reduce"] == "energy" and self.opts["distance"] != "snr":
+                raise ConfigError("personalize.purify.reduce: energy needs personalize.distance: snr")
         self.oracle = self.purify is not None and str(self.purify["model"]) == ORACLE
         if self.oracle:  # the estimator's frame grid (64 ms / 16 ms), true SNRs from data.train.with_clean
             self.window, self.hop = frame_grid(int(config["sample_rate"]), 1024 / 16000, 256 / 16000)
         elif self.purify is not None:
             self._estimator.append(self._load_estimator(str(self.purify["model"])))
+
+    @property
+    def reduce(self) -> str:
+        """How the purification-weighted frames make one loss (``purify.reduce``)."""
+        return str(self.purify["reduce"]) if self.purify is not None else "frames"
 
     @staticmethod
     def _purify_options(value: Any) -> dict[str, Any] | None:
@@ -147,7 +159,8 @@ class PersonalizeModule(SepkitModule):
             self.log("train/weight", weights.mean(), batch_size=size)
         if self.method == "pseudose":
             est = self(batch["mixture"])[:, 0]
-            loss = weighted_distance(est, premixture, self.distance, weights, self.window, self.hop).mean()
+            loss = weighted_distance(est, premixture, self.distance, weights, self.window, self.hop,
+                                     self.reduce).mean()
         else:
             loss = self.contrastive_step(batch, premixture, weights)
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
@@ -164,7 +177,7 @@ class PersonalizeModule(SepkitModule):
         w2 = weights[pairs.second] if weights is not None else None
         terms = contrastive_mixtures_loss(
             y1, y2, pairs.p1, pairs.p2, pairs.positive, self.distance, float(self.opts["lambda_pos"]),
-            float(self.opts["lambda_neg"]), str(self.opts["phi"]), weights, w2, self.window, self.hop,
+            float(self.opts["lambda_neg"]), str(self.opts["phi"]), weights, w2, self.window, self.hop, self.reduce,
         )
         size = premixture.shape[0]
         for name in ("signal", "positive", "negative"):
