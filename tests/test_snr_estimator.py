@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Iterator
 
@@ -14,7 +15,7 @@ import torch
 import sepkit
 from sepkit.cli.main import main
 from sepkit.errors import ModelError
-from sepkit.evaluation.snr_estimation import frame_errors
+from sepkit.evaluation.snr_estimation import frame_errors, recording_errors
 from sepkit.models import build_model
 from sepkit.pretrained import load_network, read_card
 from sepkit.train.config import load_config
@@ -66,6 +67,21 @@ def test_tiny_recipe_loss_falls_and_exports_an_snr_model_that_cannot_enhance(
     scores = frame_errors(str(out / "export"), TINY, items=4)
     assert scores["frames"] > 0 and scores["mae_db"] >= 0 and 0 <= scores["side_of_0db_accuracy"] <= 1
     assert 0 <= scores["weight_mae"] <= 1 and scores["mae_db_constant"] >= 0
+    # on recordings whose clean versions are known (16 kHz files, resampled to the estimator's 8 kHz)
+    rng = np.random.default_rng(1)
+    with (tmp_path / "recordings.jsonl").open("w") as f:
+        for i in range(2):
+            clean = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+            sf.write(tmp_path / f"c{i}.wav", clean, 16000, subtype="FLOAT")
+            sf.write(tmp_path / f"n{i}.wav", clean + 0.05 * rng.standard_normal(16000).astype(np.float32), 16000,
+                     subtype="FLOAT")
+            f.write(json.dumps({"path": str(tmp_path / f"n{i}.wav"), "clean": str(tmp_path / f"c{i}.wav"),
+                                "duration": 1.0, "sample_rate": 16000, "split": "train", "kind": "speech",
+                                "speaker": "me"}) + "\n")
+    on_recordings = recording_errors(str(out / "export"), tmp_path / "recordings.jsonl", items=10)
+    hop = load_network(out / "export")[0].hop
+    assert on_recordings["frames"] == 2 * (1 + 8000 // hop)  # both files, resampled to 8 kHz, every frame
+    assert -1 <= on_recordings["correlation"] <= 1 and on_recordings["mae_db_constant"] >= 0
 
     net, config = load_network(out / "export")
     assert config.task == "snr" and config.sample_rate == 8000 and type(net).__name__ == "SnrEstimator"

@@ -1,7 +1,7 @@
-"""Print the results of ``grid.sh`` runs as a markdown table: one row per speaker and premixture SNR.
+"""Print the results of ``grid.sh`` runs as a markdown table: a row per variant, a column per run.
 
-Each cell is the variant's mean SI-SDRi (dB) on the speaker's test set, then PESQ and ESTOI; the
-training time of each personalisation comes from its model card.
+One row per variant, one column per run; each cell is the variant's mean SI-SDRi (dB) on the
+speaker's test set, then PESQ and ESTOI. Training times come from the model cards.
     python recipes/pse/grid_table.py runs/pse-grid/SPEAKER_LO_HI [...]
 """
 
@@ -40,14 +40,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="runs/pse-grid/SPEAKER_LO_HI folders")
     args = parser.parse_args()
-    print("| speaker | premixture SNR (dB) | " + " | ".join(VARIANTS) + " |")
-    print("|---|---|" + "---|" * len(VARIANTS))
+    heads = []
     for run in args.runs:
         speaker, lo, hi = run.name.rsplit("_", 2)
-        print(f"| {speaker} | {lo}..{hi} | " + " | ".join(cell(run, v) for v in VARIANTS) + " |")
-    print()
-    print("training time (model cards): " + "; ".join(
-        f"{run.name} {v} {training_time(run, v)}" for run in args.runs for v in VARIANTS[1:]))
+        heads.append(f"{speaker}, premixtures {lo}..{hi} dB")
+    print("| variant | " + " | ".join(heads) + " | training time |")
+    print("|---|" + "---|" * (len(heads) + 1))
+    for v in VARIANTS:
+        times = ", ".join(dict.fromkeys(t for t in (training_time(run, v) for run in args.runs) if t != "-")) or "-"
+        print(f"| {v} | " + " | ".join(cell(run, v) for run in args.runs) + f" | {times} |")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import soundfile as sf
 import torch
+import torchaudio
 
+from sepkit.data.manifest import read_manifest
+from sepkit.errors import ConfigError
 from sepkit.losses.segmental import purification_weights, segmental_snr
 from sepkit.pretrained import load_network
 from sepkit.train.config import load_config
@@ -21,17 +25,48 @@ def frame_errors(model_dir: str, config_path: Path, items: int) -> dict[str, flo
     """Scores of the estimator in ``model_dir`` on the first ``items`` items of the config's ``data.valid``."""
     config = load_config(config_path, [])
     net, model_cfg = load_network(model_dir)
-    rate = int(model_cfg.sample_rate)
     opts = config.get("snr_estimator") or {}
     floor, ceil = float(opts.get("snr_floor", -30.0)), float(opts.get("snr_ceil", 40.0))
-    data = build_dataset(config["data"]["valid"], "data.valid", rate, int(config.get("seed", 0)))
+    data = build_dataset(config["data"]["valid"], "data.valid", int(model_cfg.sample_rate), int(config.get("seed", 0)))
+    pairs = []
+    for i in range(min(items, len(data))):
+        item = data[i]
+        mixture = torch.as_tensor(item["mixture"]).float()
+        speech = torch.as_tensor(item["sources"]).float().sum(0)
+        noise = torch.as_tensor(item["noise"]).float() if "noise" in item else mixture - speech  # synthetic: none
+        pairs.append((mixture, speech, noise))
+    return _scores(net, pairs, floor, ceil)
+
+
+def recording_errors(model_dir: str, manifest: Path, items: int) -> dict[str, float]:
+    """Scores on noisy recordings whose clean versions are known: a manifest's entries with ``path`` and ``clean``
+    (e.g. the premixtures ``recipes/pse/prepare.py`` writes), so on the recordings purification will rate."""
+    net, model_cfg = load_network(model_dir)
+    entries = [e for e in read_manifest(manifest) if e.get("clean")][:items]
+    if not entries:
+        raise ConfigError(f"{manifest}: no entries with a 'clean' path")
+    pairs = []
+    for e in entries:
+        noisy = load_audio(e["path"], int(model_cfg.sample_rate))
+        clean = load_audio(e["clean"], int(model_cfg.sample_rate))
+        n = min(noisy.shape[-1], clean.shape[-1])
+        pairs.append((noisy[:n], clean[:n], noisy[:n] - clean[:n]))
+    return _scores(net, pairs)
+
+
+def load_audio(path: str, rate: int) -> torch.Tensor:
+    """A file as mono float32 ``(T,)`` at ``rate``."""
+    wav, sr = sf.read(path, dtype="float32", always_2d=True)
+    x = torch.from_numpy(wav.mean(1))
+    return x if sr == rate else torchaudio.functional.resample(x, sr, rate)
+
+
+def _scores(net: torch.nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+            floor: float = -30.0, ceil: float = 40.0) -> dict[str, float]:
+    """Estimator against truth over ``(mixture, speech, noise)`` triples, beside a constant guess."""
     est_all, true_all = [], []
     with torch.no_grad():
-        for i in range(min(items, len(data))):
-            item = data[i]
-            mixture = torch.as_tensor(item["mixture"]).float()
-            speech = torch.as_tensor(item["sources"]).float().sum(0)
-            noise = torch.as_tensor(item["noise"]).float() if "noise" in item else mixture - speech  # synthetic: none
+        for mixture, speech, noise in pairs:
             truth = segmental_snr(speech, noise, net.n_fft, net.hop, floor, ceil)
             est = net(mixture[None])[0]
             n = min(est.shape[-1], truth.shape[-1])
@@ -47,4 +82,5 @@ def frame_errors(model_dir: str, config_path: Path, items: int) -> dict[str, flo
         "weight_mae_constant": float((purification_weights(const) - w_true).abs().mean()),
         "side_of_0db_accuracy": float(((est > 0) == (truth > 0)).double().mean()),
         "side_of_0db_accuracy_constant": float(((const > 0) == (truth > 0)).double().mean()),
+        "correlation": float(torch.corrcoef(torch.stack([est, truth]))[0, 1]),
     }
