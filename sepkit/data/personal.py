@@ -9,9 +9,9 @@ resumes exactly.
 Items: ``mixture`` p + n (T,), ``sources`` p as the one target (1, T), ``noise`` n (T,),
 ``noise_alt`` a second, independent injected noise (T,) for contrastive positives, ``snr_db``
 and ``snr_alt_db``; with ``with_clean``, ``clean``: the premixture's speech alone (T,), from each
-recording's ``clean`` file (oracle purification on a corpus speaker). Premixture crops are level-normalised (RMS drawn from ``level_range_db``,
-−25 dBFS by default) before the noise is added; everything is scaled down together if a peak
-would pass 0.99.
+recording's ``clean`` file (oracle purification on a corpus speaker). Premixture crops are
+level-normalised (RMS drawn from ``level_range_db``, −25 dBFS by default) before the noise is
+added; everything is scaled down together if a peak would pass 0.99.
 
 ``contrastive_pairs`` turns a batch of such items into contrastive-mixture pairs: the first
 half of the batch are positives (same premixture, two injected noises), the second half

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import soundfile as sf
 import torch
-import torchaudio
 
+from sepkit.audio.io import read_audio
+from sepkit.audio.resample import resample
 from sepkit.data.manifest import read_manifest
 from sepkit.errors import ConfigError
 from sepkit.losses.segmental import purification_weights, segmental_snr
@@ -55,10 +55,9 @@ def recording_errors(model_dir: str, manifest: Path, items: int) -> dict[str, fl
 
 
 def load_audio(path: str, rate: int) -> torch.Tensor:
-    """A file as mono float32 ``(T,)`` at ``rate``."""
-    wav, sr = sf.read(path, dtype="float32", always_2d=True)
-    x = torch.from_numpy(wav.mean(1))
-    return x if sr == rate else torchaudio.functional.resample(x, sr, rate)
+    """A file as mono float32 ``(T,)`` at ``rate`` (sepkit's checked reader and resampler)."""
+    audio, sr = read_audio(path)
+    return resample(torch.from_numpy(audio.mean(0)), sr, rate)
 
 
 def _scores(net: torch.nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
