@@ -28,4 +28,13 @@ def temp_file_beside(dst: str | os.PathLike[str], suffix: str = ".part") -> tupl
     return fd, Path(tmp)
 
 
-__all__ = ["temp_file_beside"]
+def give_umask_mode(path: str | os.PathLike[str]) -> None:
+    """Give ``path`` the permissions of a new file (0666 & ~umask): for files a library wrote in our temporary's
+    place with its own (safetensors writes weights owner-only)."""
+    try:
+        os.chmod(path, 0o666 & ~_umask())
+    except OSError:  # as above
+        pass
+
+
+__all__ = ["give_umask_mode", "temp_file_beside"]

@@ -20,7 +20,7 @@ import torch.nn as nn
 import yaml
 from safetensors.torch import load_model, save_model
 
-from sepkit.atomic import temp_file_beside
+from sepkit.atomic import give_umask_mode, temp_file_beside
 from sepkit.errors import ModelError
 from sepkit.models import build_model
 
@@ -161,6 +161,7 @@ def atomic_write(dst: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(str(tmp))
+        give_umask_mode(tmp)
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,14 @@ def test_pretrained_format_has_no_pickle(enh_model_dir: Path) -> None:
     assert json.loads((enh_model_dir / "config.json").read_text())["arch"] == "test_conv"
     net, config = load_network(enh_model_dir)
     assert config.task == "enhance" and not net.training
+
+
+def test_exported_files_get_the_permissions_of_any_new_file(enh_model_dir: Path) -> None:
+    """safetensors writes its files owner-only; an exported model must be readable as the umask allows."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("model.safetensors", "config.json", "CARD.md"):
+        assert (enh_model_dir / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
 
 
 def test_unknown_model_and_broken_dirs(tmp_path: Path) -> None:
