@@ -15,7 +15,7 @@ from sepkit.audio.io import read_audio
 from sepkit.audio.resample import resample
 from sepkit.data.manifest import read_manifest
 from sepkit.errors import ConfigError
-from sepkit.losses.segmental import purification_weights, segmental_snr
+from sepkit.losses.segmental import estimate_errors, segmental_snr
 from sepkit.pretrained import load_network
 from sepkit.train.config import load_config
 from sepkit.train.datasets import build_dataset
@@ -72,14 +72,14 @@ def _scores(net: torch.nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor, 
             est_all.append(est[:n]), true_all.append(truth[:n])
     est, truth = torch.cat(est_all).double(), torch.cat(true_all).double()
     const = torch.full_like(truth, float(truth.mean()))
-    w_true = purification_weights(truth)
+    model, guess = estimate_errors(est, truth), estimate_errors(const, truth)
     return {
         "frames": int(truth.numel()),
-        "mae_db": float((est - truth).abs().mean()),
-        "mae_db_constant": float((const - truth).abs().mean()),
-        "weight_mae": float((purification_weights(est) - w_true).abs().mean()),
-        "weight_mae_constant": float((purification_weights(const) - w_true).abs().mean()),
-        "side_of_0db_accuracy": float(((est > 0) == (truth > 0)).double().mean()),
-        "side_of_0db_accuracy_constant": float(((const > 0) == (truth > 0)).double().mean()),
+        "mae_db": float(model["mae_db"]),
+        "mae_db_constant": float(guess["mae_db"]),
+        "weight_mae": float(model["weight_mae"]),
+        "weight_mae_constant": float(guess["weight_mae"]),
+        "side_of_0db_accuracy": float(model["side_accuracy"]),
+        "side_of_0db_accuracy_constant": float(guess["side_accuracy"]),
         "correlation": float(torch.corrcoef(torch.stack([est, truth]))[0, 1]),
     }

@@ -43,6 +43,9 @@ def frames(wav: torch.Tensor, window: int, hop: int) -> torch.Tensor:
     return (cut * win).reshape(*lead, cut.shape[1], window)
 
 
+PAPER_FRAMES_SECONDS = (0.064, 0.016)  # the papers' SNR predictor frames: 1024/256 samples at 16 kHz
+
+
 def frame_grid(sample_rate: int, window_seconds: float, hop_seconds: float) -> tuple[int, int]:
     """Window and hop in samples at ``sample_rate`` for frames of the given durations."""
     window = max(2, round(window_seconds * sample_rate))
@@ -63,6 +66,17 @@ def purification_weights(snr_db: torch.Tensor, slope: float = 1.0, offset_db: fl
     return torch.sigmoid(slope * (snr_db - offset_db))
 
 
+def estimate_errors(est_db: torch.Tensor, true_db: torch.Tensor) -> dict[str, torch.Tensor]:
+    """How far estimated frame SNRs are from the true ones, in the terms purification uses: the mean absolute
+    error in dB (``mae_db``), of the weights sigmoid(SNR) (``weight_mae``), and the share of frames on the
+    right side of 0 dB, where a weight crosses 0.5 (``side_accuracy``)."""
+    return {
+        "mae_db": (est_db - true_db).abs().mean(),
+        "weight_mae": (purification_weights(est_db) - purification_weights(true_db)).abs().mean(),
+        "side_accuracy": ((est_db > 0) == (true_db > 0)).to(est_db.dtype).mean(),
+    }
+
+
 def match_frames(values: torch.Tensor, n_frames: int) -> torch.Tensor:
     """Per-frame values ``(B, F)`` stretched to ``n_frames`` frames (linear), for grids off by a frame or two."""
     if values.shape[-1] == n_frames:
@@ -77,7 +91,7 @@ REDUCTIONS = ("frames", "energy")  # how weighted frames make one loss: mean of 
 
 def weighted_snr(est: torch.Tensor, ref: torch.Tensor, weights: torch.Tensor, window: int = 1024, hop: int = 256,
                  eps: float = EPS) -> torch.Tensor:
-    """Negative SNR with every frame's energies weighted, ``-10 log10(Σ_t w_t‖r_t‖² / Σ_t w_t‖r_t − e_t‖²)``: ``(B,)``.
+    """Negative SNR with every frame's energies weighted: ``(B,)``, ``-10 log10(Σ_t w_t‖r_t‖² / Σ_t w_t‖r_t − e_t‖²)``.
 
     Equal weights give the whole-signal SNR (Hann frames at a quarter-window hop sum to a constant), so
     purification only shifts the loss towards the frames it trusts, where a mean of per-frame SNRs would

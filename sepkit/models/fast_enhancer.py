@@ -67,7 +67,8 @@ class FastEnhancer(nn.Module):
         self.sample_rate, self.n_fft, self.hop, self.mask = int(sample_rate), int(n_fft), int(hop), mask
         self.mask_max = float(mask_max)
         if not (0.0 <= mask_floor < mask_max and smooth_bins >= 1 and smooth_bins % 2 and smooth_frames >= 1):
-            raise ModelError("fast_enhancer: need 0 <= mask_floor < mask_max, an odd smooth_bins >= 1, smooth_frames >= 1")
+            raise ModelError("fast_enhancer: need 0 <= mask_floor < mask_max, an odd smooth_bins >= 1 "
+                             "and smooth_frames >= 1")
         if mask == "complex" and (mask_floor > 0 or smooth_bins > 1 or smooth_frames > 1):
             raise ModelError("fast_enhancer: mask_floor and smoothing apply to the real mask only")
         # Post-processing of the gain (no weights; settable on a trained model): a floor limits the

@@ -39,8 +39,8 @@ import torchaudio
 from sepkit.data.personal import contrastive_pairs
 from sepkit.errors import ConfigError
 from sepkit.losses.contrastive import PHI, contrastive_mixtures_loss
-from sepkit.losses.segmental import (DISTANCES, REDUCTIONS, frame_grid, match_frames, purification_weights,
-                                     segmental_snr, weighted_distance)
+from sepkit.losses.segmental import (DISTANCES, PAPER_FRAMES_SECONDS, REDUCTIONS, frame_grid, match_frames,
+                                     purification_weights, segmental_snr, weighted_distance)
 from sepkit.pretrained import load_network
 from sepkit.train.config import lookup, section
 from sepkit.train.module import SepkitModule, register_paradigm
@@ -91,17 +91,16 @@ class PersonalizeModule(SepkitModule):
         self.purify = self._purify_options(self.opts["purify"])
         # Frozen and outside the module's state (not trained, not in checkpoints); moved to the device when used.
         self._estimator: list[nn.Module] = []
-        self.window, self.hop = 1024, 256
+        # the loss's frames: the papers' estimator grid; a loaded estimator sets its own
+        self.window, self.hop = frame_grid(int(config["sample_rate"]), *PAPER_FRAMES_SECONDS)
         if self.purify is not None:
             if self.purify["reduce"] not in REDUCTIONS:
                 raise ConfigError(f"personalize.purify.reduce must be one of {', '.join(REDUCTIONS)}, "
                                   f"not {self.purify['reduce']!r}")
             if self.purify["reduce"] == "energy" and self.opts["distance"] != "snr":
                 raise ConfigError("personalize.purify.reduce: energy needs personalize.distance: snr")
-        self.oracle = self.purify is not None and str(self.purify["model"]) == ORACLE
-        if self.oracle:  # the estimator's frame grid (64 ms / 16 ms), true SNRs from data.train.with_clean
-            self.window, self.hop = frame_grid(int(config["sample_rate"]), 1024 / 16000, 256 / 16000)
-        elif self.purify is not None:
+        self.oracle = self.purify is not None and str(self.purify["model"]) == ORACLE  # true SNRs (with_clean)
+        if self.purify is not None and not self.oracle:
             self._estimator.append(self._load_estimator(str(self.purify["model"])))
 
     @property
@@ -141,12 +140,11 @@ class PersonalizeModule(SepkitModule):
                 raise ConfigError("personalize.purify.model oracle needs the recordings' clean versions: "
                                   "data.train.with_clean: true and a 'clean' path in every recording's entry")
             snr = segmental_snr(clean.float(), (premixture - clean).float(), self.window, self.hop)
-            weights = purification_weights(snr, float(self.purify["slope"]), float(self.purify["offset_db"]))
-            return match_frames(weights, 1 + premixture.shape[-1] // self.hop)
-        estimator = self._estimator[0].to(premixture.device)
-        rate, own = int(self.config["sample_rate"]), int(estimator.sample_rate)
-        wav = premixture.float() if rate == own else torchaudio.functional.resample(premixture.float(), rate, own)
-        snr = estimator(wav)
+        else:
+            estimator = self._estimator[0].to(premixture.device)
+            rate, own = int(self.config["sample_rate"]), int(estimator.sample_rate)
+            wav = premixture.float() if rate == own else torchaudio.functional.resample(premixture.float(), rate, own)
+            snr = estimator(wav)
         weights = purification_weights(snr, float(self.purify["slope"]), float(self.purify["offset_db"]))
         return match_frames(weights, 1 + premixture.shape[-1] // self.hop)
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from sepkit.errors import ConfigError
-from sepkit.losses.segmental import purification_weights, segmental_snr
+from sepkit.losses.segmental import estimate_errors, segmental_snr
 from sepkit.train.config import section
 from sepkit.train.module import SepkitModule, register_paradigm
 
@@ -50,26 +50,22 @@ class SnrEstimatorModule(SepkitModule):
         noise = batch["noise"] if "noise" in batch else batch["mixture"] - speech  # synthetic items carry no noise
         return segmental_snr(speech, noise.to(speech.dtype), self.net.n_fft, self.net.hop, self.floor, self.ceil)
 
-    def errors(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Estimated minus true SNR in dB ``(B, frames)``."""
+    def estimates(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Estimated and true SNR in dB ``(B, frames)``, on the frames both have."""
         est = self(batch["mixture"])
         truth = self.targets(batch)
         frames = min(est.shape[-1], truth.shape[-1])
-        return est[..., :frames] - truth[..., :frames].to(est.dtype)
+        return est[..., :frames], truth[..., :frames].to(est.dtype)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        loss = self.errors(batch).square().mean()
+        est, truth = self.estimates(batch)
+        loss = (est - truth).square().mean()
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["mixture"].shape[0])
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        err = self.errors(batch).float()
+        est, truth = (t.float() for t in self.estimates(batch))
         size = batch["mixture"].shape[0]
-        self.log("val/loss", err.square().mean(), batch_size=size, sync_dist=True)
-        self.log("val/mae_db", err.abs().mean(), batch_size=size, sync_dist=True, prog_bar=True)
-        # what purification consumes: the frame weights sigmoid(SNR), and which side of 0 dB a frame is on
-        truth = self.targets(batch)[..., : err.shape[-1]].float()
-        est = truth + err
-        self.log("val/weight_mae", (purification_weights(est) - purification_weights(truth)).abs().mean(),
-                 batch_size=size, sync_dist=True)
-        self.log("val/side_accuracy", ((est > 0) == (truth > 0)).float().mean(), batch_size=size, sync_dist=True)
+        self.log("val/loss", (est - truth).square().mean(), batch_size=size, sync_dist=True)
+        for name, value in estimate_errors(est, truth).items():
+            self.log(f"val/{name}", value, batch_size=size, sync_dist=True, prog_bar=name == "mae_db")
