@@ -140,3 +140,25 @@ def test_a_training_checkpoint_is_a_valid_init_source(tiny_runs: dict[str, Path]
     weights = torch.load(ckpt, weights_only=True)["state_dict"]
     name = "net.encoder.filterbank._filters"
     torch.testing.assert_close(separator.state_dict()[name], weights["net." + name], rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_the_comparison_table_and_plot_cover_every_run_in_order(tiny_runs: dict[str, Path], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = RECIPE / "plot_switching.py"
+    png, table = tmp_path / "cmp.png", tmp_path / "cmp.md"
+    runs = ["--run", f"fine-tuned={tiny_runs['finetune']}", "--run", f"denoiser={tiny_runs['pretrain']}"]
+    done = subprocess.run([sys.executable, str(script), *runs, "--pretrain", str(tiny_runs["pretrain"]),
+                           "--png", str(png), "--table", str(table)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert png.stat().st_size > 1000
+    rows = [line for line in table.read_text().splitlines() if line.startswith("| ") and "`" in line]
+    assert [r.split(" (`")[0] for r in rows] == ["| fine-tuned", "| denoiser"]
+    assert "denoising-pretrained" in rows[0] and "| random |" in rows[1]
+    assert "(denoiser's best)" in table.read_text()  # the first run from random weights is the baseline
+    assert "learned filterbank" in rows[0] and "Pretraining (`pretrain`" in table.read_text()
+    bad = subprocess.run([sys.executable, str(script), *runs, "--baseline", "nope", "--png", str(png)],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "is not one of the --run labels" in bad.stderr
