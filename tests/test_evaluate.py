@@ -107,3 +107,38 @@ def test_separator_with_enhancement_baseline_is_refused(test_set: Path, sep_mode
     code, _, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
                        "--baseline", "noisereduce")
     assert code == 2 and "separate model" in err
+
+
+def test_another_model_is_a_baseline_run_and_scored_in_the_same_run(test_set: Path, sep_model_dir: Path,
+                                                                    tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "older"
+    shutil.copytree(sep_model_dir, other)
+    config = json.loads((other / "config.json").read_text())
+    config["name"] = "older-sep2"
+    (other / "config.json").write_text(json.dumps(config))
+    report, work = tmp_path / "eval.json", tmp_path / "work"
+    code, out, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
+                         "--baseline", other, "--metrics", "si_sdr", "--json", report, "--work-dir", work)
+    assert code == 0, err
+    doc = json.loads(report.read_text())
+    assert list(doc["means"]) == ["unprocessed", "older-sep2", "test-sep2"]
+    # the same weights under another name: the same outputs, so the same scores, each run on its own
+    assert doc["means"]["older-sep2"]["si_sdr"] == pytest.approx(doc["means"]["test-sep2"]["si_sdr"], abs=1e-6)
+    assert sorted(p.name for p in (work / "older-sep2").iterdir()) == sorted(p.name for p in (work / "model").iterdir())
+    assert doc["seconds"]["older-sep2"] > 0 and "| older-sep2 |" in out
+
+
+@pytest.mark.parametrize("baseline, message", [
+    ("self", "two systems are called 'test-sep2'"),
+    ("enhancer", "does enhance, not separate like test-sep2"),
+    ("not-a-model-dir", "not a sepkit model directory"),
+])
+def test_bad_model_baselines_fail_in_one_line(test_set: Path, sep_model_dir: Path, enh_model_dir: Path,
+                                              tmp_path: Path, capsys: pytest.CaptureFixture[str], baseline: str,
+                                              message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    target = {"self": sep_model_dir, "enhancer": enh_model_dir, "not-a-model-dir": tmp_path / "empty"}[baseline]
+    code, _, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
+                       "--baseline", target, "--metrics", "si_sdr")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

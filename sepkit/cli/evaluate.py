@@ -19,7 +19,8 @@ def evaluate(
     model: str = typer.Argument(..., help="Shipped model name or exported model folder."),
     mix: Path = typer.Option(..., "--mix", help="Folder of test mixtures <stem>.wav."),
     ref: Path = typer.Option(..., "--ref", help="References: <stem>.wav, or s1/, s2/ folders for separation."),
-    baseline: list[str] = typer.Option([], "--baseline", help="Baseline enhancer to run beside the model (noisereduce)."),
+    baseline: list[str] = typer.Option([], "--baseline", help="Run beside the model (repeatable): noisereduce, or "
+                                       "another model of the same task (shipped name or folder)."),
     metrics: str = typer.Option("si_sdr,pesq,estoi,dnsmos", "--metrics", help="Comma-separated metrics."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Scoring worker processes."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
@@ -28,7 +29,7 @@ def evaluate(
     update_card: bool = typer.Option(False, "--update-card", help="Write the scores into the model's CARD.md."),
     test_name: Optional[str] = typer.Option(None, "--test-name", help="How the card names the test set."),
 ) -> None:
-    """Score a model and baselines (e.g. noisereduce) on one test set with the same metrics, in one run."""
+    """Score a model and baselines (noisereduce, other models) on one test set with the same metrics, in one run."""
     from sepkit.evaluation import evaluate as run_evaluation
     from sepkit.evaluation import write_test_scores
     from sepkit.pretrained import resolve_model_dir

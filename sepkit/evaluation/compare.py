@@ -11,15 +11,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from sepkit.audio.io import audio_info, read_audio, write_audio
 from sepkit.errors import AudioError, ConfigError
-from sepkit.evaluation.baselines import baseline_enhancer
+from sepkit.evaluation.baselines import BASELINES, Enhancer, baseline_enhancer
 from sepkit.metrics import ScorePair, pair_folders, score_pairs
 from sepkit.metrics.pairing import sources
+
+if TYPE_CHECKING:
+    from sepkit.api import SepkitModel
 
 UNPROCESSED = "unprocessed"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -52,28 +55,66 @@ class Evaluation:
 def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Path, baselines: Sequence[str] = (),
              metrics: Sequence[str] = ("si_sdr", "pesq", "estoi", "dnsmos"), jobs: int = 1, device: str = "cpu",
              progress: Progress | None = None) -> Evaluation:
-    """Run the model and each baseline over ``mix_dir``, then score every system against ``ref_dir``."""
+    """Run the model and each baseline over ``mix_dir``, then score every system against ``ref_dir``.
+
+    A baseline is a classical enhancer by name (``noisereduce``) or another model (a shipped name or an
+    exported folder) of the same task, so a new model is compared with the one it should replace.
+    """
     from sepkit.api import load
 
     model = load(model_name_or_dir, device=device)
-    if baselines and model.task != "enhance":
-        raise ConfigError(f"baselines ({', '.join(baselines)}) are enhancers; {model.name} is a {model.task} model")
-    runners = [baseline_enhancer(b) for b in baselines]  # unknown names fail before any work
+    runners = [_baseline(b, model, device) for b in baselines]  # bad names fail before any work
+    names = [UNPROCESSED, *(name for name, _ in runners), model.name or str(model_name_or_dir)]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash is not None:
+        raise ConfigError(f"two systems are called {clash!r}: give each baseline model its own name")
     mixes = _mixtures(mix_dir)
     refs = sources(ref_dir, "reference")
     missing = sorted(set(mixes) - set(refs))
     if missing:
         raise AudioError(f"{mixes[missing[0]]}: no reference {missing[0]!r} in {ref_dir}")
-    result = Evaluation(model.name or str(model_name_or_dir), model.task, len(mixes), list(metrics))
+    result = Evaluation(names[-1], model.task, len(mixes), list(metrics))
     result.audio_seconds = sum(audio_info(p).frames / audio_info(p).sample_rate for p in mixes.values())
 
     unprocessed = [ScorePair(s, (m,) * len(refs[s]), tuple(refs[s]), m) for s, m in sorted(mixes.items())]
     systems: list[tuple[str, list[ScorePair]]] = [(UNPROCESSED, unprocessed)]
-    for name, run in zip(baselines, runners):
+    for name, run in runners:
         out = work_dir / name
-        result.seconds[name] = _run_enhancer(name, run, mixes, out, progress)
+        if callable(run):
+            result.seconds[name] = _run_enhancer(name, run, mixes, out, progress)
+        else:
+            result.seconds[name] = _run_model(name, run, mixes, out, progress)
         systems.append((name, pair_folders(out, ref_dir, mix_dir)[0]))
-    out = work_dir / "model"
+    result.seconds[result.model] = _run_model(result.model, model, mixes, work_dir / "model", progress)
+    systems.append((result.model, pair_folders(work_dir / "model", ref_dir, mix_dir)[0]))
+
+    for name, pairs in systems:
+        tick = (lambda done, total, n=name: progress(f"scoring {n}", done, total)) if progress else None
+        scores = score_pairs(pairs, list(metrics), jobs=jobs, progress=tick)
+        result.means[name] = {k: float(v) for k, v in scores.means.items()}
+    return result
+
+
+def _baseline(name: str, model: SepkitModel, device: str) -> tuple[str, Enhancer | SepkitModel]:
+    """A classical enhancer called ``name``, else the model ``name`` resolves to; it must do ``model``'s task."""
+    from sepkit.api import load
+    from sepkit.pretrained import shipped_models
+
+    if name in BASELINES:
+        if model.task != "enhance":
+            raise ConfigError(f"baseline {name} is an enhancer; {model.name} is a {model.task} model")
+        return name, baseline_enhancer(name)
+    if not Path(name).is_dir() and name not in shipped_models():
+        raise ConfigError(f"unknown baseline {name!r}: not one of {', '.join(sorted(BASELINES))}, "
+                          f"a shipped model or a model folder")
+    other = load(name, device=device)
+    if other.task != model.task:
+        raise ConfigError(f"baseline {name} does {other.task}, not {model.task} like {model.name}")
+    return other.name or Path(name).name, other
+
+
+def _run_model(name: str, model: SepkitModel, mixes: dict[str, Path], out: Path, progress: Progress | None) -> float:
+    """Enhance or separate every mixture with ``model`` into ``out``; the seconds it took."""
     start = time.perf_counter()
     for i, (stem, mix) in enumerate(sorted(mixes.items())):
         if model.task == "enhance":
@@ -81,15 +122,8 @@ def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Pat
         else:
             model.separate_file(mix, out, force=True)
         if progress:
-            progress(result.model, i + 1, len(mixes))
-    result.seconds[result.model] = time.perf_counter() - start
-    systems.append((result.model, pair_folders(out, ref_dir, mix_dir)[0]))
-
-    for name, pairs in systems:
-        tick = (lambda done, total, n=name: progress(f"scoring {n}", done, total)) if progress else None
-        scores = score_pairs(pairs, list(metrics), jobs=jobs, progress=tick)
-        result.means[name] = {k: float(v) for k, v in scores.means.items()}
-    return result
+            progress(name, i + 1, len(mixes))
+    return time.perf_counter() - start
 
 
 def _mixtures(mix_dir: Path) -> dict[str, Path]:
