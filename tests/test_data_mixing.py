@@ -121,6 +121,17 @@ def test_split_filter(tmp_path: Path) -> None:
         NoisySpeechDataset(manifest, noise, split="test")
 
 
+def test_a_list_of_noise_manifests_is_one_pool_of_their_union(tmp_path: Path) -> None:
+    speech = speech_corpus(tmp_path / "s", speakers=3)  # one speaker each in train, dev, test
+    first, second = noise_corpus(tmp_path / "n1", files=2), noise_corpus(tmp_path / "n2", files=3)
+    ds = NoisySpeechDataset(speech, [first, str(second)], segment_seconds=0.5, length=40, seed=1)
+    assert len(ds.noise) == 5
+    used = {Path(ds[i]["info"]["noise_file"]).parent.name for i in range(40)}
+    assert used == {"n1", "n2"}  # both files' noises are drawn
+    with pytest.raises(ManifestError, match=r"noise.jsonl \+ .*noise.jsonl: no entries with split='dev'"):
+        NoisySpeechDataset(speech, [first, second], split="dev")
+
+
 def test_short_speech_is_padded_and_short_noise_looped(tmp_path: Path) -> None:
     speech = [file_entry(write(tmp_path / "s.wav", tone(0.3)), "train", "speech", "a")]
     noise = [file_entry(write(tmp_path / "n.wav", tone(0.25, freq=900)), "train", "noise")]

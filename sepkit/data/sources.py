@@ -19,17 +19,22 @@ from sepkit.audio.resample import resample
 from sepkit.data.manifest import Entry, read_manifest, select
 from sepkit.errors import AudioError, ManifestError
 
-ManifestLike = str | os.PathLike[str] | list[Entry]
+ManifestLike = str | os.PathLike[str] | list[Entry] | list[str | os.PathLike[str]]  # several files: their union
 _CONTEXT = 64  # input samples of context kept on each side of a resampled crop
 
 
 def load_entries(manifest: ManifestLike, split: str | None = None, kind: str | None = None,
                  check: bool = False) -> list[Entry]:
-    """Entries from a manifest path or an entry list, restricted to one split/kind; never empty."""
-    entries = read_manifest(manifest, check=check) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+    """Entries from a manifest path, a list of paths (their union: e.g. noise and music as one noise
+    pool) or an entry list, restricted to one split/kind; never empty."""
+    paths = [manifest] if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+    if paths and all(isinstance(p, (str, os.PathLike)) for p in paths):
+        entries = [e for p in paths for e in read_manifest(p, check=check)]
+        name = " + ".join(str(p) for p in paths)
+    else:
+        entries, name = paths, "entry list"
     chosen = select(entries, split, kind)
     if not chosen:
-        name = manifest if isinstance(manifest, (str, os.PathLike)) else "entry list"
         raise ManifestError(f"{name}: no entries with split={split!r} kind={kind!r} ({len(entries)} entries in all)")
     return chosen
 
