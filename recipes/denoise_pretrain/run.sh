@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Denoising pretraining for separation (Huang et al. 2021), end to end. From the repository root:
 #   recipes/denoise_pretrain/run.sh SET [key=value ...]          SET: tiny | cpu | demo | libri2mix
-#                                                               (+ tiny_ssl | cpu_ssl | cpu_tera | demo_ssl)
+#                                                               (+ tiny_ssl | cpu_ssl | cpu_tera | cpu_hubert | demo_ssl)
 # 1. <SET>_pretrain.yaml  one-output Conv-TasNet trained on denoising; exported
 # 2. <SET>_finetune.yaml  2-speaker uPIT from step 1's weights (all but the mask projection)
 # 3. <SET>_scratch.yaml   the same 2-speaker run from random weights
@@ -11,7 +11,7 @@
 # Overrides go to all three configs (e.g. corpus=..., trainer.precision=16-mixed); rerunning the
 # same command resumes whatever stopped.
 set -euo pipefail
-set_name=${1:?usage: recipes/denoise_pretrain/run.sh tiny|cpu|demo|libri2mix|tiny_ssl|cpu_ssl|cpu_tera|demo_ssl [key=value ...]}
+set_name=${1:?usage: recipes/denoise_pretrain/run.sh tiny|cpu|demo|libri2mix|tiny_ssl|cpu_ssl|cpu_tera|cpu_hubert|demo_ssl [key=value ...]}
 shift
 here=$(dirname "$0")
 config() { echo "$here/${set_name}_$1.yaml"; }

@@ -8,16 +8,17 @@ stands in for every source).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
 from sepkit.audio.io import audio_info, read_audio, write_audio
 from sepkit.errors import AudioError, ConfigError
-from sepkit.evaluation.baselines import BASELINES, Enhancer, baseline_enhancer
+from sepkit.evaluation.baselines import BASELINES, baseline_enhancer
 from sepkit.metrics import ScorePair, pair_folders, score_pairs
 from sepkit.metrics.pairing import sources
 
@@ -80,10 +81,7 @@ def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Pat
     systems: list[tuple[str, list[ScorePair]]] = [(UNPROCESSED, unprocessed)]
     for name, run in runners:
         out = work_dir / name
-        if callable(run):
-            result.seconds[name] = _run_enhancer(name, run, mixes, out, progress)
-        else:
-            result.seconds[name] = _run_model(name, run, mixes, out, progress)
+        result.seconds[name] = run(mixes, out, progress)
         systems.append((name, pair_folders(out, ref_dir, mix_dir)[0]))
     result.seconds[result.model] = _run_model(result.model, model, mixes, work_dir / "model", progress)
     systems.append((result.model, pair_folders(work_dir / "model", ref_dir, mix_dir)[0]))
@@ -95,22 +93,27 @@ def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Pat
     return result
 
 
-def _baseline(name: str, model: SepkitModel, device: str) -> tuple[str, Enhancer | SepkitModel]:
-    """A classical enhancer called ``name``, else the model ``name`` resolves to; it must do ``model``'s task."""
+Runner = Callable[[dict[str, Path], Path, Optional[Progress]], float]  # (mixtures, out dir, progress) -> seconds
+
+
+def _baseline(name: str, model: SepkitModel, device: str) -> tuple[str, Runner]:
+    """The system name and runner of baseline ``name``: a classical enhancer of that name, else the model it
+    resolves to, which must do ``model``'s task."""
     from sepkit.api import load
     from sepkit.pretrained import shipped_models
 
     if name in BASELINES:
         if model.task != "enhance":
             raise ConfigError(f"baseline {name} is an enhancer; {model.name} is a {model.task} model")
-        return name, baseline_enhancer(name)
+        return name, functools.partial(_run_enhancer, name, baseline_enhancer(name))
     if not Path(name).is_dir() and name not in shipped_models():
         raise ConfigError(f"unknown baseline {name!r}: not one of {', '.join(sorted(BASELINES))}, "
                           f"a shipped model or a model folder")
     other = load(name, device=device)
     if other.task != model.task:
         raise ConfigError(f"baseline {name} does {other.task}, not {model.task} like {model.name}")
-    return other.name or Path(name).name, other
+    system = other.name or Path(name).name
+    return system, functools.partial(_run_model, system, other)
 
 
 def _run_model(name: str, model: SepkitModel, mixes: dict[str, Path], out: Path, progress: Progress | None) -> float:
