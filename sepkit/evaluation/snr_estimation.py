@@ -11,14 +11,14 @@ from pathlib import Path
 
 import torch
 
-from sepkit.audio.io import read_audio
-from sepkit.audio.resample import resample
 from sepkit.data.manifest import read_manifest
+from sepkit.data.sources import AudioPool
 from sepkit.errors import ConfigError
 from sepkit.losses.segmental import estimate_errors, segmental_snr
 from sepkit.pretrained import load_network
 from sepkit.train.config import load_config
 from sepkit.train.datasets import build_dataset
+from sepkit.train.snr_estimator import speech_and_noise
 
 
 def frame_errors(model_dir: str, config_path: Path, items: int) -> dict[str, float]:
@@ -30,11 +30,8 @@ def frame_errors(model_dir: str, config_path: Path, items: int) -> dict[str, flo
     data = build_dataset(config["data"]["valid"], "data.valid", int(model_cfg.sample_rate), int(config.get("seed", 0)))
     pairs = []
     for i in range(min(items, len(data))):
-        item = data[i]
-        mixture = torch.as_tensor(item["mixture"]).float()
-        speech = torch.as_tensor(item["sources"]).float().sum(0)
-        noise = torch.as_tensor(item["noise"]).float() if "noise" in item else mixture - speech  # synthetic: none
-        pairs.append((mixture, speech, noise))
+        speech, noise = speech_and_noise(data[i])
+        pairs.append((torch.as_tensor(data[i]["mixture"]).float(), speech.float(), noise.float()))
     return _scores(net, pairs, floor, ceil)
 
 
@@ -45,19 +42,14 @@ def recording_errors(model_dir: str, manifest: Path, items: int) -> dict[str, fl
     entries = [e for e in read_manifest(manifest) if e.get("clean")][:items]
     if not entries:
         raise ConfigError(f"{manifest}: no entries with a 'clean' path")
+    rate = int(model_cfg.sample_rate)
+    noisy, clean = AudioPool(entries, rate), AudioPool([{**e, "path": e["clean"]} for e in entries], rate)
     pairs = []
-    for e in entries:
-        noisy = load_audio(e["path"], int(model_cfg.sample_rate))
-        clean = load_audio(e["clean"], int(model_cfg.sample_rate))
-        n = min(noisy.shape[-1], clean.shape[-1])
-        pairs.append((noisy[:n], clean[:n], noisy[:n] - clean[:n]))
+    for i in range(len(entries)):
+        x, s = noisy.load(i), clean.load(i)
+        n = min(x.shape[-1], s.shape[-1])
+        pairs.append((x[:n], s[:n], x[:n] - s[:n]))
     return _scores(net, pairs)
-
-
-def load_audio(path: str, rate: int) -> torch.Tensor:
-    """A file as mono float32 ``(T,)`` at ``rate`` (sepkit's checked reader and resampler)."""
-    audio, sr = read_audio(path)
-    return resample(torch.from_numpy(audio.mean(0)), sr, rate)
 
 
 def _scores(net: torch.nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],

@@ -28,6 +28,13 @@ SNR_KEYS: dict[str, Any] = {
 }
 
 
+def speech_and_noise(item: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The speech (sources summed) and noise of an item ``(T,)`` or batch ``(B, T)`` whose truth the SNR is."""
+    speech = torch.as_tensor(item["sources"]).sum(-2)
+    noise = torch.as_tensor(item["noise"]) if "noise" in item else torch.as_tensor(item["mixture"]) - speech
+    return speech, noise.to(speech.dtype)  # synthetic items carry no noise: the rest of the mixture
+
+
 @register_paradigm("snr_estimator")
 class SnrEstimatorModule(SepkitModule):
     """MSE regression of the per-frame SNR (dB) of noisy speech whose speech and noise are known."""
@@ -46,9 +53,8 @@ class SnrEstimatorModule(SepkitModule):
 
     def targets(self, batch: dict[str, Any]) -> torch.Tensor:
         """True segmental SNR ``(B, frames)`` of the batch on the estimator's frame grid."""
-        speech = batch["sources"].sum(1)
-        noise = batch["noise"] if "noise" in batch else batch["mixture"] - speech  # synthetic items carry no noise
-        return segmental_snr(speech, noise.to(speech.dtype), self.net.n_fft, self.net.hop, self.floor, self.ceil)
+        speech, noise = speech_and_noise(batch)
+        return segmental_snr(speech, noise, self.net.n_fft, self.net.hop, self.floor, self.ceil)
 
     def estimates(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """Estimated and true SNR in dB ``(B, frames)``, on the frames both have."""
