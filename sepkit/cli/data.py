@@ -69,3 +69,23 @@ def demo_cmd(
                        seed=seed, install_tools=install_tools)
     build_demo(opts, log=lambda line: print(line, flush=True))
     print(f"corpus ready: {out.resolve()} (see README.md)")
+
+
+@data_app.command("rate")
+def rate_cmd(
+    manifest: Path = typer.Argument(..., help="A file manifest (e.g. speech.jsonl)."),
+    out: Path = typer.Argument(..., help="The rated manifest to write (never the input; rerun to resume)."),
+    split: Optional[str] = typer.Option(None, help="Rate only this split's files (others are copied unrated)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
+) -> None:
+    """Add DNSMOS scores (dnsmos_ovrl, _sig, _bak, _p808) to a manifest's files, to select clean training speech.
+
+    Training configs then keep files above a score with ``speech_min: {dnsmos_bak: 3.0}``.
+    """
+    from sepkit.data.quality import rate_manifest
+
+    if out.resolve() == manifest.resolve():
+        raise ConfigError(f"{out}: the output must not be the input manifest")
+    path, rated = rate_manifest(manifest, out, jobs=max(1, jobs), split=split,
+                                progress=lambda done, total: print(f"rated {done}/{total}", flush=True))
+    print(f"{path}  ({rated} files rated now; {_describe(path)})")

@@ -9,6 +9,9 @@ SNR is measured over the whole segment, between the speech as it appears in the 
 (reverberant when a RIR was applied) and the noise. Reverberant targets keep the first 50 ms of
 the RIR after its direct path. Everything is finally scaled to a random RMS level, and scaled
 down again if any signal would peak above 0.99, so writing to 16-bit never clips.
+
+``speech_min`` (e.g. ``{"dnsmos_bak": 3.8}``) draws speech only from files whose manifest fields
+reach those values: clean targets from a corpus rated by ``sepkit data rate``.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ class MixingDataset(Dataset):
                  segment_seconds: float | tuple[float, float] = 4.0, snr_range: tuple[float, float] = (-5.0, 20.0),
                  reverb_prob: float = 0.0, level_range_db: tuple[float, float] = (-35.0, -15.0),
                  augment: Augmentation | None = None, noise_augment: Augmentation | None = None,
-                 seed: int = 0, length: int | None = None, split: str | None = None, cache: bool = False):
+                 seed: int = 0, length: int | None = None, split: str | None = None, cache: bool = False,
+                 speech_min: dict[str, float] | None = None):
         lo, hi = (segment_seconds, segment_seconds) if np.isscalar(segment_seconds) else segment_seconds
         if not 0 < lo <= hi:
             raise ConfigError(f"segment_seconds: need 0 < min <= max, got {segment_seconds!r}")
@@ -61,7 +65,7 @@ class MixingDataset(Dataset):
         self.segment = (int(round(lo * sample_rate)), int(round(hi * sample_rate)))
         self.snr_range, self.level_range_db, self.reverb_prob = snr_range, level_range_db, reverb_prob
         self.augment, self.noise_augment = augment or Augmentation(), noise_augment or Augmentation()
-        self.speech = AudioPool(load_entries(speech_manifest, split), sample_rate, cache)
+        self.speech = AudioPool(load_entries(speech_manifest, split, minimum=speech_min), sample_rate, cache)
         self.noise = AudioPool(load_entries(noise_manifest, split), sample_rate, cache) if noise_manifest else None
         self.rirs = AudioPool(load_entries(rir_manifest, split), sample_rate, cache) if rir_manifest else None
         self.length = len(self.speech) if length is None else length
@@ -181,11 +185,13 @@ class NoisySpeechDataset(MixingDataset):
                  rir_manifest: ManifestLike | None = None, reverb_prob: float = 0.0,
                  level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
                  split: str | None = None, augment: Augmentation | None = None,
-                 noise_augment: Augmentation | None = None, cache: bool = False):
+                 noise_augment: Augmentation | None = None, cache: bool = False,
+                 speech_min: dict[str, float] | None = None):
         super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
                          sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
                          reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
-                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache)
+                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache,
+                         speech_min=speech_min)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
@@ -210,11 +216,13 @@ class SpeakerMixtureDataset(MixingDataset):
                  rir_manifest: ManifestLike | None = None, reverb_prob: float = 0.0,
                  level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
                  split: str | None = None, augment: Augmentation | None = None,
-                 noise_augment: Augmentation | None = None, cache: bool = False):
+                 noise_augment: Augmentation | None = None, cache: bool = False,
+                 speech_min: dict[str, float] | None = None):
         super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
                          sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
                          reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
-                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache)
+                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache,
+                         speech_min=speech_min)
         self.n_src, self.gain_range_db = n_src, gain_range_db
         by_speaker: dict[str, list[int]] = defaultdict(list)
         for i, e in enumerate(self.speech.entries):

@@ -17,6 +17,7 @@ import torch
 
 from sepkit.audio.resample import resample
 from sepkit.data.manifest import Entry, read_manifest, select
+from sepkit.data.quality import keep_at_least
 from sepkit.errors import AudioError, ManifestError
 
 ManifestLike = str | os.PathLike[str] | list[Entry] | list[str | os.PathLike[str]]  # several files: their union
@@ -24,9 +25,10 @@ _CONTEXT = 64  # input samples of context kept on each side of a resampled crop
 
 
 def load_entries(manifest: ManifestLike, split: str | None = None, kind: str | None = None,
-                 check: bool = False) -> list[Entry]:
+                 check: bool = False, minimum: dict[str, float] | None = None) -> list[Entry]:
     """Entries from a manifest path, a list of paths (their union: e.g. noise and music as one noise
-    pool) or an entry list, restricted to one split/kind; never empty."""
+    pool) or an entry list, restricted to one split/kind and to fields at least ``minimum``
+    (e.g. ``{"dnsmos_bak": 3.0}`` on a rated manifest); never empty."""
     paths = [manifest] if isinstance(manifest, (str, os.PathLike)) else list(manifest)
     if paths and all(isinstance(p, (str, os.PathLike)) for p in paths):
         entries = [e for p in paths for e in read_manifest(p, check=check)]
@@ -36,6 +38,12 @@ def load_entries(manifest: ManifestLike, split: str | None = None, kind: str | N
     chosen = select(entries, split, kind)
     if not chosen:
         raise ManifestError(f"{name}: no entries with split={split!r} kind={kind!r} ({len(entries)} entries in all)")
+    if minimum:
+        kept = keep_at_least(chosen, minimum, name)
+        if not kept:
+            raise ManifestError(f"{name}: none of the {len(chosen)} entries of split={split!r} has "
+                                + ", ".join(f"{k} >= {v}" for k, v in minimum.items()))
+        chosen = kept
     return chosen
 
 

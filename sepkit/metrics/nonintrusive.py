@@ -16,6 +16,7 @@ import numpy as np
 from sepkit.metrics._common import MetricWarning, as_signal, resample
 
 DNSMOS_RATE = 16000
+DNSMOS_WINDOW = 9.01  # seconds the model sees at once
 COLUMNS = ("ovrl", "sig", "bak", "p808")
 
 

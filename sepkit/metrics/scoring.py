@@ -120,17 +120,12 @@ def score_pairs(pairs: Sequence[ScorePair], metrics: str | Iterable[str], jobs: 
             if progress:
                 progress(i + 1, len(pairs))
     else:
-        with _single_threaded_children():
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(pairs)),
-                                       mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
-            try:
-                futures = {pool.submit(score_pair, pair, names): i for i, pair in enumerate(pairs)}
-                for done, fut in enumerate(as_completed(futures), 1):
-                    results[futures[fut]] = fut.result()
-                    if progress:
-                        progress(done, len(pairs))
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        with single_threaded_pool(min(jobs, len(pairs))) as pool:
+            futures = {pool.submit(score_pair, pair, names): i for i, pair in enumerate(pairs)}
+            for done, fut in enumerate(as_completed(futures), 1):
+                results[futures[fut]] = fut.result()
+                if progress:
+                    progress(done, len(pairs))
     rows = [res[0] for res in results if res is not None]
     for row in rows:
         for col in columns:
@@ -198,6 +193,18 @@ def _load_pair(pair: ScorePair) -> tuple[np.ndarray, np.ndarray | None, np.ndarr
     refs = np.stack(audio[k:k + len(pair.refs)]) if pair.refs else None
     mix = audio[-1] if pair.mix else None
     return np.stack(audio[:k]), refs, mix, rate, notes
+
+
+@contextmanager
+def single_threaded_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """Spawned worker processes (fork is unsafe once torch has started threads), each on one core."""
+    with _single_threaded_children():  # held while in use: workers start on demand, at submit
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker)
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
