@@ -93,3 +93,16 @@ def test_cli_rate_refuses_to_overwrite_its_input(rated: tuple[Path, Path], capsy
     err = capsys.readouterr().err
     assert code != 0 and "must not be the input" in err and "Traceback" not in err
     assert manifest.read_bytes() == before
+
+
+def test_a_corrupt_file_stops_rating_with_its_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sepkit.cli.main import main
+
+    good = write(tmp_path / "good.wav", tone(1.0))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt not really audio")
+    manifest = write_manifest([file_entry(good, "train", "speech", "a"),
+                               {**file_entry(good, "train", "speech", "b"), "path": str(bad)}], tmp_path / "m.jsonl")
+    code = main(["data", "rate", str(manifest), str(tmp_path / "rated.jsonl")])
+    err = capsys.readouterr().err
+    assert code != 0 and "bad.wav" in err and "Traceback" not in err

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from sepkit.data.manifest import Entry, read_manifest, write_manifest
-from sepkit.errors import ManifestError
+from sepkit.errors import AudioError, ManifestError
 
 RATING_KEYS = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808")
 CHUNK = 500  # files rated between two writes of the output
@@ -67,6 +67,8 @@ def rate_file(path: str) -> dict[str, float]:
     from sepkit.metrics.nonintrusive import DNSMOS_RATE, DNSMOS_WINDOW, dnsmos
 
     audio, rate = read_audio(path)
+    if audio.shape[-1] == 0:
+        raise AudioError(f"{path}: the file holds no samples, so it cannot be rated")
     rows = []
     for channel in audio:
         x = resample(channel.astype(np.float64), rate, DNSMOS_RATE)

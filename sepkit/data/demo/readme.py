@@ -92,7 +92,9 @@ Real RIRs are test only; simulated RIRs are different random rooms per split.
 
 ## Caveats
 - tuxpaint descriptions are volunteers' home recordings, some with room noise or clipping; use
-  `est_snr_db` to filter them where a clean reference matters.
+  `est_snr_db` to filter them where a clean reference matters, or rate every file with
+  `sepkit data rate manifests/speech.jsonl manifests/speech_rated.jsonl` and keep the clean ones
+  with a dataset's `speech_min: {{dnsmos_bak: 3.5}}`.
 - asterisk prompts are G.722 (7 kHz band); klettres/ktuberling/kajongg are short words or letters;
   hedgewars voices are acted exclamations; fillets voices carry light reverberation.
 - Speaker ids are not always persons: fillets minor characters get one id per level (the same
