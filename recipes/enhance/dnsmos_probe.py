@@ -42,11 +42,12 @@ def _score(outputs: list[np.ndarray], refs: list[np.ndarray], rate: int) -> str:
         raw = [dnsmos(x, rate) for x in outputs]
         levelled = [dnsmos(_at_level(x), rate) for x in outputs]
     sdr = np.mean([si_sdr(x[:len(r)], r[:len(x)]) for x, r in zip(outputs, refs)])
+    level = np.mean([20 * np.log10(max(float(np.sqrt(np.mean(x ** 2))), 1e-9)) for x in outputs])
 
     def cols(rows: list[dict[str, float]]) -> str:
         return " | ".join(f"{np.mean([r[k] for r in rows]):.3f}" for k in ("ovrl", "sig", "bak"))
 
-    return f"{sdr:.2f} | {cols(raw)} | {cols(levelled)}"
+    return f"{sdr:.2f} | {level:.1f} | {cols(raw)} | {cols(levelled)}"
 
 
 def main() -> None:
@@ -69,8 +70,8 @@ def main() -> None:
     rate = mixes[0][1]
     refs = [read_audio(args.ref / n)[0][0] for n in names]
     print(f"{len(names)} files of {args.mix}")
-    print("| system | SI-SDR (dB) | OVRL | SIG | BAK | OVRL at -26 dBFS | SIG | BAK |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| system | SI-SDR (dB) | RMS (dBFS) | OVRL | SIG | BAK | OVRL at -26 dBFS | SIG | BAK |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     source = resolve_model_dir(args.model)
     for spec in args.variant or ["{}"]:
         with tempfile.TemporaryDirectory() as tmp:
