@@ -40,8 +40,7 @@ def rate_manifest(manifest: str | os.PathLike[str], out: str | os.PathLike[str],
             e.update(done[e["path"]])
     todo = [e for e in entries if (split is None or e["split"] == split) and not _rated(e)]
     total = len(todo)
-    with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(single_threaded_pool(jobs)) if jobs > 1 and total > 1 else None
+    with single_threaded_pool(jobs) if jobs > 1 and total > 1 else contextlib.nullcontext() as pool:
         for start in range(0, total, CHUNK):
             chunk = todo[start:start + CHUNK]
             paths = [e["path"] for e in chunk]
