@@ -142,3 +142,15 @@ def test_bad_model_baselines_fail_in_one_line(test_set: Path, sep_model_dir: Pat
     code, _, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
                        "--baseline", target, "--metrics", "si_sdr")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_noisereduce_baseline_passes_a_silent_channel_through() -> None:
+    pytest.importorskip("noisereduce")
+    from sepkit.evaluation.baselines import baseline_enhancer
+
+    speech = speechlike(1.5, SR, 3)[0] + 0.05 * np.random.default_rng(1).standard_normal(int(1.5 * SR))
+    stereo = np.stack([np.zeros_like(speech), speech]).astype(np.float32)  # a recording with a dead left channel
+    out = baseline_enhancer("noisereduce")(stereo, SR)
+    assert out.shape == stereo.shape and np.isfinite(out).all()
+    assert not out[0].any()
+    assert not np.allclose(out[1], stereo[1])  # the live channel really was denoised

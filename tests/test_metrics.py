@@ -155,6 +155,10 @@ def test_dnsmos_equals_speechmos_and_rescales_loud_input() -> None:
     loud = est * (2.0 / np.abs(est).max())
     with pytest.warns(MetricWarning, match="peak"):
         assert dnsmos(loud, SR)["sig"] == pytest.approx(float(ref_dnsmos.run(loud / 2.0, SR)["sig_mos"]), abs=1e-5)
+    broken = est.copy()
+    broken[100] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        dnsmos(broken, SR)
 
 
 def test_best_permutation_recovers_a_shuffle() -> None:

@@ -20,7 +20,9 @@ def _noisereduce(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         import noisereduce
     except ImportError as exc:
         raise ConfigError("the noisereduce baseline needs the noisereduce package: pip install 'sepkit[eval]'") from exc
-    out = np.stack([noisereduce.reduce_noise(y=ch, sr=sample_rate, n_jobs=1) for ch in audio])
+    # noisereduce returns NaN for a channel of digital silence (e.g. the unused side of a stereo
+    # recording): such a channel passes through as the silence it is.
+    out = np.stack([noisereduce.reduce_noise(y=ch, sr=sample_rate, n_jobs=1) if np.any(ch) else ch for ch in audio])
     return out.astype(np.float32)
 
 
