@@ -56,6 +56,13 @@ def test_enhancer_beside_unprocessed_and_noisereduce(test_set: Path, enh_model_d
     assert unprocessed["si_sdr"] == pytest.approx(direct, abs=1e-6)
     assert doc["means"]["noisereduce"]["si_sdr"] != pytest.approx(direct, abs=1e-3)  # the baseline really ran
     assert "| noisereduce |" in out and "| unprocessed |" in out
+    # per-file differences of the model against each other system, with an interval around their mean
+    pair = doc["paired"]["noisereduce"]
+    assert set(pair) == {"si_sdr", "estoi"} and pair["si_sdr"]["files"] == 3
+    gap = doc["means"]["test-enh"]["si_sdr"] - doc["means"]["noisereduce"]["si_sdr"]
+    assert pair["si_sdr"]["mean"] == pytest.approx(gap, abs=1e-9)
+    assert pair["si_sdr"]["low"] <= pair["si_sdr"]["mean"] <= pair["si_sdr"]["high"]
+    assert "| test-enh minus |" in out and "| unprocessed | " in out.split("Per-file differences")[1]
 
     meta, body = read_card(model)
     assert meta["test_set"] == "tiny"
@@ -154,3 +161,18 @@ def test_noisereduce_baseline_passes_a_silent_channel_through() -> None:
     assert out.shape == stereo.shape and np.isfinite(out).all()
     assert not out[0].any()
     assert not np.allclose(out[1], stereo[1])  # the live channel really was denoised
+
+
+def test_paired_difference_interval_and_wins() -> None:
+    from sepkit.evaluation.paired import paired_difference
+
+    base = np.random.default_rng(2).normal(2.0, 0.5, 200)
+    shifted = paired_difference(base + 0.1, base)
+    assert shifted["mean"] == pytest.approx(0.1) and shifted["low"] == pytest.approx(0.1)
+    assert shifted["high"] == pytest.approx(0.1) and shifted["wins"] == 1.0 and shifted["files"] == 200
+    noise = np.random.default_rng(3).normal(0.0, 1.0, 200)
+    tie = paired_difference(base + noise, base)
+    assert tie["low"] < 0.0 < tie["high"] and 0.3 < tie["wins"] < 0.7
+    assert paired_difference(base + noise, base) == tie  # seeded
+    gap = np.append(base[:-1], np.nan)
+    assert paired_difference(gap + 1.0, base)["files"] == 199

@@ -48,11 +48,15 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="sepkit-eval-") as tmp, bar:
         result = run_evaluation(model, mix, ref, work_dir or Path(tmp), baseline, names, jobs, device, tick)
     typer.echo(result.table(), nl=False)
+    paired = result.paired_table()
+    if paired:
+        typer.echo("\nPer-file differences: mean [95 % bootstrap interval over files], share of files the model wins")
+        typer.echo(paired, nl=False)
     if json_out is not None:
         from sepkit.cli.score import _json_safe, _write_text
 
         doc = {"model": result.model, "files": result.files, "audio_seconds": result.audio_seconds,
-               "means": result.means, "seconds": result.seconds}
+               "means": result.means, "seconds": result.seconds, "paired": result.paired()}
         _write_text(json_out, json.dumps(_json_safe(doc), indent=2) + "\n")
     if update_card:
         import torch

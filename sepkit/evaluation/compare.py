@@ -19,6 +19,7 @@ import numpy as np
 from sepkit.audio.io import audio_info, read_audio, write_audio
 from sepkit.errors import AudioError, ConfigError
 from sepkit.evaluation.baselines import BASELINES, baseline_enhancer
+from sepkit.evaluation.paired import paired_difference
 from sepkit.metrics import ScorePair, pair_folders, score_pairs
 from sepkit.metrics.pairing import sources
 
@@ -40,6 +41,36 @@ class Evaluation:
     means: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     audio_seconds: float = 0.0
+    rows: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # system -> file -> metric -> value
+
+    def paired(self) -> dict[str, dict[str, dict[str, float]]]:
+        """The model minus every other system, per metric, over the files both were scored on (``paired_difference``)."""
+        mine = self.rows.get(self.model, {})
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for system, rows in self.rows.items():
+            if system == self.model:
+                continue
+            files = sorted(set(mine) & set(rows))
+            cols = list(self.means[self.model])  # an improvement column (si_sdri) differs as its metric does: left out
+            out[system] = {col: paired_difference([mine[f][col] for f in files], [rows[f][col] for f in files])
+                           for col in cols if not (col.endswith("i") and col[:-1] in cols)}
+        return out
+
+    def paired_table(self) -> str:
+        """Markdown: the model minus each other system, mean difference [95 % interval] and the share of files won."""
+        diffs = self.paired()
+        if not diffs:
+            return ""
+        cols = list(next(iter(diffs.values())))
+        head = (f"| {self.model} minus | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols) + "\n")
+
+        def cell(d: dict[str, float]) -> str:
+            if not d["files"]:
+                return "-"
+            return f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] {100 * d['wins']:.0f} %"
+
+        rows = [f"| {system} | " + " | ".join(cell(d[c]) for c in cols) + " |" for system, d in diffs.items()]
+        return head + "\n".join(rows) + "\n"
 
     def table(self) -> str:
         """A Markdown table: one row per system, one column per metric mean, plus the real-time factor."""
@@ -90,6 +121,7 @@ def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Pat
         tick = (lambda done, total, n=name: progress(f"scoring {n}", done, total)) if progress else None
         scores = score_pairs(pairs, list(metrics), jobs=jobs, progress=tick)
         result.means[name] = {k: float(v) for k, v in scores.means.items()}
+        result.rows[name] = {row["name"]: {k: float(row[k]) for k in scores.means} for row in scores.rows}
     return result
 
 
