@@ -48,7 +48,8 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="sepkit-eval-") as tmp, bar:
         result = run_evaluation(model, mix, ref, work_dir or Path(tmp), baseline, names, jobs, device, tick)
     typer.echo(result.table(), nl=False)
-    paired = result.paired_table()
+    diffs = result.paired()
+    paired = result.paired_table(diffs)
     if paired:
         typer.echo("\nPer-file differences: mean [95 % bootstrap interval over files], share of files the model wins")
         typer.echo(paired, nl=False)
@@ -56,7 +57,7 @@ def evaluate(
         from sepkit.cli.score import _json_safe, _write_text
 
         doc = {"model": result.model, "files": result.files, "audio_seconds": result.audio_seconds,
-               "means": result.means, "seconds": result.seconds, "paired": result.paired()}
+               "means": result.means, "seconds": result.seconds, "paired": diffs}
         _write_text(json_out, json.dumps(_json_safe(doc), indent=2) + "\n")
     if update_card:
         import torch

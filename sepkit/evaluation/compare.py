@@ -46,19 +46,23 @@ class Evaluation:
     def paired(self) -> dict[str, dict[str, dict[str, float]]]:
         """The model minus every other system, per metric, over the files both were scored on (``paired_difference``)."""
         mine = self.rows.get(self.model, {})
+        cols = list(self.means.get(self.model, {}))
+        cols = [c for c in cols if not (c.endswith("i") and c[:-1] in cols)]  # si_sdri differs as si_sdr does
         out: dict[str, dict[str, dict[str, float]]] = {}
         for system, rows in self.rows.items():
             if system == self.model:
                 continue
             files = sorted(set(mine) & set(rows))
-            cols = list(self.means[self.model])  # an improvement column (si_sdri) differs as its metric does: left out
             out[system] = {col: paired_difference([mine[f][col] for f in files], [rows[f][col] for f in files])
-                           for col in cols if not (col.endswith("i") and col[:-1] in cols)}
+                           for col in cols}
         return out
 
-    def paired_table(self) -> str:
-        """Markdown: the model minus each other system, mean difference [95 % interval] and the share of files won."""
-        diffs = self.paired()
+    def paired_table(self, diffs: dict[str, dict[str, dict[str, float]]] | None = None) -> str:
+        """Markdown: the model minus each other system, mean difference [95 % interval] and the share of files won.
+
+        ``diffs`` is ``paired()``'s result when the caller already has it (the bootstrap is not rerun).
+        """
+        diffs = self.paired() if diffs is None else diffs
         if not diffs:
             return ""
         cols = list(next(iter(diffs.values())))
