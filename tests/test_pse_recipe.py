@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Iterator
 
@@ -40,10 +42,15 @@ def test_pse_configs_resolve(config: str) -> None:
         assert cfg["personalize"]["init_from"] == "enhance-default" and cfg["test"]["mix"] == "/data/spk/fixed/test/mix"
 
 
-@pytest.mark.parametrize("config", ["demo.yaml", "tiny.yaml"])  # common.yaml is a base only
+@pytest.mark.parametrize("config", ["demo.yaml", "demo_music.yaml", "enhancer.yaml", "tiny.yaml"])  # common: a base
 def test_snr_estimator_configs_resolve(config: str) -> None:
     cfg = load_config(RECIPES / "snr_estimator" / config)
-    assert (cfg["task"], cfg["paradigm"], cfg["model"]["arch"]) == ("snr", "snr_estimator", "snr_estimator")
+    arch = "enhancer_snr" if config == "enhancer.yaml" else "snr_estimator"
+    assert (cfg["task"], cfg["paradigm"], cfg["model"]["arch"]) == ("snr", "snr_estimator", arch)
+    if arch == "enhancer_snr":  # its enhancer is built with the shipped base's own arguments
+        base = json.loads((RECIPES.parent / "pretrained" / "enhance-default" / "config.json").read_text())["args"]
+        assert {**cfg["model"]["args"]["enhancer"], "sample_rate": 16000} == base
+        assert cfg["snr_estimator"]["enhancer_from"] == "enhance-default"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@
 #   pseudose_oracle         pseudose_dp with the true SNR of each frame instead of the estimator's
 #   *_energy                the same weights in one SNR of weighted frame energies (purify.reduce: energy)
 # Scores: runs/pse-grid/SPEAKER_LO_HI/<variant>.json (sepkit evaluate); summary: grid_table.py.
-# Reruns skip what is done and resume what was stopped.
+# Reruns skip what is done and resume what was stopped. VARIANTS="pseudose cm" runs only those (the
+# ablations need their DP variant's run); SNR_MODEL=DIR rates the recordings with another estimator.
 set -euo pipefail
 speaker=${1:?usage: recipes/pse/grid.sh SPEAKER [PREMIX_LO PREMIX_HI]}
 lo=${2:-0}
@@ -32,13 +33,18 @@ done
 noise=$data/inject_noise.jsonl
 test=$data/fixed/test
 
+wanted() {  # NAME: in $VARIANTS, or every variant when it is unset
+  [[ -z ${VARIANTS:-} || " $VARIANTS " == *" $1 "* ]]
+}
 score() {  # MODEL NAME
+  wanted "$2" || return 0
   [[ -f $runs/$2.json ]] || sepkit evaluate "$1" --mix "$test/mix" --ref "$test/s1" --metrics si_sdr,pesq,estoi \
     --jobs "${JOBS:-1}" --json "$runs/$2.json" > /dev/null
 }
 personalize() {  # NAME FOLDER [sepkit personalize options]
   local name=$1 folder=$2
   shift 2
+  wanted "$name" || return 0
   [[ -f $runs/$name/config.json ]] || sepkit personalize "$folder" --out "$runs/$name" --noise "$noise" --device cpu "$@"
   score "$runs/$name" "$name"
 }
@@ -46,6 +52,7 @@ personalize() {  # NAME FOLDER [sepkit personalize options]
 ablation() {  # NAME FROM [overrides]: FROM's personalisation rerun by sepkit train with overrides
   local name=$1 from=$2
   shift 2
+  wanted "$name" || return 0
   [[ -f $runs/$name/config.json ]] || sepkit train "$runs/$from/training/config.yaml" \
     "output_dir=$runs/$name/training" "export.dir=$runs/$name" "export.name=$name" "$@"
   score "$runs/$name" "$name"
@@ -55,12 +62,13 @@ score enhance-default generalist
 personalize pseudose "$data/user200"
 personalize cm "$data/user200" --method cm
 personalize upper "$data/user200_clean"
-personalize pseudose_dp "$data/user200" --purify
-personalize cm_dp "$data/user200" --method cm --purify
+purify=(--purify ${SNR_MODEL:+--snr-model "$SNR_MODEL"})
+personalize pseudose_dp "$data/user200" "${purify[@]}"
+personalize cm_dp "$data/user200" --method cm "${purify[@]}"
 # what purification is made of: the per-frame loss with equal weights (slope 0: every w_t = 0.5), and the
 # weights of a perfect estimator (the true SNR of each frame, from the recordings' clean versions)
 ablation pseudose_frames pseudose_dp personalize.purify.slope=0
-python - "$runs/pseudose_dp/training/recordings.jsonl" "$runs/with_clean.jsonl" <<'PY'
+[[ -f $runs/pseudose_dp/training/recordings.jsonl ]] && python - "$runs/pseudose_dp/training/recordings.jsonl" "$runs/with_clean.jsonl" <<'PY'
 import json, sys
 with open(sys.argv[2], "w") as out:
     for line in open(sys.argv[1]):

@@ -17,14 +17,16 @@ from typing import Any
 
 import torch
 
-from sepkit.errors import ConfigError
+from sepkit.errors import ConfigError, SepkitError
 from sepkit.losses.segmental import estimate_errors, segmental_snr
+from sepkit.pretrained import load_network
 from sepkit.train.config import section
 from sepkit.train.module import SepkitModule, register_paradigm
 
 SNR_KEYS: dict[str, Any] = {
     "snr_floor": -30.0,  # dB: targets below are clamped (frames of silence)
     "snr_ceil": 40.0,  # dB: targets above are clamped (frames without noise)
+    "enhancer_from": None,  # arch enhancer_snr: the exported fast_enhancer (e.g. enhance-default) it reads SNR from
 }
 
 
@@ -50,6 +52,25 @@ class SnrEstimatorModule(SepkitModule):
         if not hasattr(self.net, "hop") or not hasattr(self.net, "n_fft"):
             raise ConfigError(f"paradigm snr_estimator needs a model with n_fft and hop (arch snr_estimator), "
                               f"not {config['model']['arch']}")
+        self._load_enhancer(self.opts["enhancer_from"])
+
+    def _load_enhancer(self, name: str | None) -> None:
+        """Copy ``snr_estimator.enhancer_from``'s weights into an ``enhancer_snr`` model's frozen enhancer."""
+        wants = hasattr(self.net, "load_enhancer")
+        if not name:
+            if wants:
+                raise ConfigError("arch enhancer_snr needs snr_estimator.enhancer_from: the exported fast_enhancer "
+                                  "(e.g. enhance-default) whose estimates it calibrates")
+            return
+        if not wants:
+            raise ConfigError(f"snr_estimator.enhancer_from applies to arch enhancer_snr, not {self.config['model']['arch']}")
+        base, base_config = load_network(str(name))
+        try:
+            self.net.load_enhancer(base)
+        except (RuntimeError, SepkitError) as exc:
+            raise ConfigError(f"snr_estimator.enhancer_from {name}: model.args.enhancer must equal its "
+                              f"{base_config.arch} arguments {base_config.args} ({' '.join(str(exc).split())[:160]})"
+                              ) from exc
 
     def targets(self, batch: dict[str, Any]) -> torch.Tensor:
         """True segmental SNR ``(B, frames)`` of the batch on the estimator's frame grid."""

@@ -1,0 +1,104 @@
+"""The enhancer-informed SNR estimator: raw estimate from a frozen enhancer, trained head, loading, training, use."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from sepkit.cli.main import main
+from sepkit.errors import ConfigError
+from sepkit.losses.segmental import segmental_snr
+from sepkit.models import build_model
+from sepkit.pretrained import ModelConfig, export_model, load_network
+from sepkit.train.config import load_config
+from sepkit.train.snr_estimator import SnrEstimatorModule
+
+TINY = Path(__file__).resolve().parent.parent / "recipes" / "snr_estimator" / "tiny.yaml"
+ENHANCER = {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}  # a tiny fast_enhancer at 8 kHz
+ESTIMATOR = {"sample_rate": 8000, "n_fft": 256, "hop": 64, "bands": 8, "hidden": 8, "layers": 1}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _enhancer_dir(tmp_path: Path, seed: int = 0, **overrides: int) -> Path:
+    torch.manual_seed(seed)
+    args = {**ENHANCER, **overrides}
+    net = build_model("fast_enhancer", sample_rate=8000, **args)
+    with torch.no_grad():
+        net.decode.weight.normal_(0, 0.3)  # a mask that varies, unlike the pass-through init
+    out = tmp_path / f"enhancer{seed}"
+    return export_model(net, out, ModelConfig(arch="fast_enhancer", args={**args, "sample_rate": 8000},
+                                              sample_rate=8000, task="enhance", n_src=1, name=out.name))
+
+
+def _overrides(tmp_path: Path, enhancer_dir: Path | None) -> list[str]:
+    args = ", ".join(f"{k}: {v}" for k, v in ESTIMATOR.items() if k != "sample_rate")
+    enh = ", ".join(f"{k}: {v}" for k, v in ENHANCER.items())
+    out = [f"output_dir={tmp_path / 'run'}", "model.arch=enhancer_snr", f"model.args={{{args}, enhancer: {{{enh}}}}}"]
+    return out + ([f"snr_estimator.enhancer_from={enhancer_dir}"] if enhancer_dir else [])
+
+
+def test_an_untrained_head_returns_the_enhancers_own_frame_snr() -> None:
+    torch.manual_seed(0)
+    net = build_model("enhancer_snr", enhancer=ENHANCER, **ESTIMATOR).eval()
+    with torch.no_grad():
+        net.enhancer.decode.weight.normal_(0, 0.3)
+        wav = torch.randn(2, 4000) * 0.1
+        speech = net.enhancer(wav)[:, 0]
+        raw = segmental_snr(speech, wav - speech, 256, 64)
+        out = net(wav)
+    assert out.shape == (2, 1 + 4000 // 64)
+    torch.testing.assert_close(out, raw)
+    assert raw.std() > 0.1  # the comparison is not between two constants
+
+
+def test_only_the_head_trains_and_the_enhancer_stays_in_inference_mode() -> None:
+    net = build_model("enhancer_snr", enhancer=ENHANCER, **ESTIMATOR)
+    net.train()
+    assert not net.enhancer.training
+    trainable = {n for n, p in net.named_parameters() if p.requires_grad}
+    assert trainable and all(not n.startswith("enhancer.") for n in trainable)
+    loss = net(torch.randn(2, 4000) * 0.1).square().mean()
+    loss.backward()
+    assert net.out.weight.grad is not None and all(p.grad is None for p in net.enhancer.parameters())
+
+
+def test_training_copies_the_named_enhancer_and_refuses_a_missing_or_mismatched_one(tmp_path: Path) -> None:
+    source = _enhancer_dir(tmp_path)
+    module = SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, source)))
+    base, _ = load_network(source)
+    for name, tensor in base.state_dict().items():
+        torch.testing.assert_close(module.net.enhancer.state_dict()[name], tensor)
+    with pytest.raises(ConfigError, match="enhancer_from"):
+        SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, None)))
+    other = _enhancer_dir(tmp_path, seed=1, hidden=16)
+    with pytest.raises(ConfigError, match="must equal"):
+        SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, other)))
+    with pytest.raises(ConfigError, match="applies to arch enhancer_snr"):
+        SnrEstimatorModule(load_config(TINY, [f"output_dir={tmp_path / 'plain'}", f"snr_estimator.enhancer_from={source}"]))
+
+
+@pytest.mark.slow
+def test_tiny_run_lowers_the_error_and_exports_a_self_contained_estimator(tmp_path: Path) -> None:
+    source = _enhancer_dir(tmp_path)
+    assert main(["train", str(TINY), *_overrides(tmp_path, source), "trainer.max_steps=24",
+                 "trainer.enable_progress_bar=false"]) == 0
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "version_0" / "metrics.csv").open()))
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
+    assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:6])  # the head corrects the raw estimate
+    net, config = load_network(tmp_path / "run" / "export")  # weights of head and enhancer, no other file needed
+    assert config.task == "snr" and config.arch == "enhancer_snr"
+    base, _ = load_network(source)
+    torch.testing.assert_close(net.enhancer.decode.weight, base.decode.weight)
+    assert net.out.weight.abs().sum() > 0
