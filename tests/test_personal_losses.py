@@ -14,6 +14,8 @@ from sepkit.losses.segmental import (
     frames,
     match_frames,
     purification_weights,
+    purified_target,
+    sample_weights,
     segmental_snr,
     weighted_distance,
     weighted_snr,
@@ -177,3 +179,54 @@ def test_energy_weighted_snr_is_the_plain_snr_with_equal_weights_and_ignores_zer
     assert (weighted_snr(spoilt, ref, ones) > first + 3).all()
     with pytest.raises(ValueError, match="snr distance"):
         weighted_distance(est, ref, neg_si_sdr, ones, reduce="energy")
+
+
+def test_a_purified_target_is_the_recording_where_trusted_and_the_speech_estimate_where_not() -> None:
+    torch.manual_seed(0)
+    premixture, speech = torch.randn(2, 16000), 0.1 * torch.randn(2, 16000)
+    frames_n = 1 + 16000 // 256
+    w = torch.ones(2, frames_n)
+    w[:, frames_n // 2:] = 0.0  # the second half is judged noisy
+    curve = sample_weights(w, 16000, 256)
+    assert curve.shape == (2, 16000) and curve[:, :7680].min() == 1 and curve[:, 7936:].max() == 0
+    target = purified_target(premixture, speech, w, 256)
+    torch.testing.assert_close(target[:, :7680], premixture[:, :7680])  # trusted: the user's recording itself
+    torch.testing.assert_close(target[:, 7936:], speech[:, 7936:])  # noisy: the speech estimate of it
+    half = purified_target(premixture, speech, torch.full((2, frames_n), 0.5), 256)
+    torch.testing.assert_close(half, 0.5 * (premixture + speech))
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_target_purification_trains_towards_the_enhancer_estimate_and_needs_an_enhancer_snr_estimator(
+    tmp_path: Path
+) -> None:
+    from sepkit.models import build_model
+
+    enhancer = {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}
+    est_args = {"n_fft": 256, "hop": 64, "bands": 8, "hidden": 8, "layers": 1, "enhancer": enhancer}
+    export_model(build_model("enhancer_snr", sample_rate=8000, **est_args), tmp_path / "esnr",
+                 ModelConfig("enhancer_snr", {**est_args, "sample_rate": 8000}, 8000, "snr", 1))
+    plain = {"n_fft": 256, "hop": 64, "hidden": 8, "layers": 1}
+    export_model(SnrEstimator(sample_rate=8000, **plain), tmp_path / "snr",
+                 ModelConfig("snr_estimator", {**plain, "sample_rate": 8000}, 8000, "snr", 1))
+
+    def config(model: Path, method: str = "pseudose") -> dict:
+        return {"task": "enhance", "paradigm": "personalize", "sample_rate": 8000, "output_dir": str(tmp_path / "run"),
+                "model": {"arch": "fast_enhancer", "args": enhancer},
+                "personalize": {"method": method, "purify": {"model": str(model), "reduce": "target"}},
+                "data": {"batch_size": 4}, "validation": {"metrics": []}}
+
+    with pytest.raises(ConfigError, match="enhancer_snr"):
+        PersonalizeModule(config(tmp_path / "snr"))
+    module = PersonalizeModule(config(tmp_path / "esnr"))
+    premixture = 0.1 * torch.randn(4, 8000)
+    weights, speech = module.purification(premixture)
+    assert weights is not None and speech is not None and speech.shape == premixture.shape
+    torch.testing.assert_close(speech, module._estimator[0].speech(premixture))
+    batch = {"sources": premixture[:, None], "mixture": premixture + 0.1 * torch.randn(4, 8000)}
+    loss = module.training_step(batch, 0)
+    target = purified_target(premixture, speech, weights, module.hop)
+    torch.testing.assert_close(loss, neg_snr(module(batch["mixture"])[:, 0], target).mean())
+    cm = PersonalizeModule(config(tmp_path / "esnr", "cm"))
+    batch.update(noise=0.1 * torch.randn(4, 8000), noise_alt=0.1 * torch.randn(4, 8000))
+    assert torch.isfinite(cm.training_step(batch, 0))

@@ -12,6 +12,7 @@
 #   pseudose_frames         pseudose_dp with every frame weighted alike (the per-frame loss alone)
 #   pseudose_oracle         pseudose_dp with the true SNR of each frame instead of the estimator's
 #   *_energy                the same weights in one SNR of weighted frame energies (purify.reduce: energy)
+#   *_target                the same weights in a purified target instead (purify.reduce: target)
 # Scores: runs/pse-grid/SPEAKER_LO_HI/<variant>.json (sepkit evaluate); summary: grid_table.py.
 # Reruns skip what is done and resume what was stopped. VARIANTS="pseudose cm" runs only those (the
 # ablations need their DP variant's run); SNR_MODEL=DIR rates the recordings with another estimator.
@@ -83,4 +84,8 @@ ablation pseudose_dp_energy pseudose_dp personalize.purify.reduce=energy
 ablation cm_dp_energy cm_dp personalize.purify.reduce=energy
 ablation pseudose_oracle_energy pseudose_dp personalize.purify.reduce=energy personalize.purify.model=oracle \
   data.train.with_clean=true "data.train.recordings=$runs/with_clean.jsonl"
+# the weights in the target instead of the loss (purify.reduce: target): the plain distance to ŝ + w·(p − ŝ),
+# where ŝ is the estimator's enhancer's speech estimate of the recording
+ablation pseudose_dp_target pseudose_dp personalize.purify.reduce=target
+ablation cm_dp_target cm_dp personalize.purify.reduce=target
 python "$here/grid_table.py" "$runs"

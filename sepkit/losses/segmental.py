@@ -86,7 +86,29 @@ def match_frames(values: torch.Tensor, n_frames: int) -> torch.Tensor:
     return stretched[:, 0].to(values.dtype)
 
 
-REDUCTIONS = ("frames", "energy")  # how weighted frames make one loss: mean of w_t·D_t, or one energy-weighted SNR
+# How purification's frame weights enter the loss: the mean of w_t·D_t (the papers), one energy-weighted SNR, or
+# a purified target (``purified_target``) under the plain distance.
+REDUCTIONS = ("frames", "energy", "target")
+
+
+def sample_weights(weights: torch.Tensor, n_samples: int, hop: int) -> torch.Tensor:
+    """Frame weights ``(B, frames)`` (frame t centred on sample t·hop) as a per-sample curve ``(B, n_samples)``."""
+    times = torch.arange(n_samples, device=weights.device, dtype=torch.float32) / hop
+    lo = times.floor().long().clamp(max=weights.shape[-1] - 1)
+    hi = (lo + 1).clamp(max=weights.shape[-1] - 1)
+    frac = (times - lo).to(weights.dtype)
+    return weights[..., lo] * (1 - frac) + weights[..., hi] * frac
+
+
+def purified_target(premixture: torch.Tensor, speech: torch.Tensor, weights: torch.Tensor, hop: int) -> torch.Tensor:
+    """The premixture where its frames are trusted, a speech estimate of it where they are not: ``ŝ + w·(p − ŝ)``.
+
+    With ``w`` near 1 (a clean frame) the target is the user's recording, as in PseudoSE; near 0 (a frame the
+    estimator finds noisy) it is ``speech``, e.g. a frozen enhancer's estimate of the recording's speech, so the
+    model is not taught to keep the recording's own noise there, nor let off leaving the injected noise.
+    """
+    w = sample_weights(weights.detach(), premixture.shape[-1], hop).to(premixture.dtype)
+    return speech.detach() + w * (premixture - speech.detach())
 
 
 def weighted_snr(est: torch.Tensor, ref: torch.Tensor, weights: torch.Tensor, window: int = 1024, hop: int = 256,

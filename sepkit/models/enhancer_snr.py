@@ -95,10 +95,15 @@ class EnhancerSnrEstimator(nn.Module):
                           return_complex=True)
         return (spec.real.square() + spec.imag.square()).transpose(1, 2) @ self.fbank  # (B, frames, bands)
 
-    def raw_and_features(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The enhancer's own frame SNR ``(B, frames)`` in dB and the head's features ``(B, frames, bands + 2)``."""
+    def speech(self, wav: torch.Tensor) -> torch.Tensor:
+        """The frozen enhancer's speech estimate ``(B, T)`` of noisy ``(B, T)``."""
         with torch.no_grad():
-            speech = self.enhancer(wav)[:, 0]
+            return self.enhancer(wav)[:, 0]
+
+    def raw_and_features(self, wav: torch.Tensor, speech: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The enhancer's own frame SNR ``(B, frames)`` in dB and the head's features ``(B, frames, bands + 2)``."""
+        speech = self.speech(wav) if speech is None else speech
         noise = wav - speech
         raw = segmental_snr(speech, noise, self.n_fft, self.hop, _FLOOR_DB, _CEIL_DB)
         band_snr = 10 * torch.log10((self._band_power(speech) + _POWER_FLOOR) / (self._band_power(noise) + _POWER_FLOOR))
@@ -108,8 +113,13 @@ class EnhancerSnrEstimator(nn.Module):
         frames = min(raw.shape[-1], feats.shape[1])
         return raw[:, :frames], feats[:, :frames] / SNR_SCALE
 
+    def estimate(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Estimated SNR in dB of every frame ``(B, frames)`` and the enhancer's speech estimate ``(B, T)``."""
+        speech = self.speech(wav)
+        raw, feats = self.raw_and_features(wav, speech)
+        hidden, _ = self.gru(feats)
+        return raw + SNR_SCALE * self.out(hidden).squeeze(-1), speech
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Estimated SNR in dB of every frame: ``(B, T) -> (B, frames)``."""
-        raw, feats = self.raw_and_features(wav)
-        hidden, _ = self.gru(feats)
-        return raw + SNR_SCALE * self.out(hidden).squeeze(-1)
+        return self.estimate(wav)[0]

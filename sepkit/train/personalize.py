@@ -40,7 +40,7 @@ from sepkit.data.personal import contrastive_pairs
 from sepkit.errors import ConfigError
 from sepkit.losses.contrastive import PHI, contrastive_mixtures_loss
 from sepkit.losses.segmental import (DISTANCES, PAPER_FRAMES_SECONDS, REDUCTIONS, frame_grid, match_frames,
-                                     purification_weights, segmental_snr, weighted_distance)
+                                     purification_weights, purified_target, segmental_snr, weighted_distance)
 from sepkit.pretrained import load_network
 from sepkit.train.config import lookup, section
 from sepkit.train.module import SepkitModule, register_paradigm
@@ -61,7 +61,10 @@ PURIFY_KEYS: dict[str, Any] = {
     "model": "snr-estimator",  # a task: snr model (shipped name or exported directory), or "oracle"
     "slope": 1.0,  # w_t = sigmoid(slope · (SNR̂_t − offset_db))
     "offset_db": 0.0,
-    "reduce": "frames",  # frames: mean of w_t·D_t (the papers); energy: one SNR over w-weighted frame energies
+    # how the weights enter the loss: frames, the mean of w_t·D_t (the papers); energy, one SNR over w-weighted
+    # frame energies; target, the plain distance to a purified target ŝ + w·(p − ŝ), ŝ the estimator's enhancer's
+    # speech estimate of the recording (an enhancer_snr estimator) or, with model oracle, the clean recording
+    "reduce": "frames",
 }
 
 
@@ -102,6 +105,9 @@ class PersonalizeModule(SepkitModule):
         self.oracle = self.purify is not None and str(self.purify["model"]) == ORACLE  # true SNRs (with_clean)
         if self.purify is not None and not self.oracle:
             self._estimator.append(self._load_estimator(str(self.purify["model"])))
+            if self.reduce == "target" and not hasattr(self._estimator[0], "estimate"):
+                raise ConfigError(f"personalize.purify.reduce: target needs an estimator that also estimates the "
+                                  f"speech (arch enhancer_snr), not {self.purify['model']}")
 
     @property
     def reduce(self) -> str:
@@ -133,48 +139,68 @@ class PersonalizeModule(SepkitModule):
 
         With ``purify.model: oracle`` the SNR is the true one, from ``clean``, the premixtures' speech alone.
         """
+        return self.purification(premixture, clean)[0]
+
+    @torch.no_grad()
+    def purification(self, premixture: torch.Tensor, clean: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Frame weights as ``frame_weights``, and for ``reduce: target`` the speech estimate ``(B, T)`` of the
+        premixtures (the estimator's enhancer, or ``clean`` with the oracle); ``(None, None)`` when off."""
         if self.purify is None:
-            return None
+            return None, None
+        speech = None
         if self.oracle:
             if clean is None:
                 raise ConfigError("personalize.purify.model oracle needs the recordings' clean versions: "
                                   "data.train.with_clean: true and a 'clean' path in every recording's entry")
             snr = segmental_snr(clean.float(), (premixture - clean).float(), self.window, self.hop)
+            speech = clean.float()
         else:
             estimator = self._estimator[0].to(premixture.device)
             rate, own = int(self.config["sample_rate"]), int(estimator.sample_rate)
             wav = premixture.float() if rate == own else torchaudio.functional.resample(premixture.float(), rate, own)
-            snr = estimator(wav)
+            if self.reduce == "target":
+                snr, speech = estimator.estimate(wav)
+                if rate != own:
+                    speech = torchaudio.functional.resample(speech, own, rate)[..., : premixture.shape[-1]]
+            else:
+                snr = estimator(wav)
         weights = purification_weights(snr, float(self.purify["slope"]), float(self.purify["offset_db"]))
-        return match_frames(weights, 1 + premixture.shape[-1] // self.hop)
+        return match_frames(weights, 1 + premixture.shape[-1] // self.hop), speech
 
     # ---- training ----------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         premixture = batch["sources"][:, 0]
         size = premixture.shape[0]
-        weights = self.frame_weights(premixture, batch.get("clean"))
+        weights, speech = self.purification(premixture, batch.get("clean"))
         if weights is not None:
             self.log("train/weight", weights.mean(), batch_size=size)
+        target = premixture
+        if self.reduce == "target" and weights is not None and speech is not None:
+            target = purified_target(premixture, speech.to(premixture.dtype), weights, self.hop)
+            weights = None  # the purification is in the target; the distance is the plain one
         if self.method == "pseudose":
             est = self(batch["mixture"])[:, 0]
-            loss = weighted_distance(est, premixture, self.distance, weights, self.window, self.hop,
+            loss = weighted_distance(est, target, self.distance, weights, self.window, self.hop,
                                      self.reduce).mean()
         else:
-            loss = self.contrastive_step(batch, premixture, weights)
+            loss = self.contrastive_step(batch, premixture, weights, target)
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         return loss
 
-    def contrastive_step(self, batch: dict[str, Any], premixture: torch.Tensor, weights: torch.Tensor | None
-                         ) -> torch.Tensor:
-        """The contrastive-mixtures loss of one batch (its items become as many pairs)."""
+    def contrastive_step(self, batch: dict[str, Any], premixture: torch.Tensor, weights: torch.Tensor | None,
+                         target: torch.Tensor | None = None) -> torch.Tensor:
+        """The contrastive-mixtures loss of one batch (its items become as many pairs); ``target`` replaces the
+        premixtures in the loss (not in the inputs) when purification purified them."""
         if "noise_alt" not in batch:
             raise ConfigError("personalize.method cm needs training items with 'noise' and 'noise_alt' "
                               "(data.train.type premixtures)")
         pairs = contrastive_pairs(premixture, batch["noise"], batch["noise_alt"])
         y1, y2 = self(torch.cat([pairs.x1, pairs.x2]))[:, 0].chunk(2)
         w2 = weights[pairs.second] if weights is not None else None
+        p1, p2 = (pairs.p1, pairs.p2) if target is None else (target, target[pairs.second])
         terms = contrastive_mixtures_loss(
-            y1, y2, pairs.p1, pairs.p2, pairs.positive, self.distance, float(self.opts["lambda_pos"]),
+            y1, y2, p1, p2, pairs.positive, self.distance, float(self.opts["lambda_pos"]),
             float(self.opts["lambda_neg"]), str(self.opts["phi"]), weights, w2, self.window, self.hop, self.reduce,
         )
         size = premixture.shape[0]
