@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 
 import sepkit
 from sepkit.cli.main import main
+from sepkit.models import build_model
 from sepkit.models.fast_enhancer import FastEnhancer
 from sepkit.models.snr_estimator import SnrEstimator
 from sepkit.pretrained import ModelConfig, export_model, load_network, read_card
@@ -67,6 +69,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     snr_args = {"n_fft": 256, "hop": 64, "hidden": 8, "layers": 1}
     out["snr"] = export_model(SnrEstimator(sample_rate=16000, **snr_args), root / "snr",
                               ModelConfig("snr_estimator", {**snr_args, "sample_rate": 16000}, 16000, "snr", 1))
+    esnr_args = {"n_fft": 256, "hop": 64, "bands": 8, "hidden": 8, "layers": 1, "enhancer": BASE_ARGS}
+    out["esnr"] = export_model(build_model("enhancer_snr", sample_rate=16000, **esnr_args), root / "esnr",
+                               ModelConfig("enhancer_snr", {**esnr_args, "sample_rate": 16000}, 16000, "snr", 1))
     return out
 
 
@@ -151,8 +156,9 @@ def test_an_interrupted_run_resumes_where_it_stopped(
 def test_8khz_recordings_give_an_8khz_model_with_contrastive_mixtures_and_purification(
     files: dict[str, Path], tmp_path: Path
 ) -> None:
-    out = tmp_path / "phone"
-    assert main(_argv(files, "noisy8", out, "--method", "cm", "--purify", "--snr-model", str(files["snr"]))) == 0
+    out = tmp_path / "phone"  # the estimator runs at 16 kHz: its speech estimate comes back at 8 kHz for the target
+    assert main(_argv(files, "noisy8", out, "--method", "cm", "--purify", "--snr-model", str(files["esnr"]))) == 0
+    assert yaml.safe_load((out / "training" / "config.yaml").read_text())["personalize"]["purify"]["reduce"] == "target"
     net, config = load_network(out)
     assert config.sample_rate == 8000 and (config.args["n_fft"], config.args["hop"]) == (64, 16)  # same 8 ms / 2 ms
     assert net.sample_rate == 8000
@@ -174,6 +180,8 @@ def test_8khz_recordings_give_an_8khz_model_with_contrastive_mixtures_and_purifi
         ("no-base", "unknown model"),
         ("occupied", "not a personalisation folder"),
         ("method", "--method must be pseudose or cm"),
+        ("form", "--purify-form must be one of"),
+        ("target-needs-speech", "--purify-form target needs an estimator that also estimates the speech"),
     ],
 )
 def test_clear_one_line_errors(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -193,6 +201,10 @@ def test_clear_one_line_errors(files: dict[str, Path], tmp_path: Path, capsys: p
         (tmp_path / "out" / "mine.txt").write_text("keep")
     if case == "method":
         argv += ["--method", "mixit"]
+    if case == "form":
+        argv += ["--purify", "--snr-model", str(files["esnr"]), "--purify-form", "weights"]
+    if case == "target-needs-speech":
+        argv += ["--purify", "--snr-model", str(files["snr"])]
     assert main(argv) == 2
     assert message in _error(capsys)
     assert not (tmp_path / "out" / "training" / "checkpoints").exists()

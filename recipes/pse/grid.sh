@@ -12,7 +12,8 @@
 #   pseudose_frames         pseudose_dp with every frame weighted alike (the per-frame loss alone)
 #   pseudose_oracle         pseudose_dp with the true SNR of each frame instead of the estimator's
 #   *_energy                the same weights in one SNR of weighted frame energies (purify.reduce: energy)
-#   *_target                the same weights in a purified target instead (purify.reduce: target)
+#   *_dp_target             the same weights in a purified target instead (--purify-form target, the default)
+#   *_distill               *_dp_target with every weight 0: the enhancer's estimate as the only target
 # Scores: runs/pse-grid/SPEAKER_LO_HI/<variant>.json (sepkit evaluate); summary: grid_table.py.
 # Reruns skip what is done and resume what was stopped. VARIANTS="pseudose cm" runs only those (the
 # ablations need their DP variant's run); SNR_MODEL=DIR rates the recordings with another estimator.
@@ -64,8 +65,12 @@ personalize pseudose "$data/user200"
 personalize cm "$data/user200" --method cm
 personalize upper "$data/user200_clean"
 purify=(--purify ${SNR_MODEL:+--snr-model "$SNR_MODEL"})
-personalize pseudose_dp "$data/user200" "${purify[@]}"
-personalize cm_dp "$data/user200" --method cm "${purify[@]}"
+personalize pseudose_dp "$data/user200" "${purify[@]}" --purify-form frames   # the papers' loss
+personalize cm_dp "$data/user200" --method cm "${purify[@]}" --purify-form frames
+# the weights in the target instead of the loss (the default --purify-form target): the plain distance to
+# ŝ + w·(p − ŝ), where ŝ is the estimator's enhancer's speech estimate of the recording
+personalize pseudose_dp_target "$data/user200" "${purify[@]}" --purify-form target
+personalize cm_dp_target "$data/user200" --method cm "${purify[@]}" --purify-form target
 # what purification is made of: the per-frame loss with equal weights (slope 0: every w_t = 0.5), and the
 # weights of a perfect estimator (the true SNR of each frame, from the recordings' clean versions)
 ablation pseudose_frames pseudose_dp personalize.purify.slope=0
@@ -84,8 +89,7 @@ ablation pseudose_dp_energy pseudose_dp personalize.purify.reduce=energy
 ablation cm_dp_energy cm_dp personalize.purify.reduce=energy
 ablation pseudose_oracle_energy pseudose_dp personalize.purify.reduce=energy personalize.purify.model=oracle \
   data.train.with_clean=true "data.train.recordings=$runs/with_clean.jsonl"
-# the weights in the target instead of the loss (purify.reduce: target): the plain distance to ŝ + w·(p − ŝ),
-# where ŝ is the estimator's enhancer's speech estimate of the recording
-ablation pseudose_dp_target pseudose_dp personalize.purify.reduce=target
-ablation cm_dp_target cm_dp personalize.purify.reduce=target
+# their control: every weight 0 (offset 1000 dB), so the target is the enhancer's estimate alone, whatever the SNR
+ablation pseudose_distill pseudose_dp_target personalize.purify.offset_db=1000
+ablation cm_distill cm_dp_target personalize.purify.offset_db=1000
 python "$here/grid_table.py" "$runs"

@@ -53,6 +53,10 @@ def personalize(
     purify: bool = typer.Option(False, "--purify/--no-purify",
                                 help="Weight the loss by the estimated SNR of each frame of the recordings."),
     snr_model: str = typer.Option("snr-estimator", "--snr-model", help="Segmental SNR estimator for --purify."),
+    purify_form: str = typer.Option("target", "--purify-form",
+                                    help="How --purify uses the estimates: target (train towards the recording where "
+                                         "it is clean, the estimator's speech estimate where not), frames (the "
+                                         "papers' frame-weighted loss) or energy (an energy-weighted SNR)."),
     noise: Optional[str] = typer.Option(None, "--noise", help="Noise to inject: a folder of noise recordings or a "
                                                               "noise manifest (.jsonl) [default: $SEPKIT_NOISE]."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -68,7 +72,7 @@ def personalize(
     from sepkit.train.personal_job import personalize as run
 
     opts = PersonalizeOptions(noisy_dir=noisy_dir, out=out, base=base, method=method, purify=purify,
-                              snr_model=snr_model, noise=noise, device=device, steps=steps, batch_size=batch_size,
+                              snr_model=snr_model, purify_form=purify_form, noise=noise, device=device, steps=steps, batch_size=batch_size,
                               lr=lr, validate_every=validate_every)
     if not state.debug:  # Lightning's start-up chatter would bury the progress bar
         import lightning.pytorch  # noqa: F401  (sets its loggers' levels on import; ours must come after)

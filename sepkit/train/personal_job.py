@@ -27,6 +27,7 @@ import yaml
 from sepkit.data.manifest import read_manifest, write_manifest
 from sepkit.data.recordings import native_rate, scan_recordings, total_seconds
 from sepkit.errors import AudioError, ConfigError, ModelError, OutputError
+from sepkit.losses.segmental import REDUCTIONS
 from sepkit.pretrained import ModelConfig, read_config, resolve_model_dir
 from sepkit.train.warm_start import args_at, run_rate
 
@@ -49,6 +50,7 @@ class PersonalizeOptions:
     method: str = "pseudose"
     purify: bool = False
     snr_model: str = "snr-estimator"
+    purify_form: str = "target"  # personalize.purify.reduce: target | frames | energy
     noise: str | None = None
     device: str = "auto"
     steps: int = 500
@@ -74,12 +76,18 @@ def prepare(opts: PersonalizeOptions) -> dict[str, Any]:
     """Check the inputs, write the manifests and return the training config (nothing is trained)."""
     if opts.method not in ("pseudose", "cm"):
         raise ConfigError(f"--method must be pseudose or cm, not {opts.method!r}")
+    if opts.purify_form not in REDUCTIONS:
+        raise ConfigError(f"--purify-form must be one of {', '.join(REDUCTIONS)}, not {opts.purify_form!r}")
     if opts.steps < 1 or opts.batch_size < (2 if opts.method == "cm" else 1) or opts.validate_every < 1:
         raise ConfigError("--steps and --validate-every must be at least 1, --batch-size at least 1 (2 for cm)")
     entries = recordings(opts.noisy_dir)
     base = base_model(opts.base)
     rate = run_rate(base, native_rate(entries))
     estimator = snr_model(opts.snr_model) if opts.purify else None
+    if estimator is not None and opts.purify_form == "target" and read_config(estimator).arch != "enhancer_snr":
+        raise ModelError(f"--purify-form target needs an estimator that also estimates the speech (arch enhancer_snr, "
+                         f"as the shipped snr-estimator); {opts.snr_model} is a {read_config(estimator).arch}: "
+                         f"pass --purify-form frames or energy")
     noise = noise_entries(opts.noise)
     work = check_out(opts.out)
     rec_manifest, noise_manifest = work / "recordings.jsonl", work / "noise.jsonl"
@@ -178,7 +186,8 @@ def build_config(opts: PersonalizeOptions, entries: list[dict[str, Any]], base: 
         "seed": int(opts.seed),
         "model": {"arch": base.arch, "args": args},
         "personalize": {"method": opts.method, "init_from": str(base_dir), "distance": "snr",
-                        "purify": {"model": str(estimator)} if estimator is not None else None},
+                        "purify": ({"model": str(estimator), "reduce": opts.purify_form}
+                                   if estimator is not None else None)},
         "data": {
             "train": {**premixtures, "split": "train", "length": int(opts.batch_size) * int(opts.validate_every)},
             "valid": {**premixtures, "split": "dev" if held_out else "train", "length": VALID_ITEMS},

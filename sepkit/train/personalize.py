@@ -13,6 +13,11 @@ One paradigm, three ideas, chosen in the ``personalize:`` section:
   with ``recipes/snr_estimator``) rates every frame of the premixture; the loss is taken per
   frame (the estimator's window and hop, in seconds) and weighted by ``sigmoid(slope·(SNR̂ − offset))``
   (slope 1, offset 0 dB in the papers), so the noisy parts of the user's recordings teach less.
+  ``purify.reduce`` says how: ``frames`` (the papers: the mean of w_t·D_t), ``energy`` (one SNR over
+  w-weighted frame energies) or ``target`` (the plain distance to ŝ + w·(p − ŝ), where ŝ is the
+  estimator's frozen enhancer's speech estimate of p: the recording where it is trusted, the
+  enhancer's cleaning of it where not; ``sepkit personalize --purify``'s default, the only form
+  that helped on noisy recordings in ``recipes/pse``).
   ``purify.model: oracle`` uses the true SNR instead, from the recordings' clean versions
   (``data.train.with_clean``): an experiment on a corpus speaker, the bound of what a perfect
   estimator could give.
