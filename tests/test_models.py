@@ -35,6 +35,7 @@ def _cases() -> list[tuple[str, dict]]:
 TESTED_ELSEWHERE = {
     "cae_mae": "test_cae_mae_train.py",
     "snr_estimator": "test_snr_estimator.py",
+    "enhancer_snr": "test_enhancer_snr.py",
     "ssl_encoder": "sepkit_fixtures.py",
     "ssl_masker": "test_ssl_frontends.py",
     "ssl_blstm": "test_ssl_frontends.py",
