@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -23,12 +22,7 @@ ENHANCER = {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}  # a tiny fast_en
 ESTIMATOR = {"sample_rate": 8000, "n_fft": 256, "hop": 64, "bands": 8, "hidden": 8, "layers": 1}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 def _enhancer_dir(tmp_path: Path, seed: int = 0, **overrides: int) -> Path:

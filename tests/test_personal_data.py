@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -21,13 +20,7 @@ from sepkit.errors import ConfigError
 from sepkit_fixtures import speechlike
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """One thread: two contend with each other on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 def _write(path: Path, audio: np.ndarray, rate: int) -> Path:

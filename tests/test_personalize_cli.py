@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
-from typing import Iterator
 
 import lightning.pytorch as pl
 import numpy as np
@@ -26,13 +25,7 @@ from sepkit_fixtures import speechlike
 BASE_ARGS = {"n_fft": 128, "hop": 32, "hidden": 16, "layers": 1}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Training on one thread (module scope: before the module's fixtures train); two contend on a busy 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -23,12 +22,7 @@ from sepkit_fixtures import speechlike
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (RECIPES / "pse").glob("*.yaml")))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -17,13 +16,7 @@ from sepkit.train.warm_start import args_at, rate_adaptable, run_rate, warm_star
 from sepkit_fixtures import ConvTestModel, speechlike
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """One thread: two contend with each other on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 ARGS = {"n_fft": 512, "hop": 128, "hidden": 24, "layers": 1}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -24,12 +23,7 @@ from sepkit.train.snr_estimator import SnrEstimatorModule
 TINY = Path(__file__).resolve().parent.parent / "recipes" / "snr_estimator" / "tiny.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 def test_estimator_gives_one_snr_per_frame_whatever_the_gain() -> None:

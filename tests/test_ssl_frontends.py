@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -27,12 +26,7 @@ HEADS = {"ssl_masker": {"n_src": 2, "n_filters": 16, "kernel_size": 16, "ssl_cha
 FIRST_HEAD_LAYER = {"ssl_masker": "ssl_proj.weight", "ssl_blstm": "blstm.weight_ih_l0"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator
 
 import pytest
 import torch
@@ -19,12 +18,7 @@ from sepkit.ssl.tera import tera_alter
 from sepkit_fixtures import TINY_SSL_ENCODER
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 def _runs(row: torch.Tensor) -> list[int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -25,12 +24,7 @@ RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "ssl_pretrain"
 OBJECTIVES = ("wav2vec2", "hubert", "tera")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
 @pytest.fixture(scope="module")

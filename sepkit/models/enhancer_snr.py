@@ -27,6 +27,7 @@ from sepkit.errors import ModelError
 from sepkit.losses.segmental import segmental_snr
 from sepkit.models.fast_enhancer import FastEnhancer
 from sepkit.models.registry import register_model
+from sepkit.models.snr_estimator import FrameSnrModel
 
 SNR_SCALE = 10.0  # features and corrections in units of 10 dB
 _FLOOR_DB, _CEIL_DB = -30.0, 40.0
@@ -34,10 +35,8 @@ _POWER_FLOOR = 1e-10
 
 
 @register_model("enhancer_snr")
-class EnhancerSnrEstimator(nn.Module):
+class EnhancerSnrEstimator(FrameSnrModel):
     """Waveform ``(B, T)`` -> segmental SNR in dB ``(B, 1 + T // hop)``, from a frozen enhancer plus a calibrating GRU."""
-
-    n_src = 1
 
     def __init__(
         self,
@@ -68,16 +67,6 @@ class EnhancerSnrEstimator(nn.Module):
         self.out = nn.Linear(2 * hidden, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-
-    @property
-    def window_seconds(self) -> float:
-        """Length of one analysis frame in seconds (the segment each SNR value describes)."""
-        return self.n_fft / self.sample_rate
-
-    @property
-    def hop_seconds(self) -> float:
-        """Time between frames in seconds."""
-        return self.hop / self.sample_rate
 
     def train(self, mode: bool = True) -> "EnhancerSnrEstimator":
         super().train(mode)

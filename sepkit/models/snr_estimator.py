@@ -21,11 +21,28 @@ SNR_SCALE = 10.0  # the network predicts SNR / 10 dB: unit-range outputs, so a f
 _POWER_FLOOR = 1e-10  # keeps log finite on digital silence
 
 
-@register_model("snr_estimator")
-class SnrEstimator(nn.Module):
-    """Waveform ``(B, T)`` -> segmental SNR in dB ``(B, 1 + T // hop)``; a GRU on log |STFT| (methods.md: 3 x 1024)."""
+class FrameSnrModel(nn.Module):
+    """What every segmental SNR estimator shares: one SNR per Hann frame of ``n_fft`` samples every ``hop``."""
 
     n_src = 1  # one output track (SNR per frame), which is what the training spine checks against
+    sample_rate: int
+    n_fft: int
+    hop: int
+
+    @property
+    def window_seconds(self) -> float:
+        """Length of one analysis frame in seconds (the segment each SNR value describes)."""
+        return self.n_fft / self.sample_rate
+
+    @property
+    def hop_seconds(self) -> float:
+        """Time between frames in seconds."""
+        return self.hop / self.sample_rate
+
+
+@register_model("snr_estimator")
+class SnrEstimator(FrameSnrModel):
+    """Waveform ``(B, T)`` -> segmental SNR in dB ``(B, 1 + T // hop)``; a GRU on log |STFT| (methods.md: 3 x 1024)."""
 
     def __init__(
         self,
@@ -46,16 +63,6 @@ class SnrEstimator(nn.Module):
         self.feat_bias = nn.Parameter(torch.zeros(n_freqs))
         self.gru = nn.GRU(n_freqs, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional)
         self.out = nn.Linear(hidden * (2 if bidirectional else 1), 1)
-
-    @property
-    def window_seconds(self) -> float:
-        """Length of one analysis frame in seconds (the segment each SNR value describes)."""
-        return self.n_fft / self.sample_rate
-
-    @property
-    def hop_seconds(self) -> float:
-        """Time between frames in seconds."""
-        return self.hop / self.sample_rate
 
     def features(self, wav: torch.Tensor) -> torch.Tensor:
         """Gain-independent features ``(B, frames, F)``: log power minus its mean over all bins and frames."""
