@@ -46,7 +46,8 @@ def main() -> None:
     net, config = load_network(args.model)
     baseline = build_model("snr_estimator", sample_rate=config.sample_rate, n_fft=1024, hop=256, hidden=256,
                            layers=2).eval()
-    batch = 0.1 * torch.randn(args.batch, int(args.seconds * config.sample_rate), generator=torch.Generator().manual_seed(0))
+    samples = int(args.seconds * config.sample_rate)
+    batch = 0.1 * torch.randn(args.batch, samples, generator=torch.Generator().manual_seed(0))
     model_s = seconds_per_batch(net, batch, args.repeats)
     base_s = seconds_per_batch(baseline, batch, args.repeats)
     print(json.dumps({"model": args.model, "arch": config.arch, "threads": args.threads,

@@ -80,7 +80,8 @@ def test_training_copies_the_named_enhancer_and_refuses_a_missing_or_mismatched_
     with pytest.raises(ConfigError, match="must equal"):
         SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, other)))
     with pytest.raises(ConfigError, match="applies to arch enhancer_snr"):
-        SnrEstimatorModule(load_config(TINY, [f"output_dir={tmp_path / 'plain'}", f"snr_estimator.enhancer_from={source}"]))
+        plain = [f"output_dir={tmp_path / 'plain'}", f"snr_estimator.enhancer_from={source}"]
+        SnrEstimatorModule(load_config(TINY, plain))
 
 
 @pytest.mark.slow

@@ -51,7 +51,8 @@ def personalize(
     base: str = typer.Option("enhance-default", "--base", help="Enhancer to start from: shipped name or model folder."),
     method: str = typer.Option("pseudose", "--method", help="pseudose or cm (contrastive mixtures)."),
     purify: bool = typer.Option(False, "--purify/--no-purify",
-                                help="Weight the loss by the estimated SNR of each frame of the recordings."),
+                                help="Purify training with a segmental SNR estimator: the noisy frames of the "
+                                     "recordings teach less (how: --purify-form)."),
     snr_model: str = typer.Option("snr-estimator", "--snr-model", help="Segmental SNR estimator for --purify."),
     purify_form: str = typer.Option("target", "--purify-form",
                                     help="How --purify uses the estimates: target (train towards the recording where "
@@ -72,8 +73,8 @@ def personalize(
     from sepkit.train.personal_job import personalize as run
 
     opts = PersonalizeOptions(noisy_dir=noisy_dir, out=out, base=base, method=method, purify=purify,
-                              snr_model=snr_model, purify_form=purify_form, noise=noise, device=device, steps=steps, batch_size=batch_size,
-                              lr=lr, validate_every=validate_every)
+                              snr_model=snr_model, purify_form=purify_form, noise=noise, device=device, steps=steps,
+                              batch_size=batch_size, lr=lr, validate_every=validate_every)
     if not state.debug:  # Lightning's start-up chatter would bury the progress bar
         import lightning.pytorch  # noqa: F401  (sets its loggers' levels on import; ours must come after)
 

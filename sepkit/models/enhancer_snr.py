@@ -36,7 +36,7 @@ _POWER_FLOOR = 1e-10
 
 @register_model("enhancer_snr")
 class EnhancerSnrEstimator(FrameSnrModel):
-    """Waveform ``(B, T)`` -> segmental SNR in dB ``(B, 1 + T // hop)``, from a frozen enhancer plus a calibrating GRU."""
+    """Waveform ``(B, T)`` -> segmental SNR in dB ``(B, 1 + T // hop)``: a frozen enhancer and a calibrating GRU."""
 
     def __init__(
         self,
@@ -95,7 +95,8 @@ class EnhancerSnrEstimator(FrameSnrModel):
         speech = self.speech(wav) if speech is None else speech
         noise = wav - speech
         raw = segmental_snr(speech, noise, self.n_fft, self.hop, _FLOOR_DB, _CEIL_DB)
-        band_snr = 10 * torch.log10((self._band_power(speech) + _POWER_FLOOR) / (self._band_power(noise) + _POWER_FLOOR))
+        speech_bands, noise_bands = self._band_power(speech), self._band_power(noise)
+        band_snr = 10 * torch.log10((speech_bands + _POWER_FLOOR) / (noise_bands + _POWER_FLOOR))
         level = 10 * torch.log10(self._band_power(wav).sum(-1) + _POWER_FLOOR)
         level = level - level.amax(-1, keepdim=True)  # dB below the recording's loudest frame: gain-free
         feats = torch.cat([raw[..., None], band_snr.clamp(_FLOOR_DB, _CEIL_DB), level.clamp_min(-80.0)[..., None]], -1)

@@ -63,7 +63,8 @@ class SnrEstimatorModule(SepkitModule):
                                   "(e.g. enhance-default) whose estimates it calibrates")
             return
         if not wants:
-            raise ConfigError(f"snr_estimator.enhancer_from applies to arch enhancer_snr, not {self.config['model']['arch']}")
+            raise ConfigError(f"snr_estimator.enhancer_from applies to arch enhancer_snr, "
+                              f"not {self.config['model']['arch']}")
         base, base_config = load_network(str(name))
         try:
             self.net.load_enhancer(base)
