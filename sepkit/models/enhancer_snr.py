@@ -79,10 +79,14 @@ class EnhancerSnrEstimator(FrameSnrModel):
             raise ModelError(f"enhancer_snr: the enhancer must be a fast_enhancer, not {type(base).__name__}")
         self.enhancer.load_state_dict(base.state_dict(), strict=True)
 
-    def _band_power(self, wav: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
-                          return_complex=True)
-        return (spec.real.square() + spec.imag.square()).transpose(1, 2) @ self.fbank  # (B, frames, bands)
+    def _spectrum(self, wav: torch.Tensor) -> torch.Tensor:
+        """Complex STFT ``(B, frames, F)`` on the estimator's Hann grid."""
+        return torch.stft(wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
+                          return_complex=True).transpose(1, 2)
+
+    def _bands(self, spec: torch.Tensor) -> torch.Tensor:
+        """Mel band powers ``(B, frames, bands)`` of a spectrum from ``_spectrum``."""
+        return (spec.real.square() + spec.imag.square()) @ self.fbank
 
     def speech(self, wav: torch.Tensor) -> torch.Tensor:
         """The frozen enhancer's speech estimate ``(B, T)`` of noisy ``(B, T)``."""
@@ -95,9 +99,10 @@ class EnhancerSnrEstimator(FrameSnrModel):
         speech = self.speech(wav) if speech is None else speech
         noise = wav - speech
         raw = segmental_snr(speech, noise, self.n_fft, self.hop, _FLOOR_DB, _CEIL_DB)
-        speech_bands, noise_bands = self._band_power(speech), self._band_power(noise)
+        spec_x, spec_s = self._spectrum(wav), self._spectrum(speech)  # the noise's is their difference (linear)
+        speech_bands, noise_bands = self._bands(spec_s), self._bands(spec_x - spec_s)
         band_snr = 10 * torch.log10((speech_bands + _POWER_FLOOR) / (noise_bands + _POWER_FLOOR))
-        level = 10 * torch.log10(self._band_power(wav).sum(-1) + _POWER_FLOOR)
+        level = 10 * torch.log10(self._bands(spec_x).sum(-1) + _POWER_FLOOR)
         level = level - level.amax(-1, keepdim=True)  # dB below the recording's loudest frame: gain-free
         feats = torch.cat([raw[..., None], band_snr.clamp(_FLOOR_DB, _CEIL_DB), level.clamp_min(-80.0)[..., None]], -1)
         frames = min(raw.shape[-1], feats.shape[1])

@@ -84,9 +84,10 @@ def prepare(opts: PersonalizeOptions) -> dict[str, Any]:
     base = base_model(opts.base)
     rate = run_rate(base, native_rate(entries))
     estimator = snr_model(opts.snr_model) if opts.purify else None
-    if estimator is not None and opts.purify_form == "target" and read_config(estimator).arch != "enhancer_snr":
+    estimator_arch = read_config(estimator).arch if estimator is not None else None
+    if estimator_arch is not None and opts.purify_form == "target" and estimator_arch != "enhancer_snr":
         raise ModelError(f"--purify-form target needs an estimator that also estimates the speech (arch enhancer_snr, "
-                         f"as the shipped snr-estimator); {opts.snr_model} is a {read_config(estimator).arch}: "
+                         f"as the shipped snr-estimator); {opts.snr_model} is a {estimator_arch}: "
                          f"pass --purify-form frames or energy")
     noise = noise_entries(opts.noise)
     work = check_out(opts.out)

@@ -181,7 +181,7 @@ class PersonalizeModule(SepkitModule):
         if weights is not None:
             self.log("train/weight", weights.mean(), batch_size=size)
         target = premixture
-        if self.reduce == "target" and weights is not None and speech is not None:
+        if speech is not None:  # reduce: target
             target = purified_target(premixture, speech.to(premixture.dtype), weights, self.hop)
             weights = None  # the purification is in the target; the distance is the plain one
         if self.method == "pseudose":
