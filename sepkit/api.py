@@ -20,11 +20,10 @@ from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_bl
 from sepkit.errors import AudioError, ModelError
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
 from sepkit.losses.pit import reorder
-from sepkit.pretrained import LOUDEST, ModelConfig, load_network
+from sepkit.pretrained import DEFAULT_ENHANCER, LOUDEST, ModelConfig, load_network
 
 Waveform = Union[np.ndarray, torch.Tensor]
 PathLike = Union[str, "os.PathLike[str]"]
-DEFAULT_ENHANCER = "enhance-default"
 READ_BLOCK_SECONDS = 10.0
 MAX_CHANNELS = 64
 # Exported models of other tasks, which training uses but sepkit.load refuses: what each one is.

@@ -13,17 +13,17 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn as nn
 import yaml
-from safetensors.torch import load_model, save_model
 
 from sepkit.atomic import give_umask_mode, temp_file_beside
 from sepkit.errors import ModelError
-from sepkit.models import build_model
 
+if TYPE_CHECKING:  # torch loads only when a network does, so `sepkit models` reads cards without it
+    import torch.nn as nn
+
+DEFAULT_ENHANCER = "enhance-default"  # the shipped model `sepkit enhance` and `sepkit.load()` use
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "CARD.md"
@@ -123,6 +123,10 @@ def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
 
 def load_network(name_or_dir: str | os.PathLike[str]) -> tuple[nn.Module, ModelConfig]:
     """Rebuild an exported network and load its weights (safetensors: no pickle)."""
+    from safetensors.torch import load_model
+
+    from sepkit.models import build_model
+
     model_dir = resolve_model_dir(name_or_dir)
     config = read_config(model_dir)
     weights = model_dir / WEIGHTS_FILE
@@ -145,6 +149,8 @@ def export_model(
     card: str | None = None,
 ) -> Path:
     """Write a model directory that ``sepkit.load`` reads; files are replaced atomically."""
+    from safetensors.torch import save_model
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # save_model keeps one copy of tied (shared) weights, which save_file refuses

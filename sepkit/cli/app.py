@@ -2,6 +2,14 @@
 
 User errors (``SepkitError``) print one line on stderr and exit 2; ``--debug`` shows the
 traceback instead. Commands register themselves on ``app`` (or ``data_app``) on import.
+
+How to add a command (``sepkit --help`` and every ``--help`` must start without torch):
+  1. write it in a module of this package with ``@app.command()`` (or ``@data_app.command("name")``);
+  2. at the module's top import only the standard library, typer and light sepkit modules
+     (``sepkit.cli.app``, ``sepkit.errors``, ``sepkit.pretrained``, ``sepkit.data.paths``);
+     import everything else (torch, numpy, the API, training, metrics) inside the function;
+  3. add the module's name to ``COMMAND_MODULES`` below.
+tests/test_cli_startup.py runs every command's ``--help`` and fails if torch was imported.
 """
 
 from __future__ import annotations
@@ -10,6 +18,9 @@ import sys
 from typing import NoReturn
 
 import typer
+
+# every module that registers commands, imported (cheaply) by sepkit.cli.main before parsing
+COMMAND_MODULES = ("enhance", "score", "evaluate", "models", "data", "train", "personalize")
 
 app = typer.Typer(
     name="sepkit",

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from sepkit.cli.app import data_app
-from sepkit.data.prepare import PREPARERS, PrepareOptions, prepare
+from sepkit.data.prepare import PREPARERS
 from sepkit.errors import ConfigError
 
 
@@ -25,6 +25,8 @@ def prepare_cmd(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave unreadable files out instead of failing."),
 ) -> None:
     """Write manifests for a corpus in its standard directory layout."""
+    from sepkit.data.prepare import PrepareOptions, prepare
+
     if file_kind not in ("speech", "noise", "rir", "music"):
         raise ConfigError(f"--file-kind: must be speech, noise, rir or music, got {file_kind!r}")
     if not (0 <= dev_fraction < 1 and 0 <= test_fraction < 1 and dev_fraction + test_fraction < 1):

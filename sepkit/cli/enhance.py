@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
-from sepkit.api import DEFAULT_ENHANCER, SepkitModel, load
-from sepkit.audio.io import expand_inputs
 from sepkit.cli.app import app, fail, report, state
-from sepkit.cli.progress import progress_bar
 from sepkit.errors import SepkitError
+from sepkit.pretrained import DEFAULT_ENHANCER
+
+if TYPE_CHECKING:
+    from sepkit.api import SepkitModel
 
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda (auto picks CUDA when available).")
 
 
 def _load(model: str, device: str, half: bool, chunk_seconds: Optional[float], batch_size: Optional[int]) -> SepkitModel:
+    from sepkit.api import load
+
     return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size)
 
 
 def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int], None]], str]) -> None:
     """Run ``work`` over every input, report failures one line each, exit 2 if any failed."""
+    from sepkit.audio.io import expand_inputs
+    from sepkit.cli.progress import progress_bar
+
     files, errors = expand_inputs(items)
     for line in errors:
         report(line)
@@ -69,6 +75,8 @@ def enhance(
     if output is not None and out_dir is not None:
         fail("give either -o/--output or --out-dir, not both")
     if output is not None:
+        from sepkit.audio.io import expand_inputs
+
         files, errors = expand_inputs(inputs)
         if len(files) + len(errors) != 1:
             fail(f"-o/--output takes exactly one input, got {len(files) + len(errors)}: use --out-dir")

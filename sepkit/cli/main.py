@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 
-from sepkit.cli.app import app, report, state
+from sepkit.cli.app import COMMAND_MODULES, app, report, state
 from sepkit.errors import SepkitError
 
 
 def _register_commands() -> None:
-    # Importing a command module registers its commands on the app.
-    import importlib
-
-    for module in ("enhance", "score", "evaluate", "models", "data", "train", "personalize"):
-        try:
-            importlib.import_module(f"sepkit.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sepkit.cli.{module}":
-                raise
+    """Import every command module; each registers its commands on the app (see sepkit/cli/app.py)."""
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"sepkit.cli.{module}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+    """Run the CLI; returns the process exit code.
+
+    Typer runs in standalone mode, so usage errors (unknown command or option, missing argument)
+    print the command's usage hint and exit 2, and --help exits 0.
+    """
     _register_commands()
     args = sys.argv[1:] if argv is None else argv
     state.debug = "--debug" in args
     state.argv = list(args)
     try:
-        rc = app(args=args, prog_name="sepkit", standalone_mode=False)
-        return rc if isinstance(rc, int) else 0
+        app(args=args, prog_name="sepkit", standalone_mode=True)
+        return 0
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except SepkitError as exc:
         if state.debug:
             traceback.print_exc()
@@ -41,16 +40,6 @@ def main(argv: list[str] | None = None) -> int:
         report("interrupted")
         return 130
     except Exception as exc:  # a bug, not a user error: one line unless --debug
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            report("aborted")
-            return 1
         if state.debug:
             traceback.print_exc()
         report(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")

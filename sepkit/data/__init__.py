@@ -1,17 +1,37 @@
-"""Data layer: manifests, corpus preparation, on-the-fly mixing datasets, fixed evaluation sets."""
+"""Data layer: manifests, corpus preparation, on-the-fly mixing datasets, fixed evaluation sets.
 
-from sepkit.data.augment import Augmentation, apply_eq, early_rir, reverberate, speed_perturb
-from sepkit.data.fixed_sets import FixedSetDataset, write_fixed_set
-from sepkit.data.manifest import KINDS, SPLITS, file_entry, read_manifest, read_mixture_manifest, write_manifest
-from sepkit.data.mixing import MixingDataset, NoisySpeechDataset, SpeakerMixtureDataset, rms, snr_db
-from sepkit.data.prepare import PREPARERS, PrepareOptions, prepare
-from sepkit.data.sources import AudioPool, load_entries
-from sepkit.data.splits import split_groups
+Names load on first use (PEP 562), so light modules such as ``sepkit.data.paths`` import
+without torch; add a new export to ``_EXPORTS``.
+"""
 
-__all__ = [
-    "KINDS", "SPLITS", "PREPARERS",
-    "Augmentation", "AudioPool", "FixedSetDataset", "MixingDataset", "NoisySpeechDataset", "PrepareOptions",
-    "SpeakerMixtureDataset",
-    "apply_eq", "early_rir", "file_entry", "load_entries", "prepare", "read_manifest", "read_mixture_manifest",
-    "reverberate", "rms", "snr_db", "speed_perturb", "split_groups", "write_fixed_set", "write_manifest",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "sepkit.data.augment": ("Augmentation", "apply_eq", "early_rir", "reverberate", "speed_perturb"),
+    "sepkit.data.fixed_sets": ("FixedSetDataset", "write_fixed_set"),
+    "sepkit.data.manifest": ("KINDS", "SPLITS", "file_entry", "read_manifest", "read_mixture_manifest",
+                             "write_manifest"),
+    "sepkit.data.mixing": ("MixingDataset", "NoisySpeechDataset", "SpeakerMixtureDataset", "rms", "snr_db"),
+    # not the function prepare: once imported, the submodule sepkit.data.prepare holds that name
+    "sepkit.data.prepare": ("PREPARERS", "PrepareOptions"),
+    "sepkit.data.sources": ("AudioPool", "load_entries"),
+    "sepkit.data.splits": ("split_groups",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` when it is first asked for."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sepkit.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
