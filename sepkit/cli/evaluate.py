@@ -19,8 +19,9 @@ def evaluate(
     model: str = typer.Argument(..., help="Shipped model name or exported model folder."),
     mix: Path = typer.Option(..., "--mix", help="Folder of test mixtures <stem>.wav."),
     ref: Path = typer.Option(..., "--ref", help="References: <stem>.wav, or s1/, s2/ folders for separation."),
-    baseline: list[str] = typer.Option([], "--baseline", help="Run beside the model (repeatable): noisereduce, or "
-                                       "another model of the same task (shipped name or folder)."),
+    baseline: list[str] = typer.Option([], "--baseline", help="Run beside the model (repeatable): noisereduce, "
+                                       "rnnoise, deepfilternet3 (pip install \"sepkit[peers]\"), or another model "
+                                       "of the same task (shipped name or folder)."),
     metrics: str = typer.Option("si_sdr,pesq,estoi,dnsmos", "--metrics", help="Comma-separated metrics."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Scoring worker processes."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
@@ -29,7 +30,7 @@ def evaluate(
     update_card: bool = typer.Option(False, "--update-card", help="Write the scores into the model's CARD.md."),
     test_name: Optional[str] = typer.Option(None, "--test-name", help="How the card names the test set."),
 ) -> None:
-    """Score a model and baselines (noisereduce, other models) on one test set with the same metrics, in one run."""
+    """Score a model beside baselines (noisereduce, RNNoise, DeepFilterNet3, other models) on one test set, one run."""
     from sepkit.evaluation import evaluate as run_evaluation
     from sepkit.evaluation import write_test_scores
     from sepkit.pretrained import resolve_model_dir
