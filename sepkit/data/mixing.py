@@ -26,6 +26,8 @@ import torch
 from torch.utils.data import Dataset
 
 from sepkit.data.augment import Augmentation, reverberate, speed_perturb
+from sepkit.data.corruption import (Corruption, clip, mu_law_round_trip, narrowband, random_colouring,
+                                    stationary_noise)
 from sepkit.data.sources import AudioPool, ManifestLike, load_entries
 from sepkit.errors import ConfigError, ManifestError
 
@@ -55,7 +57,7 @@ class MixingDataset(Dataset):
                  reverb_prob: float = 0.0, level_range_db: tuple[float, float] = (-35.0, -15.0),
                  augment: Augmentation | None = None, noise_augment: Augmentation | None = None,
                  seed: int = 0, length: int | None = None, split: str | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None):
+                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None):
         lo, hi = (segment_seconds, segment_seconds) if np.isscalar(segment_seconds) else segment_seconds
         if not 0 < lo <= hi:
             raise ConfigError(f"segment_seconds: need 0 < min <= max, got {segment_seconds!r}")
@@ -65,6 +67,7 @@ class MixingDataset(Dataset):
         self.segment = (int(round(lo * sample_rate)), int(round(hi * sample_rate)))
         self.snr_range, self.level_range_db, self.reverb_prob = snr_range, level_range_db, reverb_prob
         self.augment, self.noise_augment = augment or Augmentation(), noise_augment or Augmentation()
+        self.corrupt = corrupt or Corruption()
         self.speech = AudioPool(load_entries(speech_manifest, split, minimum=speech_min), sample_rate, cache)
         self.noise = AudioPool(load_entries(noise_manifest, split), sample_rate, cache) if noise_manifest else None
         self.rirs = AudioPool(load_entries(rir_manifest, split), sample_rate, cache) if rir_manifest else None
@@ -123,23 +126,61 @@ class MixingDataset(Dataset):
         raise ManifestError(f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; "
                             f"check the manifest")
 
+    def _looped_crop(self, pool: AudioPool, i: int, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
+        """``n`` samples of file ``i`` of ``pool`` and their start: a random crop, or a short file looped from a
+        random point."""
+        frames = pool.frames(i)
+        if frames >= n:
+            start = pool.aligned(i, int(rng.integers(0, frames - n + 1)))
+            return pool.crop(i, start, n), start
+        start = int(rng.integers(0, frames))
+        whole = pool.load(i)
+        return whole.repeat(math.ceil((n + start) / whole.shape[0]))[start:start + n], start
+
     def _draw_noise(self, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
         """``n`` samples of noise: a random crop, or a short file looped from a random point."""
         assert self.noise is not None
         for _ in range(MAX_DRAWS):
             i = int(rng.choice(len(self.noise), p=self._noise_p))
-            frames = self.noise.frames(i)
-            if frames >= n:
-                start = self.noise.aligned(i, int(rng.integers(0, frames - n + 1)))
-                wav = self.noise.crop(i, start, n)
-            else:
-                start = int(rng.integers(0, frames))
-                whole = self.noise.load(i)
-                wav = whole.repeat(math.ceil((n + start) / whole.shape[0]))[start:start + n]
+            wav, start = self._looped_crop(self.noise, i, n, rng)
             wav = self.noise_augment.equalize(wav, self.sample_rate, rng)
             if rms(wav) > SILENT_RMS / 10:
                 return wav, {"noise_file": self.noise.path(i), "noise_start": start / self.sample_rate}
         raise ManifestError(f"{self.noise.path(i)}: {MAX_DRAWS} noise crops in a row were silent; check the manifest")
+
+    def _babble(self, n: int, rng: np.random.Generator, exclude_speaker: str) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Babble: the sum of 3-8 (``corrupt.babble_talkers``) speech crops of speakers other than the target."""
+        want = int(rng.integers(self.corrupt.babble_talkers[0], self.corrupt.babble_talkers[1] + 1))
+        wav, talkers = torch.zeros(n), []
+        for _ in range(want * MAX_DRAWS):
+            if len(talkers) == want:
+                break
+            i = int(rng.integers(len(self.speech)))
+            speaker = self.speech.entries[i].get("speaker") or self.speech.path(i)
+            if speaker == exclude_speaker:
+                continue
+            crop, _ = self._looped_crop(self.speech, i, n, rng)
+            if rms(crop) > SILENT_RMS:
+                wav += crop * (10 ** (float(rng.uniform(-3, 3)) / 20) / rms(crop))
+                talkers.append(speaker)
+        if not talkers:
+            raise ManifestError(f"babble: no speech of a speaker other than {exclude_speaker!r} in the manifest")
+        return wav, {"noise_file": "babble:" + ",".join(talkers), "noise_start": 0.0}
+
+    def _noise_signal(self, n: int, rng: np.random.Generator, exclude_speaker: str
+                      ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Noise of the family ``corrupt`` draws (a recording, babble or stationary), coloured with ``colour_prob``."""
+        family = self.corrupt.noise_family(rng) if self.corrupt.active else "file"
+        if family == "babble":
+            wav, info = self._babble(n, rng, exclude_speaker)
+        elif family == "stationary":
+            wav, kind = stationary_noise(n, self.sample_rate, rng)
+            info = {"noise_file": kind, "noise_start": 0.0}
+        else:
+            wav, info = self._draw_noise(n, rng)
+        if self.corrupt.active and rng.random() < self.corrupt.colour_prob:
+            wav = random_colouring(wav, rng)
+        return wav, info | {"noise_family": family}
 
     def _reverb(self, wav: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, str]:
         """``(reverberant, target, rir path)``; with probability ``1 - reverb_prob`` the dry signal twice."""
@@ -149,12 +190,12 @@ class MixingDataset(Dataset):
         full, early = reverberate(wav, self.rirs.load(i), self.sample_rate)
         return full, early, self.rirs.path(i)
 
-    def _add_noise(self, speech: torch.Tensor, rng: np.random.Generator
+    def _add_noise(self, speech: torch.Tensor, rng: np.random.Generator, exclude_speaker: str = ""
                    ) -> tuple[torch.Tensor, float, dict[str, Any]]:
         """Noise scaled to a random SNR against ``speech``, or zeros (SNR = inf) without a noise manifest."""
         if self.noise is None:
             return torch.zeros_like(speech), math.inf, {"noise_file": "", "noise_start": 0.0}
-        noise, info = self._draw_noise(speech.shape[0], rng)
+        noise, info = self._noise_signal(speech.shape[0], rng, exclude_speaker)
         snr = float(rng.uniform(*self.snr_range))
         noise = noise * math.sqrt(rms(speech) ** 2 / (rms(noise) ** 2 * 10 ** (snr / 10)))
         return noise, snr, info
@@ -186,21 +227,45 @@ class NoisySpeechDataset(MixingDataset):
                  level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
                  split: str | None = None, augment: Augmentation | None = None,
                  noise_augment: Augmentation | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None):
+                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None):
         super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
                          sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
                          reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
                          noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache,
-                         speech_min=speech_min)
+                         speech_min=speech_min, corrupt=corrupt)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
         n = self._segment_length(rng)
         dry, info = self._draw_speech(n, rng)
+        corrupt = self.corrupt if self.corrupt.active else None
+        if corrupt and rng.random() < corrupt.colour_prob:
+            dry = random_colouring(dry, rng)  # the microphone: heard in the target too
         wet, target, rir = self._reverb(dry, rng)
-        noise, snr, noise_info = self._add_noise(wet, rng)
+        noise, snr, noise_info = self._add_noise(wet, rng, exclude_speaker=info["speakers"])
+        effects = []
+        if corrupt and rng.random() < corrupt.narrowband_prob:
+            highpass = bool(rng.random() < 0.5)
+            wet, target, noise = (narrowband(x, self.sample_rate, highpass) for x in (wet, target, noise))
+            effects.append("narrowband")
         info = {k: [v] for k, v in info.items()} | {"rirs": [rir]} | noise_info
-        return self._finish(index, target[None], wet, noise, snr, [0.0], info, bool(rir), rng)
+        item = self._finish(index, target[None], wet, noise, snr, [0.0], info, bool(rir), rng)
+        if corrupt:
+            item["mixture"] = self._channel(item["mixture"], corrupt, rng, effects)
+            item["info"]["effects"] = "+".join(effects)  # a string: batches collate it
+        return item
+
+    @staticmethod
+    def _channel(mixture: torch.Tensor, corrupt: Corruption, rng: np.random.Generator, effects: list[str]
+                 ) -> torch.Tensor:
+        """Non-linear channel effects on the mixture alone: clipping, then mu-law coding."""
+        if rng.random() < corrupt.clip_prob:
+            mixture = clip(mixture, float(rng.uniform(*corrupt.clip_range)))
+            effects.append("clipped")
+        if rng.random() < corrupt.codec_prob:
+            mixture = mu_law_round_trip(mixture)
+            effects.append("mu-law")
+        return mixture
 
 
 class SpeakerMixtureDataset(MixingDataset):

@@ -12,7 +12,7 @@ from sepkit.losses.criteria import (
 )
 from sepkit.losses.mixit import mixit_assignment, mixit_loss, mixture_consistency, remix
 from sepkit.losses.pit import best_assignment, pit_loss, reorder
-from sepkit.losses.stft import MultiResolutionSTFTLoss
+from sepkit.losses.stft import CompressedSpectrumLoss, MultiResolutionSTFTLoss
 from sepkit.losses.vae import (
     CycleTerms,
     cycle_terms,
@@ -25,6 +25,7 @@ from sepkit.losses.vae import (
 
 __all__ = [
     "CycleTerms",
+    "CompressedSpectrumLoss",
     "MultiResolutionSTFTLoss",
     "best_assignment",
     "cycle_terms",

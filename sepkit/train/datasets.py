@@ -5,7 +5,8 @@ or the manifest-free ``synthetic`` set); every other key is passed to it as a ke
 ``sample_rate`` comes from the top level of the config and ``seed`` defaults to the run's seed
 (plus one for validation, so the two sets never share a mixture). Two keys are ours: on a
 ``fixed`` set, ``segment_seconds`` trains on random crops of that length (``RandomSegments``);
-``augment``/``noise_augment`` mappings become ``sepkit.data.Augmentation`` objects.
+``augment``/``noise_augment`` mappings become ``sepkit.data.Augmentation`` objects, and a
+``corrupt`` mapping a ``sepkit.data.corruption.Corruption``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def build_dataset(spec: dict[str, Any], where: str, sample_rate: int, seed: int)
     for key in ("augment", "noise_augment"):
         if isinstance(args.get(key), dict):
             args[key] = _augmentation(args[key], f"{where}.{key}")
+    if isinstance(args.get("corrupt"), dict):
+        args["corrupt"] = _corruption(args["corrupt"], f"{where}.corrupt")
     cls = DATASETS[kind]()
     accepted = inspect.signature(cls).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
@@ -107,6 +110,15 @@ def build_dataset(spec: dict[str, Any], where: str, sample_rate: int, seed: int)
 
         dataset = RandomSegments(dataset, float(segment), sample_rate, seed)
     return dataset
+
+
+def _corruption(opts: dict[str, Any], where: str) -> Any:
+    from sepkit.data.corruption import Corruption
+
+    try:
+        return Corruption(**{k: tuple(v) if isinstance(v, list) else v for k, v in opts.items()})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def _augmentation(opts: dict[str, Any], where: str) -> Any:

@@ -34,9 +34,11 @@ PARADIGMS: dict[str, type["SepkitModule"]] = {}
 
 OPTIM_KEYS: dict[str, Any] = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "scheduler": {}}
 SCHEDULER_KEYS: dict[str, Any] = {
-    "name": "none",  # none | plateau | cosine
-    "warmup_steps": 0,  # linear warm-up (none, cosine)
-    "min_lr_ratio": 0.0,  # cosine: final lr / lr
+    "name": "none",  # none | plateau | cosine | linear
+    "warmup_steps": 0,  # linear warm-up (none, cosine, linear)
+    "min_lr_ratio": 0.0,  # cosine, linear: final lr / lr
+    "total_steps": 0,  # cosine, linear: the planned budget (0: this run's max_steps)
+    "start_step": 0,  # cosine, linear: steps already spent by earlier runs this one warm-starts from
     "factor": 0.5,  # plateau
     "patience": 3,  # plateau: validations without improvement
     "monitor": "val/loss",  # plateau
@@ -193,19 +195,24 @@ class SepkitModule(pl.LightningModule):
             # Stepped once per training epoch with the latest validation value (strict=False: none yet is fine).
             schedule = {"scheduler": plateau, "monitor": sched["monitor"], "interval": "epoch", "strict": False}
             return {"optimizer": optimiser, "lr_scheduler": schedule}
-        if name not in ("none", "cosine"):
-            raise ConfigError(f"optim.scheduler.name must be none, plateau or cosine, not {name!r}")
+        if name not in ("none", "cosine", "linear"):
+            raise ConfigError(f"optim.scheduler.name must be none, plateau, cosine or linear, not {name!r}")
         if name == "none" and not warmup:
             return optimiser
-        total = max(1, int(self.trainer.estimated_stepping_batches)) if name == "cosine" else 0
+        # A budget planned over several warm-started runs: this run's step 0 is step ``start_step`` of it.
+        offset = int(sched["start_step"])
+        total = int(sched["total_steps"]) or offset + max(1, int(self.trainer.estimated_stepping_batches))
         floor = float(sched["min_lr_ratio"])
 
-        def factor(step: int) -> float:
+        def factor(run_step: int) -> float:
+            step = run_step + offset
             if step < warmup:
                 return (step + 1) / warmup
             if name == "none":
                 return 1.0
             progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            if name == "linear":  # budgeted training (Li, Yumer, Ramanan 2020): decay to the floor at the budget
+                return floor + (1 - floor) * (1 - progress)
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
         # A plain function: LambdaLR stores no state for it, which keeps checkpoints weights_only-safe.

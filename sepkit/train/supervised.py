@@ -1,8 +1,8 @@
 """Supervised training with permutation-invariant losses (Yu et al. 2017; Kolbæk et al. 2017).
 
 The loss is a weighted sum of signal criteria (negative SI-SDR, SNR, SD-SDR) under the best
-assignment of outputs to references, plus an optional multi-resolution STFT term on the
-assigned outputs. With one source the assignment is trivial and this is plain enhancement
+assignment of outputs to references, plus optional spectral terms on the assigned outputs
+(multi-resolution STFT; power-law compressed spectrum). With one source the assignment is trivial and this is plain enhancement
 training, so enhancement and separation share one code path. For separation the best
 permutation of every training example is recorded (dataset index -> permutation) and the
 fraction that changed since the previous epoch is logged as ``train/switch_rate`` and written to
@@ -18,6 +18,7 @@ import torch
 
 from sepkit.errors import ConfigError
 from sepkit.losses import (
+    CompressedSpectrumLoss,
     MultiResolutionSTFTLoss,
     pairwise_neg_sd_sdr,
     pairwise_neg_si_sdr,
@@ -36,6 +37,7 @@ LOSS_KEYS: dict[str, Any] = {
     "sd_sdr": 0.0,
     "stft": 0.0,  # weight of MultiResolutionSTFTLoss on the assigned outputs
     "stft_resolutions": [[512, 128], [1024, 256], [256, 64]],
+    "cspec": 0.0,  # weight of CompressedSpectrumLoss (power-law compressed complex + magnitude MSE)
     "solver": "auto",  # PIT search: auto | exhaustive | hungarian
 }
 _RECORD_KEY = "sepkit_permutations"
@@ -54,6 +56,8 @@ class SupervisedModule(SepkitModule):
         self.stft_weight = float(self.loss_opts["stft"])
         resolutions = [tuple(r) for r in self.loss_opts["stft_resolutions"]]
         self.stft = MultiResolutionSTFTLoss(resolutions, reduction="none") if self.stft_weight else None
+        self.cspec_weight = float(self.loss_opts["cspec"])
+        self.cspec = CompressedSpectrumLoss() if self.cspec_weight else None
         self.permutations = PermutationRecord()  # best permutation per training example, per epoch
 
     def pairwise(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -63,10 +67,13 @@ class SupervisedModule(SepkitModule):
     def objective(self, est: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example loss ``(B,)`` and the best assignment ``(B, N)``."""
         loss, perm = pit_loss(est, ref, self.pairwise, solver=self.loss_opts["solver"])
-        if self.stft is not None:
+        if self.stft is not None or self.cspec is not None:
             with torch.autocast(device_type=est.device.type, enabled=False):
-                spectral = self.stft(reorder(est, perm).float(), ref.float())  # (B, N)
-                loss = loss + self.stft_weight * spectral.mean(-1)
+                assigned, ref = reorder(est, perm).float(), ref.float()
+                if self.stft is not None:
+                    loss = loss + self.stft_weight * self.stft(assigned, ref).mean(-1)  # (B, N) -> (B,)
+                if self.cspec is not None:
+                    loss = loss + self.cspec_weight * self.cspec(assigned, ref).mean(-1)
         return loss, perm
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:

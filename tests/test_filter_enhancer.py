@@ -1,0 +1,87 @@
+"""The deep-filter enhancer: causal, starts as a pass-through, filters across frames as documented; its loss and
+learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sepkit.losses import CompressedSpectrumLoss
+from sepkit.models import build_model
+from sepkit.models.filter_enhancer import apply_frame_filter
+
+
+def test_frame_filter_matches_the_definition() -> None:
+    g = torch.Generator().manual_seed(0)
+    spec = torch.randn(2, 5, 7, dtype=torch.complex64, generator=g)
+    taps = torch.randn(2, 5, 7, 3, dtype=torch.complex64, generator=g)
+    out = apply_frame_filter(spec, taps)
+    expected = torch.zeros_like(spec)
+    for t in range(7):
+        for k in range(3):
+            if t - k >= 0:
+                expected[..., t] += taps[..., t, k] * spec[..., t - k]
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_untrained_model_passes_the_input_through_at_its_level() -> None:
+    torch.manual_seed(0)
+    model = build_model("filter_enhancer").eval()
+    x = 0.01 * torch.randn(1, 16000)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (1, 1, 16000)
+    ratio = float(y.pow(2).sum().sqrt() / x.pow(2).sum().sqrt())
+    assert 0.7 < ratio < 1.1  # the level is the input's (tap 0 starts near 0.9)
+    cos = float(torch.nn.functional.cosine_similarity(y[0], x, dim=-1))
+    assert cos > 0.95
+
+
+def test_output_is_causal_within_one_window() -> None:
+    torch.manual_seed(0)
+    model = build_model("filter_enhancer", hidden=32, layers=1).eval()
+    x = torch.randn(1, 8000) * 0.1
+    changed = x.clone()
+    cut = 4000
+    changed[:, cut:] += torch.randn(1, 8000 - cut)
+    with torch.no_grad():
+        a, b = model(x), model(changed)
+    # Samples before cut - n_fft never see the change (its frames' windows end before it).
+    early = cut - model.latency_samples
+    assert torch.allclose(a[..., :early], b[..., :early], atol=1e-6)
+    assert not torch.allclose(a[..., cut:], b[..., cut:], atol=1e-3)
+
+
+def test_compressed_spectrum_loss_is_zero_on_a_match_and_finite_on_silence() -> None:
+    loss = CompressedSpectrumLoss()
+    ref = torch.randn(3, 8000) * 0.1
+    assert torch.allclose(loss(ref, ref), torch.zeros(3), atol=1e-7)
+    est = torch.zeros(3, 8000, requires_grad=True)
+    value = loss(est, ref)
+    value.sum().backward()
+    assert (value > 0).all() and torch.isfinite(est.grad).all()
+    assert float(loss(0.5 * ref, ref).mean()) > float(loss(0.9 * ref, ref).mean())  # level counts
+
+
+def test_linear_schedule_continues_a_planned_budget() -> None:
+    from types import SimpleNamespace
+
+    from sepkit.train.supervised import SupervisedModule
+
+    config = {"task": "enhance", "paradigm": "supervised", "sample_rate": 16000,
+              "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1}},
+              "optim": {"lr": 1.0, "scheduler": {"name": "linear", "warmup_steps": 10, "total_steps": 1000,
+                                                 "start_step": 500}},
+              "output_dir": "unused"}
+    module = SupervisedModule(config)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SupervisedModule, "trainer", property(lambda self: SimpleNamespace(estimated_stepping_batches=200)),
+                   raising=False)
+        out = module.configure_optimizers()
+    scheduler = out["lr_scheduler"]["scheduler"]
+    factor = scheduler.lr_lambdas[0]
+    assert factor(0) == pytest.approx(1 - (500 - 10) / 990)  # run step 0 is budget step 500
+    assert factor(499) == pytest.approx(1 - (999 - 10) / 990)
+    assert factor(600) == pytest.approx(0.0) and math.isfinite(factor(10**6))
