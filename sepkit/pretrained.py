@@ -1,8 +1,9 @@
 """Pretrained-model directories: ``model.safetensors`` + ``config.json`` + ``CARD.md``.
 
 Weights load without pickle. A shipped model is found by name under the model roots
-(``$SEPKIT_PRETRAINED``, then the repository's ``pretrained/``); any other exported
-directory loads by path.
+(``$SEPKIT_PRETRAINED``, then the shipped models: ``sepkit/shipped_models/`` in an installed
+wheel, the repository's ``pretrained/`` in a checkout or editable install; setup.py maps one to
+the other); any other exported directory loads by path.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class ModelConfig:
 def model_roots() -> list[Path]:
     """Folders searched for shipped models, in order."""
     roots = [Path(p) for p in os.environ.get("SEPKIT_PRETRAINED", "").split(os.pathsep) if p]
-    roots.append(Path(__file__).resolve().parent.parent / "pretrained")
+    here = Path(__file__).resolve().parent
+    installed = here / "shipped_models"  # the wheel's package data (setup.py)
+    roots.append(installed if installed.is_dir() else here.parent / "pretrained")
     return roots
 
 

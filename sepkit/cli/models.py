@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sepkit.cli.app import app
-from sepkit.pretrained import read_card, read_config, shipped_models
+from sepkit.pretrained import model_roots, read_card, read_config, shipped_models
 
 
 def _fmt_scores(scores: object) -> str:
@@ -45,6 +45,6 @@ def models() -> None:
         )
     console = Console(width=200)
     if not found:
-        console.print("no shipped models found (searched $SEPKIT_PRETRAINED and the repository's pretrained/)")
+        console.print(f"no shipped models found (searched {', '.join(str(root) for root in model_roots())})")
         return
     console.print(table)
