@@ -13,12 +13,13 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from sepkit.audio.io import AUDIO_EXTENSIONS
-from sepkit.data.manifest import Entry, file_entry, write_manifest
 from sepkit.data.splits import split_groups
 from sepkit.errors import AudioError, ManifestError
+
+if TYPE_CHECKING:  # audio readers load with the first corpus, so `sepkit --help` (which lists PREPARERS) stays light
+    from sepkit.data.manifest import Entry
 
 MIXTURE_SPLITS = {"train": "train", "dev": "dev", "test": "test", "tr": "train", "cv": "dev", "tt": "test",
                   "val": "dev", "valid": "dev", "validation": "dev"}
@@ -37,6 +38,8 @@ class PrepareOptions:
 
 def prepare(kind: str, root: str | Path, out: str | Path, options: PrepareOptions | None = None) -> dict[str, Path]:
     """Write the manifests of corpus ``kind`` found under ``root`` into folder ``out``; returns name -> path."""
+    from sepkit.data.manifest import write_manifest
+
     opts = options or PrepareOptions()
     if kind not in PREPARERS:
         raise ManifestError(f"{root}: unknown corpus kind {kind!r} (choose from {', '.join(PREPARERS)})")
@@ -50,11 +53,14 @@ def prepare(kind: str, root: str | Path, out: str | Path, options: PrepareOption
 
 
 def _audio_files(root: Path) -> list[Path]:
+    from sepkit.audio.io import AUDIO_EXTENSIONS
+
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
 
 
 def _entries(specs: list[tuple[Path, dict]], opts: PrepareOptions) -> list[Entry]:
     """Header-read entries for ``(file, fields)`` pairs; unreadable files fail (or are skipped)."""
+    from sepkit.data.manifest import file_entry
 
     def one(spec: tuple[Path, dict]) -> Entry | str:
         try:
