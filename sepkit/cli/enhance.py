@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from sepkit.api import SepkitModel
 
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda (auto picks CUDA when available).")
+PlotOpt = typer.Option(False, "--plot", help="Also write a before/after spectrogram PNG beside each output "
+                       "(<output stem>.png; separate: <mixture stem>.png beside its sources); reads each file whole.")
 
 
 def _load(model: str, device: str, half: bool, chunk_seconds: Optional[float], batch_size: Optional[int]) -> SepkitModel:
@@ -70,6 +72,7 @@ def enhance(
     half: bool = typer.Option(False, "--half", help="Half precision (CUDA only)."),
     chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
+    plot: bool = PlotOpt,
 ) -> None:
     """Enhance noisy speech. Without -o/--out-dir writes <name>_enhanced.<ext> beside each input."""
     if output is not None and out_dir is not None:
@@ -89,7 +92,13 @@ def enhance(
             dst = out_dir / rel
         else:
             dst = src.with_name(f"{src.stem}_enhanced{src.suffix}")
-        return str(net.enhance_file(src, dst, force=force, on_progress=tick))
+        if not plot:
+            return str(net.enhance_file(src, dst, force=force, on_progress=tick))
+        from sepkit.plots import plot_path, save_before_after
+
+        png = plot_path(Path(dst).with_suffix(".png"), [src], force)  # checked before the model runs
+        written = net.enhance_file(src, dst, force=force, on_progress=tick)
+        return f"{written} {save_before_after(png, src, [written])}"
 
     _run_batch(inputs, work)
 
@@ -105,6 +114,7 @@ def separate(
     half: bool = typer.Option(False, "--half", help="Half precision (CUDA only)."),
     chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
+    plot: bool = PlotOpt,
 ) -> None:
     """Separate mixtures into sources."""
     name = model or f"separate-{n_src or 2}spk"
@@ -116,6 +126,12 @@ def separate(
 
     def work(src: Path, rel: Path, tick: Callable[[int, int], None]) -> str:
         dst_dir = out_dir / rel.parent
-        return " ".join(str(p) for p in net.separate_file(src, dst_dir, force=force, on_progress=tick))
+        if not plot:
+            return " ".join(str(p) for p in net.separate_file(src, dst_dir, force=force, on_progress=tick))
+        from sepkit.plots import plot_path, save_before_after
+
+        png = plot_path(dst_dir / f"{src.stem}.png", [src], force)  # checked before the model runs
+        written = net.separate_file(src, dst_dir, force=force, on_progress=tick)
+        return " ".join(str(p) for p in [*written, save_before_after(png, src, written)])
 
     _run_batch(inputs, work)
