@@ -8,18 +8,35 @@ from typing import Optional
 
 import typer
 
-from sepkit.cli.app import app
+from sepkit.cli.app import app, fail
 
 
 @app.command()
 def train(
-    config: Path = typer.Argument(..., help="Recipe config (YAML)."),
+    config: Optional[Path] = typer.Argument(None, help="Recipe config (YAML)."),
     overrides: Optional[list[str]] = typer.Argument(None, help="Overrides as key.path=value (values are YAML)."),
     resume: bool = typer.Option(
         True, "--resume/--no-resume", help="Continue from output_dir/checkpoints/last.ckpt when it exists."
     ),
+    plot_only: Optional[Path] = typer.Option(
+        None, "--plot-only", help="Only redraw RUN_DIR/curves.png from the run's logs (no CONFIG, no training)."
+    ),
 ) -> None:
-    """Train a model from a recipe config, resume it after a stop, and export the best checkpoint."""
+    """Train a model from a recipe config, resume it after a stop, and export the best checkpoint.
+
+    Every run draws OUTPUT_DIR/curves.png (all logged metrics against step) and redraws it at each validation.
+    """
+    if plot_only is not None:
+        if config is not None:
+            fail("--plot-only RUN_DIR takes no CONFIG")
+        if not plot_only.is_dir():
+            fail(f"{plot_only}: no such run folder")
+        from sepkit.train.curves import plot_curves
+
+        print(plot_curves(plot_only), flush=True)
+        return
+    if config is None:
+        fail("give a CONFIG to train, or --plot-only RUN_DIR")
     from sepkit.train import load_config
     from sepkit.train import train as run
 

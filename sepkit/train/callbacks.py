@@ -4,7 +4,8 @@
 when training resumes, so dropout and any augmentation drawing from them continue as if the
 run had never stopped. ``RunRecord`` keeps the latest validation scores, the accumulated
 training time, the device and the command. Everything is stored as tensors or plain Python
-values so that checkpoints load with ``torch.load(weights_only=True)``.
+values so that checkpoints load with ``torch.load(weights_only=True)``. ``TrainingCurves``
+redraws the run's ``curves.png`` at every validation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from sepkit.errors import SepkitError
+from sepkit.train.curves import plot_curves
 
 RNG_KEY = "sepkit_rng"
 RECORD_KEY = "sepkit_run"
@@ -113,3 +118,29 @@ class RunRecord(pl.Callback):
             "precision": str(trainer.precision),
             "command": self.command,
         }
+
+
+class TrainingCurves(pl.Callback):
+    """Redraw ``run_dir/curves.png`` from the CSV logs after every validation and when training ends, so a
+    stopped run still has its curves (``sepkit.train.curves``)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._draw(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._draw(trainer)
+
+    def _draw(self, trainer: pl.Trainer) -> None:
+        if not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            if isinstance(logger, CSVLogger):
+                logger.save()  # write what is buffered: the validation just logged
+        try:
+            plot_curves(self.run_dir)
+        except SepkitError:  # nothing logged yet
+            pass

@@ -6,6 +6,7 @@ Paradigm-independent: the config's ``paradigm`` names the LightningModule, every
 Run folder (``output_dir``)::
 
     config.yaml             the resolved config of the latest (re)start
+    curves.png              every logged metric against step, redrawn at each validation (``sepkit.train.curves``)
     init.json               with ``init.from``: the tensors copied from the pretrained model and those skipped
     switch_rate.csv         PIT paradigms: label-switching rate per epoch (``sepkit.train.switching``)
     checkpoints/last.ckpt   latest state; rerunning the same command resumes from it
@@ -30,7 +31,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from sepkit.errors import ConfigError
-from sepkit.train.callbacks import RestoreRNG, RunRecord
+from sepkit.train.callbacks import RestoreRNG, RunRecord, TrainingCurves
 from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.datamodule import TrainingData
 from sepkit.train.export import export_checkpoint, export_dir, load_checkpoint
@@ -68,7 +69,7 @@ def train(
     data = TrainingData(config)
     check_data(module, data)
     record = RunRecord(command or "(Python API: sepkit.train.train)")
-    trainer = build_trainer(config, out, [*callbacks, RestoreRNG(), record])
+    trainer = build_trainer(config, out, [*callbacks, RestoreRNG(), record, TrainingCurves(out)])
     check_validation_interval(trainer, data)
     if trainer.is_global_zero:
         _write_config(config, out, resuming)
