@@ -130,3 +130,19 @@ def test_config_builds_corruption_and_rejects_bad_values(corpus: dict[str, Path]
         build_dataset(spec | {"corrupt": {"babble_prob": 0.8, "stationary_prob": 0.5}}, "data.train", SR, 0)
     with pytest.raises(ConfigError, match="corrupt"):
         build_dataset(spec | {"corrupt": {"bogus": 1}}, "data.train", SR, 0)
+
+
+def test_noise_weights_share_draws_between_manifests_whatever_their_durations(tmp_path: Path,
+                                                                             corpus: dict[str, Path]) -> None:
+    long_pool = noise_corpus(tmp_path / "long", files=3, seconds=9.0)
+    short_pool = noise_corpus(tmp_path / "short", files=1, seconds=1.5)
+    args = dict(segment_seconds=0.5, length=200, seed=1)
+
+    def share_from_short(**kw) -> float:
+        ds = NoisySpeechDataset(corpus["speech"], [long_pool, short_pool], **args, **kw)
+        return float(np.mean(["short" in ds[i]["info"]["noise_file"] for i in range(200)]))
+
+    assert share_from_short() < 0.15  # by duration: 1.5 s of 28.5 s
+    assert 0.4 < share_from_short(noise_weights=[0.5, 0.5]) < 0.6
+    with pytest.raises(ConfigError, match="noise_weights"):
+        NoisySpeechDataset(corpus["speech"], [long_pool, short_pool], noise_weights=[1.0], **args)

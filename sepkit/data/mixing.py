@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections import defaultdict
 from typing import Any
 
@@ -57,7 +58,8 @@ class MixingDataset(Dataset):
                  reverb_prob: float = 0.0, level_range_db: tuple[float, float] = (-35.0, -15.0),
                  augment: Augmentation | None = None, noise_augment: Augmentation | None = None,
                  seed: int = 0, length: int | None = None, split: str | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None):
+                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None,
+                 noise_weights: list[float] | None = None):
         lo, hi = (segment_seconds, segment_seconds) if np.isscalar(segment_seconds) else segment_seconds
         if not 0 < lo <= hi:
             raise ConfigError(f"segment_seconds: need 0 < min <= max, got {segment_seconds!r}")
@@ -69,12 +71,14 @@ class MixingDataset(Dataset):
         self.augment, self.noise_augment = augment or Augmentation(), noise_augment or Augmentation()
         self.corrupt = corrupt or Corruption()
         self.speech = AudioPool(load_entries(speech_manifest, split, minimum=speech_min), sample_rate, cache)
-        self.noise = AudioPool(load_entries(noise_manifest, split), sample_rate, cache) if noise_manifest else None
+        self.noise = None
+        if noise_manifest:
+            groups = _noise_groups(noise_manifest, split, noise_weights)
+            self.noise = AudioPool([e for entries, _ in groups for e in entries], sample_rate, cache)
         self.rirs = AudioPool(load_entries(rir_manifest, split), sample_rate, cache) if rir_manifest else None
         self.length = len(self.speech) if length is None else length
-        if self.noise is not None:
-            durations = np.array([e["duration"] for e in self.noise.entries], dtype=np.float64)
-            self._noise_p = durations / durations.sum()  # noise drawn in proportion to its duration
+        if self.noise is not None:  # within a manifest, files are drawn in proportion to their duration
+            self._noise_p = np.concatenate([share * _duration_shares(entries) for entries, share in groups])
 
     def __len__(self) -> int:
         return self.length
@@ -227,12 +231,13 @@ class NoisySpeechDataset(MixingDataset):
                  level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
                  split: str | None = None, augment: Augmentation | None = None,
                  noise_augment: Augmentation | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None):
+                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None,
+                 noise_weights: list[float] | None = None):
         super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
                          sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
                          reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
                          noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache,
-                         speech_min=speech_min, corrupt=corrupt)
+                         speech_min=speech_min, corrupt=corrupt, noise_weights=noise_weights)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
@@ -273,6 +278,9 @@ class SpeakerMixtureDataset(MixingDataset):
 
     Entries without a speaker are left out, as their speaker could repeat inside a mixture.
     Speakers are drawn in proportion to their number of utterances, then one utterance each.
+    ``overlap_range`` (two speakers) draws the overlapping share of the segment: the first speaker
+    talks from its start, the second until its end (``info["active_starts"]``, ``["active_stops"]``: seconds);
+    ``noise_prob`` adds noise (needs ``noise_manifest``) to that share of the mixtures only.
     """
 
     def __init__(self, speech_manifest: ManifestLike, n_src: int = 2, noise_manifest: ManifestLike | None = None,
@@ -282,13 +290,19 @@ class SpeakerMixtureDataset(MixingDataset):
                  level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
                  split: str | None = None, augment: Augmentation | None = None,
                  noise_augment: Augmentation | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None):
+                 speech_min: dict[str, float] | None = None, overlap_range: tuple[float, float] | None = None,
+                 noise_prob: float = 1.0):
         super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
                          sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
                          reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
                          noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache,
                          speech_min=speech_min)
+        if overlap_range is not None and not (n_src == 2 and 0 < overlap_range[0] <= overlap_range[1] <= 1):
+            raise ConfigError(f"overlap_range: needs n_src=2 and 0 < min <= max <= 1, got {overlap_range!r}")
+        if not 0 <= noise_prob <= 1:
+            raise ConfigError(f"noise_prob must be in [0, 1], not {noise_prob!r}")
         self.n_src, self.gain_range_db = n_src, gain_range_db
+        self.overlap_range, self.noise_prob = overlap_range, float(noise_prob)
         by_speaker: dict[str, list[int]] = defaultdict(list)
         for i, e in enumerate(self.speech.entries):
             if e.get("speaker"):
@@ -303,24 +317,63 @@ class SpeakerMixtureDataset(MixingDataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
         n = self._segment_length(rng)
+        spans = overlap_spans(n, float(rng.uniform(*self.overlap_range)), rng) if self.overlap_range else None
         free = np.ones(len(self.speakers), dtype=bool)
         wets, targets, gains, info = [], [], [], defaultdict(list)
-        for _ in range(self.n_src):
+        for s in range(self.n_src):
             p = self._counts * free
             k = int(rng.choice(len(self.speakers), p=p / p.sum()))
             free[k] = False
-            dry, one = self._draw_speech(n, rng, self._utts[k])
+            start, stop = spans[s] if spans else (0, n)
+            dry, one = self._draw_speech(stop - start, rng, self._utts[k])
             gain = float(rng.uniform(*self.gain_range_db))
-            dry = dry * (10 ** (gain / 20) / rms(dry))
+            dry = torch.nn.functional.pad(dry * (10 ** (gain / 20) / rms(dry)), (start, n - stop))
             wet, target, rir = self._reverb(dry, rng)
             wets.append(wet), targets.append(target), gains.append(gain)
             for key, v in (one | {"rirs": rir}).items():
                 info[key].append(v)
+            if spans:
+                info["active_starts"].append(start / self.sample_rate)
+                info["active_stops"].append(stop / self.sample_rate)
         speech = torch.stack(wets).sum(0)
-        noise, snr, noise_info = self._add_noise(speech, rng)
+        if self.noise_prob < 1 and rng.random() >= self.noise_prob:
+            noise, snr, noise_info = torch.zeros_like(speech), math.inf, {"noise_file": "", "noise_start": 0.0,
+                                                                           "noise_family": "none"}
+        else:
+            noise, snr, noise_info = self._add_noise(speech, rng)
         reverberant = any(info["rirs"])
         return self._finish(index, torch.stack(targets), speech, noise, snr, gains, dict(info) | noise_info,
                             reverberant, rng)
+
+
+def overlap_spans(n: int, share: float, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Two speakers' ``(start, stop)`` in a segment of ``n`` samples, overlapping on ``share`` of it.
+
+    The first talks from the start, the second until the end; together they cover the segment, and
+    the first one's length is drawn uniformly among those that allow the overlap.
+    """
+    both = max(1, int(round(share * n)))
+    first = int(rng.integers(both, n + 1))
+    return [(0, first), (first - both, n)]
+
+
+def _noise_groups(manifest: ManifestLike, split: str | None, weights: list[float] | None
+                  ) -> list[tuple[list[dict[str, Any]], float]]:
+    """``(entries, share of noise draws)`` per manifest: one group weighted 1 unless ``weights`` gives each
+    manifest of a list its share (e.g. noise 0.8, music 0.2, whatever their durations)."""
+    if weights is None:
+        return [(load_entries(manifest, split), 1.0)]
+    paths = [manifest] if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+    if len(weights) != len(paths) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ConfigError(f"noise_weights: need one non-negative share per noise manifest ({len(paths)}), "
+                          f"not {weights!r}")
+    total = float(sum(weights))
+    return [(load_entries(p, split), w / total) for p, w in zip(paths, weights) if w > 0]
+
+
+def _duration_shares(entries: list[dict[str, Any]]) -> np.ndarray:
+    durations = np.array([e["duration"] for e in entries], dtype=np.float64)
+    return durations / durations.sum()
 
 
 def _name(manifest: ManifestLike) -> str:
