@@ -6,7 +6,7 @@ scored and averaged. ``sepkit.data.quality.rate_file`` repeats a short clip to e
 window. Both run in this process on the same files; the script prints the time per file, the
 speed-up and how far the scores differ (mean absolute difference, correlation).
 
-    python benchmarks/rate_speed.py /work/data/demo/manifests/speech.jsonl --files 200 --threads 1
+    python benchmarks/rate_speed.py $SEPKIT_DATA/demo/manifests/speech.jsonl --files 200 --threads 1
 """
 
 from __future__ import annotations

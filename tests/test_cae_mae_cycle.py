@@ -29,7 +29,7 @@ def _one_thread() -> Iterator[None]:
 
 
 def _module(*overrides: str) -> CaeMaeModule:
-    return CaeMaeModule(load_config(TINY, ["output_dir=/tmp/unused", *overrides]))
+    return CaeMaeModule(load_config(TINY, ["output_dir=unused", *overrides]))
 
 
 def _batches(config: dict[str, Any], n_items: int, size: int, seed: int = 0) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ def _speech_paths(dataset: object) -> set[str]:
 
 
 def test_demo_config_trains_clean_and_noisy_on_disjoint_speakers(corpus: Path) -> None:
-    cfg = load_config(RECIPES / "demo.yaml", [f"corpus={corpus}", "output_dir=/tmp/unused",
+    cfg = load_config(RECIPES / "demo.yaml", [f"corpus={corpus}", "output_dir=unused",
                                               "data.train.clean.segment_seconds=0.5",
                                               "data.train.noisy.segment_seconds=0.5", "data.train.length=40"])
     ds = build_dataset(cfg["data"]["train"], "data.train", SR, 0)

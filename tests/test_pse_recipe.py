@@ -27,13 +27,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads cont
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (RECIPES / "pse").glob("*.yaml")))
 def test_pse_configs_resolve(config: str) -> None:
-    cfg = load_config(RECIPES / "pse" / config, ["corpus=/data/spk"])
+    cfg = load_config(RECIPES / "pse" / config, ["corpus=corpora/spk"])
     assert cfg["paradigm"] == "personalize" and cfg["task"] == "enhance"
     purify = cfg["personalize"]["purify"]
     assert (purify is not None) == config.endswith("_dp.yaml")
     assert cfg["data"]["train"]["type"] == ("noisy_speech" if config == "supervised.yaml" else "premixtures")
     if config != "tiny.yaml":
-        assert cfg["personalize"]["init_from"] == "enhance-default" and cfg["test"]["mix"] == "/data/spk/fixed/test/mix"
+        assert cfg["personalize"]["init_from"] == "enhance-default" and cfg["test"]["mix"] == "corpora/spk/fixed/test/mix"
 
 
 @pytest.mark.parametrize("config", ["demo.yaml", "demo_music.yaml", "enhancer.yaml", "tiny.yaml"])  # common: a base

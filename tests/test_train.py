@@ -34,7 +34,7 @@ def test_config_base_overrides_and_references(tmp_path: Path) -> None:
     _write(tmp_path / "common.yaml", "task: enhance\nsample_rate: 16000\nmodel: {arch: a, args: {x: 1, y: 2}}\n"
                                      "optim: {lr: 1e-3}\ndata: {batch_size: 4}\n")
     cfg = load_config(
-        _write(tmp_path / "run.yaml", "base: common.yaml\ncorpus: /data/demo\nmodel: {args: {y: 3}}\n"
+        _write(tmp_path / "run.yaml", "base: common.yaml\ncorpus: corpora/demo\nmodel: {args: {y: 3}}\n"
                                       "data: {train: {type: fixed, dir: '${corpus}/train'}}\noutput_dir: out\n"),
         ["model.args.hidden=64", "trainer.max_steps=20", "data.batch_size=8", "optim.betas=[0.8, 0.9]"],
     )
@@ -42,7 +42,7 @@ def test_config_base_overrides_and_references(tmp_path: Path) -> None:
     assert cfg["optim"]["lr"] == pytest.approx(1e-3)  # YAML 1.1 would read 1e-3 as a string
     assert cfg["optim"]["betas"] == [0.8, 0.9]
     assert cfg["trainer"] == {"max_steps": 20} and cfg["data"]["batch_size"] == 8
-    assert cfg["data"]["train"]["dir"] == "/data/demo/train"
+    assert cfg["data"]["train"]["dir"] == "corpora/demo/train"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ speaker=${1:?usage: recipes/pse/grid.sh SPEAKER [PREMIX_LO PREMIX_HI]}
 lo=${2:-0}
 hi=${3:-10}
 here=$(dirname "$0")
-data=${PSE_DATA:-/work/data/pse}/${speaker}_${lo}_${hi}
+data=${PSE_DATA:-$(sepkit data root)/pse}/${speaker}_${lo}_${hi}
 runs=runs/pse-grid/${speaker}_${lo}_${hi}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make one speaker of the demo corpus into a personalisation test case (see README.md).
 
-    python recipes/pse/prepare.py SPEAKER OUT [--corpus /work/data/demo] [--premixture-snr 0 10]
+    python recipes/pse/prepare.py SPEAKER OUT [--corpus $SEPKIT_DATA/demo] [--premixture-snr 0 10]
 
 Noise roles, so that no noise recording crosses: the speaker's "environment" (in their
 premixtures) is the corpus's dev-split noise; the dev/test mixtures use its test-split noise;
@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from sepkit.data.manifest import read_manifest
+from sepkit.data.paths import data_root
 from sepkit.data.speaker_sets import SpeakerSetOptions, write_speaker_sets
 
 
@@ -23,7 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("speaker", help="speaker id in the corpus's speech manifest, e.g. asterisk-ivrvoiceru")
     parser.add_argument("out", type=Path, help="folder for the speaker's sets")
-    parser.add_argument("--corpus", type=Path, default=Path("/work/data/demo"))
+    parser.add_argument("--corpus", type=Path, default=data_root() / "demo",
+                        help="the demo corpus [default: $SEPKIT_DATA/demo]")
     parser.add_argument("--premixture-snr", type=float, nargs=2, default=(0.0, 10.0), metavar=("LO", "HI"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

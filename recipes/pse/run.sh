@@ -7,7 +7,7 @@
 set -euo pipefail
 speaker=${1:?usage: recipes/pse/run.sh SPEAKER [key=value ...]}
 shift
-data=${PSE_DATA:-/work/data/pse}/$speaker
+data=${PSE_DATA:-$(sepkit data root)/pse}/$speaker
 runs=runs/pse/$speaker
 here=$(dirname "$0")
 

@@ -3,7 +3,7 @@
 Prints JSON: the mean absolute error (dB), the error of the weights sigmoid(SNR), the share of
 frames on the right side of 0 dB, each beside a constant guess (``sepkit.evaluation.snr_estimation``).
     python recipes/snr_estimator/score.py MODEL_DIR [--config recipes/snr_estimator/demo.yaml] [--items 256]
-    python recipes/snr_estimator/score.py MODEL_DIR --recordings /work/data/pse/SPEAKER/recordings.jsonl --items 200
+    python recipes/snr_estimator/score.py MODEL_DIR --recordings $SEPKIT_DATA/pse/SPEAKER/recordings.jsonl --items 200
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def _describe(path: Path) -> str:
 
 @data_app.command("demo")
 def demo_cmd(
-    out: Path = typer.Argument(..., help="Folder for the corpus (audio, manifests, licences, README, fixed sets)."),
+    out: Optional[Path] = typer.Argument(None, help="Folder for the corpus (audio, manifests, licences, README, "
+                                                    "fixed sets) [default: $SEPKIT_DATA/demo; sepkit data root]."),
     cache: Optional[Path] = typer.Option(None, help="Cache for .deb files, extractions and espeak-ng audio "
                                                     "[default: ~/.cache/sepkit]."),
     hours_limit: Optional[float] = typer.Option(None, help="At most this many hours from each source (quick builds)."),
@@ -65,12 +66,22 @@ def demo_cmd(
 ) -> None:
     """Build the demo corpus from Debian packages (downloads about 3 GB once; reruns skip finished work)."""
     from sepkit.data.demo import DEFAULT_CACHE, DemoOptions, build_demo
+    from sepkit.data.paths import data_root
 
+    out = out or data_root() / "demo"
     opts = DemoOptions(out=out, cache=(cache or DEFAULT_CACHE).expanduser(), hours_limit=hours_limit,
                        exclude=tuple(exclude), synthetic=synthetic, fixed_sets=fixed_sets, jobs=max(1, jobs),
                        seed=seed, install_tools=install_tools)
     build_demo(opts, log=lambda line: print(line, flush=True))
     print(f"corpus ready: {out.resolve()} (see README.md)")
+
+
+@data_app.command("root")
+def root_cmd() -> None:
+    """Print the corpus root: $SEPKIT_DATA, else ${XDG_DATA_HOME:-~/.local/share}/sepkit (recipes' ${data})."""
+    from sepkit.data.paths import data_root
+
+    print(data_root())
 
 
 @data_app.command("rate")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from sepkit.data.paths import portable
 from sepkit.evaluation.compare import Evaluation
 from sepkit.pretrained import CARD_FILE, atomic_write, read_card
 
@@ -16,6 +17,7 @@ SECTION = "## Test-set scores"
 
 def write_test_scores(model_dir: Path, result: Evaluation, test_set: str, command: str, device: str) -> Path:
     """Add (or replace) the card's ``test_set``/``test_scores`` front matter and its test-score section."""
+    test_set, command = portable(test_set), portable(command)  # corpus paths as $SEPKIT_DATA/...
     meta, body = read_card(model_dir)
     meta["test_set"] = test_set
     meta["test_scores"] = {

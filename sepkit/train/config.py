@@ -4,7 +4,10 @@ A config is a plain nested dict (JSON-like), so it can be stored in checkpoints 
 ``weights_only=True`` and written back as ``config.yaml`` beside the run. Resolution order:
 the ``base:`` chain (paths relative to the file that names them, later files win, dicts merge
 key by key, lists are replaced), then the command-line overrides, then ``${dotted.key}``
-references inside strings (e.g. ``${corpus}/speech_train.jsonl``).
+references inside strings (e.g. ``${corpus}/speech_train.jsonl``). ``${data}`` is built in: the corpus
+root of this machine (``$SEPKIT_DATA``, see ``sepkit.data.paths``), so recipes say
+``corpus: ${data}/demo`` and name no machine's path; ``corpus=/elsewhere`` on the command line
+still wins.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from sepkit.data.paths import data_root
 from sepkit.errors import ConfigError
 
 SECTIONS = {
@@ -23,7 +27,7 @@ SECTIONS = {
     "paradigm": "training method, e.g. supervised",
     "sample_rate": "model and data rate in Hz",
     "seed": "seed for weights, data order and on-the-fly mixing",
-    "corpus": "corpus root, referenced as ${corpus} in data paths",
+    "corpus": "corpus root, referenced as ${corpus} in data paths; e.g. ${data}/demo (${data}: $SEPKIT_DATA)",
     "model": "{arch, args}",
     "init": "{from, skip}: start from a pretrained model's weights, except names matching skip or of another shape",
     "data": "{train, valid, batch_size, valid_batch_size, num_workers}",
@@ -43,6 +47,7 @@ SECTIONS = {
 }
 REQUIRED = ("task", "sample_rate", "model", "data", "output_dir")
 TASKS = ("enhance", "separate", "snr", "ssl")  # snr: segmental SNR estimators; ssl: self-supervised encoders
+DATA_VARIABLE = "data"  # ${data}: the corpus root of this machine
 _REF = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
 
 
@@ -160,6 +165,8 @@ def interpolate(cfg: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"reference loop while resolving {value!r}")
 
         def target(key: str) -> Any:
+            if key == DATA_VARIABLE:  # the built-in corpus root (the section is data.*, never ${data} whole)
+                return str(data_root())
             found = lookup(cfg, key, _MISSING)
             if found is _MISSING:
                 raise ConfigError(f"{value!r} refers to {key!r}, which is not set")

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import yaml
 
+from sepkit.data.paths import portable
 from sepkit.errors import ConfigError
 from sepkit.pretrained import ModelConfig, count_parameters, export_model
 from sepkit.train.callbacks import RECORD_KEY
@@ -102,11 +103,11 @@ def export_dir(config: dict[str, Any]) -> Path:
 
 
 def describe_data(spec: dict[str, Any] | None) -> str:
-    """One line naming a dataset section: its type and scalar arguments."""
+    """One line naming a dataset section: its type and scalar arguments (corpus paths as ``$SEPKIT_DATA/...``)."""
     if not spec:
         return "none"
     args = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type" and not isinstance(v, (dict, list)))
-    return f"{spec.get('type', '?')} ({args})" if args else str(spec.get("type", "?"))
+    return portable(f"{spec.get('type', '?')} ({args})" if args else str(spec.get("type", "?")))
 
 
 def model_card(
@@ -143,7 +144,7 @@ def model_card(
         "device": totals.get("device", ""),
         "precision": totals.get("precision", ""),
         "seed": int(config.get("seed") or 0),
-        "command": totals.get("command", ""),
+        "command": portable(totals.get("command", "")),
     }
     purpose = {"enhance": "speech enhancement", "snr": "segmental SNR estimation (data purification)",
                "ssl": "self-supervised speech representations (a shared encoder for separator front ends)"}.get(
