@@ -1,10 +1,12 @@
-"""Inference engine: chunking, overlap-add, streaming resampling, device handling."""
+"""Inference engine: chunking, overlap-add, streaming resampling, output limiting, device handling."""
 
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
+from sepkit.inference.limiter import PeakLimiter
 from sepkit.inference.overlap_add import StreamingOverlapAdd, chunk_starts, chunk_window, guard_samples
 
 __all__ = [
     "InferenceSettings",
+    "PeakLimiter",
     "StreamingOverlapAdd",
     "chunk_starts",
     "chunk_window",

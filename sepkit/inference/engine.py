@@ -2,7 +2,9 @@
 
 Input blocks (input rate, ``(C, n)``) are resampled to the model's rate as a stream, cut into
 overlapping chunks that are batched through the model (channels go through as batch items),
-overlap-added, and resampled back to the input rate. Output length equals input length.
+overlap-added, resampled back to the input rate, and kept within full scale by a look-ahead peak
+limiter (``limiter.py``) that leaves every output below full scale as the model made it. Output
+length equals input length.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from sepkit.audio.resample import StreamResampler, resampled_length
+from sepkit.inference.limiter import PeakLimiter
 from sepkit.inference.overlap_add import StreamingOverlapAdd
 from sepkit.models.base import fit_length
 
@@ -76,10 +79,30 @@ def process_stream(
     settings: InferenceSettings,
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[torch.Tensor]:
-    """Yield ``(K, C, n)`` output blocks at the input rate for ``(C, n)`` input blocks.
+    """Yield ``(K, C, n)`` output blocks at the input rate for ``(C, n)`` input blocks, within full scale.
 
     ``on_progress`` receives the number of input frames consumed after each block.
     """
+    limiter = PeakLimiter(sample_rate)
+    for out in _model_stream(blocks, n_frames, sample_rate, model_fn, model_rate, settings, on_progress):
+        limited = limiter.push(out)
+        if limited.shape[-1]:
+            yield limited
+    rest = limiter.flush()
+    if rest.shape[-1]:
+        yield rest
+
+
+def _model_stream(
+    blocks: Iterable[np.ndarray | torch.Tensor],
+    n_frames: int,
+    sample_rate: int,
+    model_fn: Callable[[torch.Tensor], torch.Tensor],
+    model_rate: int,
+    settings: InferenceSettings,
+    on_progress: Callable[[int], None] | None,
+) -> Iterator[torch.Tensor]:
+    """``process_stream`` before the limiter: the model's own output, resampled back to the input rate."""
     model_len = resampled_length(n_frames, sample_rate, model_rate)
     chunk = max(1, int(round(settings.chunk_seconds * model_rate)))
     overlap = min(int(round(settings.overlap_seconds * model_rate)), chunk - 1)
