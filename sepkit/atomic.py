@@ -1,4 +1,4 @@
-"""Temporary files beside a target, renamed into place: how every sepkit write stays atomic.
+"""Temporary files and folders beside a target, renamed into place: how every sepkit write stays atomic.
 
 ``tempfile.mkstemp`` makes files readable by their owner only; a finished output should carry the
 permissions any new file gets under the user's umask, so the temporary file is given those.
@@ -7,8 +7,13 @@ permissions any new file gets under the user's umask, so the temporary file is g
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+from sepkit.errors import OutputError
 
 
 def _umask() -> int:
@@ -37,4 +42,31 @@ def give_umask_mode(path: str | os.PathLike[str]) -> None:
         pass
 
 
-__all__ = ["give_umask_mode", "temp_file_beside"]
+@contextmanager
+def staged_folder(dst: str | os.PathLike[str]) -> Iterator[Path]:
+    """A new folder beside ``dst`` to fill: it takes ``dst``'s place when the block ends without error (replacing
+    a folder already there only then) and is removed otherwise; ``OutputError`` when it cannot be made."""
+    dst = Path(dst)
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent))
+    except OSError as exc:
+        raise OutputError(f"{dst}: cannot write here ({exc.strerror or exc})") from exc
+    try:
+        os.chmod(stage, 0o777 & ~_umask())
+        yield stage
+        old = stage.with_suffix(".old")
+        if dst.exists():
+            os.rename(dst, old)
+        try:
+            os.rename(stage, dst)
+        except OSError:
+            if old.exists():
+                os.rename(old, dst)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+__all__ = ["give_umask_mode", "staged_folder", "temp_file_beside"]

@@ -18,7 +18,6 @@ from sepkit.cli.main import main
 from sepkit.inference.limiter import FULL_SCALE, HOLD_SECONDS, LOOKAHEAD_SECONDS, PeakLimiter
 from sepkit.models import register_model
 from sepkit.pretrained import ModelConfig, export_model
-from sepkit_fixtures import speechlike
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "noisy.wav"  # real noisy speech, 44.1 kHz

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from sepkit.cli.main import main
 from sepkit.data.manifest import file_entry

@@ -33,7 +33,7 @@ def prepare_cmd(
         raise ConfigError(f"--dev-fraction {dev_fraction} and --test-fraction {test_fraction}: need 0 <= each "
                           f"and a sum below 1")
     opts = PrepareOptions(dev_fraction, test_fraction, seed, file_kind, skip_bad)
-    for name, path in prepare(kind, root, out, opts).items():
+    for path in prepare(kind, root, out, opts).values():
         print(f"{path}  ({_describe(path)})")
 
 

@@ -17,7 +17,6 @@ remove the noise, not guess the band or the microphone it never heard.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

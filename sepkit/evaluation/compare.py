@@ -42,6 +42,7 @@ class Evaluation:
     seconds: dict[str, float] = field(default_factory=dict)
     audio_seconds: float = 0.0
     rows: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # system -> file -> metric -> value
+    pairs: dict[str, list[ScorePair]] = field(default_factory=dict)  # system -> the files scored (live with work_dir)
 
     def paired(self) -> dict[str, dict[str, dict[str, float]]]:
         """The model minus every other system, per metric, over the files both were scored on (``paired_difference``)."""
@@ -104,7 +105,7 @@ def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Pat
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash is not None:
         raise ConfigError(f"two systems are called {clash!r}: give each baseline model its own name")
-    mixes = _mixtures(mix_dir)
+    mixes = mixtures(mix_dir)
     refs = sources(ref_dir, "reference")
     missing = sorted(set(mixes) - set(refs))
     if missing:
@@ -126,6 +127,7 @@ def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Pat
         scores = score_pairs(pairs, list(metrics), jobs=jobs, progress=tick)
         result.means[name] = {k: float(v) for k, v in scores.means.items()}
         result.rows[name] = {row["name"]: {k: float(row[k]) for k in scores.means} for row in scores.rows}
+        result.pairs[name] = pairs
     return result
 
 
@@ -165,7 +167,8 @@ def _run_model(name: str, model: SepkitModel, mixes: dict[str, Path], out: Path,
     return time.perf_counter() - start
 
 
-def _mixtures(mix_dir: Path) -> dict[str, Path]:
+def mixtures(mix_dir: Path) -> dict[str, Path]:
+    """Stem -> mixture file of every .wav/.flac/.ogg in ``mix_dir``; ``AudioError`` if there is none."""
     if not mix_dir.is_dir():
         raise AudioError(f"{mix_dir}: mixture folder not found")
     found = {p.stem: p for p in sorted(mix_dir.iterdir()) if p.suffix.lower() in (".wav", ".flac", ".ogg")}
