@@ -102,3 +102,39 @@ def rate_cmd(
     path, rated = rate_manifest(manifest, out, jobs=max(1, jobs), split=split,
                                 progress=lambda done, total: print(f"rated {done}/{total}", flush=True))
     print(f"{path}  ({rated} files rated now; {_describe(path)})")
+
+
+@data_app.command("yardstick")
+def yardstick_cmd(
+    out: Optional[Path] = typer.Argument(None, help="Folder for the yardstick [default: <data root>/yardstick]."),
+    cache: Optional[Path] = typer.Option(None, help="Cache for .deb files and extractions [default: ~/.cache/sepkit]."),
+    enh_items: int = typer.Option(250, help="Items of the enhancement set."),
+    sep_items: int = typer.Option(100, help="Items of the two-speaker set."),
+    files_per_speaker: int = typer.Option(60, help="At most this many recordings decoded per speaker."),
+    jobs: int = typer.Option(2, help="Decoding processes."),
+    seed: int = typer.Option(0, help="Seed of every draw (same seed and packages: the same sets)."),
+    install_tools: bool = typer.Option(True, "--install-tools/--no-install-tools",
+                                       help="apt-get install a missing ffmpeg when running as root."),
+) -> None:
+    """Build the out-of-domain yardstick: held-out real speech and noise in labelled slices (enh/ and sep2/)."""
+    import shlex
+    from dataclasses import replace
+
+    from sepkit.cli.app import state
+    from sepkit.data.demo import DEFAULT_CACHE
+    from sepkit.data.paths import data_root
+    from sepkit.data.yardstick import YardstickOptions, build_yardstick
+
+    if enh_items < 1 or sep_items < 1 or files_per_speaker < 1:
+        raise ConfigError("--enh-items, --sep-items and --files-per-speaker must be at least 1")
+    defaults = YardstickOptions(out=(out or data_root() / "yardstick").expanduser())
+    opts = replace(defaults, seed=seed,
+                   pool=replace(defaults.pool, cache=(cache or DEFAULT_CACHE).expanduser(), jobs=max(1, jobs),
+                                files_per_speaker=files_per_speaker, install_tools=install_tools),
+                   enhancement=replace(defaults.enhancement, items=enh_items),
+                   separation=replace(defaults.separation, items=sep_items))
+    command = "sepkit " + " ".join(shlex.quote(a) for a in state.argv)
+    sets = build_yardstick(opts, command, log=lambda line: print(line, flush=True))
+    for name, folder in sets.items():
+        print(f"{name}: {folder}")
+    print(f"yardstick ready: {opts.out.resolve()} (see README.md)")

@@ -29,15 +29,20 @@ def evaluate(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the means per system as JSON."),
     update_card: bool = typer.Option(False, "--update-card", help="Write the scores into the model's CARD.md."),
     test_name: Optional[str] = typer.Option(None, "--test-name", help="How the card names the test set."),
+    slices: Optional[Path] = typer.Option(None, "--slices", help="Item labels (items.jsonl) to score per slice "
+                                          "[default: items.jsonl beside --mix's folder, when there is one]."),
 ) -> None:
     """Score a model beside baselines (noisereduce, RNNoise, DeepFilterNet3, other models) on one test set, one run."""
     from sepkit.evaluation import evaluate as run_evaluation
     from sepkit.evaluation import write_test_scores
+    from sepkit.evaluation.slices import find_slices, read_slices, slice_report, slice_tables
     from sepkit.pretrained import resolve_model_dir
 
     if jobs < 1:
         fail(f"--jobs must be at least 1, got {jobs}")
     names = [m.strip() for m in metrics.split(",") if m.strip()]
+    slices = slices or find_slices(mix)
+    labels = read_slices(slices) if slices is not None else None  # a bad file fails before any work
     bar = progress_bar("files")
     tasks: dict[str, int] = {}
 
@@ -54,11 +59,17 @@ def evaluate(
     if paired:
         typer.echo("\nPer-file differences: mean [95 % bootstrap interval over files], share of files the model wins")
         typer.echo(paired, nl=False)
+    by_slice = slice_report(result, labels) if labels is not None else None
+    if by_slice:
+        typer.echo(f"\nPer slice (labels from {slices}):")
+        typer.echo(slice_tables(by_slice, result.model), nl=False)
     if json_out is not None:
         from sepkit.cli.score import _json_safe, _write_text
 
         doc = {"model": result.model, "files": result.files, "audio_seconds": result.audio_seconds,
                "means": result.means, "seconds": result.seconds, "paired": diffs}
+        if by_slice is not None:
+            doc["slices"] = by_slice
         _write_text(json_out, json.dumps(_json_safe(doc), indent=2) + "\n")
     if update_card:
         import torch
