@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from data_fixtures import noise_corpus, rir_corpus, speech_corpus, tone, write
 from sepkit.data.augment import Augmentation, early_rir, reverberate, speed_perturb
 from sepkit.data.manifest import file_entry
-from sepkit.data.mixing import NoisySpeechDataset, SpeakerMixtureDataset, snr_db
+from sepkit.data.mixing import NoisySpeechDataset, SpeakerMixtureDataset, rms, snr_db
 from sepkit.data.sources import AudioPool
 from sepkit.errors import ConfigError, ManifestError
 
@@ -164,3 +164,64 @@ def test_augmentation_is_reproducible(corpus: dict[str, Path]) -> None:
     assert speed_perturb(x, 16000, 1.25).shape[0] == 12800 and speed_perturb(x, 16000, 1.0) is x
     eq = aug.equalize(x, 16000, np.random.default_rng(0))
     assert eq.shape == x.shape and not torch.allclose(eq, x)
+
+
+def test_partial_overlap_draws_the_overlapping_share(corpus: dict[str, Path]) -> None:
+    n = 16000
+    half = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=12, seed=2, overlap_range=(0.5, 0.5))
+    lengths = set()
+    for i in range(12):
+        item = half[i]
+        (a0, b0), (a1, b1) = ((round(s * 16000), round(e * 16000)) for s, e in
+                              zip(item["info"]["active_starts"], item["info"]["active_stops"]))
+        assert a0 == 0 and b1 == n and b0 - a1 == n // 2  # together they cover it, half of it both talk
+        first, second = item["sources"]
+        assert not first[b0:].any() and not second[:a1].any()  # silent outside their spans
+        assert rms(first[:b0]) > 1e-3 and rms(second[a1:]) > 1e-3
+        both_share = float(((first != 0) & (second != 0)).float().mean())
+        assert both_share == pytest.approx(0.5, abs=0.01)
+        lengths.add(b0)
+        g = item["gains_db"]
+        src_db = [20 * math.log10(rms(s[lo:hi])) for s, (lo, hi) in zip(item["sources"], ((a0, b0), (a1, b1)))]
+        assert src_db[1] - src_db[0] == pytest.approx(float(g[1] - g[0]), abs=0.05)  # gains while talking
+    assert len(lengths) > 3  # who talks longer varies
+    ranged = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=40, seed=2, overlap_range=(0.5, 1.0))
+    shares = [(ranged[i]["info"]["active_stops"][0] - ranged[i]["info"]["active_starts"][1]) for i in range(40)]
+    assert min(shares) >= 0.5 - 1e-4 and max(shares) <= 1.0 + 1e-4 and max(shares) - min(shares) > 0.3
+    full = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=4, seed=2)[0]["sources"]
+    assert (full[:, :800] != 0).any(-1).all() and (full[:, -800:] != 0).any(-1).all()  # default: full overlap
+    with pytest.raises(ConfigError, match="overlap_range"):
+        SpeakerMixtureDataset(corpus["speech"], n_src=3, overlap_range=(0.5, 1.0))
+
+
+def test_noise_on_a_share_of_speaker_mixtures(corpus: dict[str, Path]) -> None:
+    ds = SpeakerMixtureDataset(corpus["speech"], noise_manifest=corpus["noise"], segment_seconds=0.5, length=60,
+                               seed=5, snr_range=(10.0, 30.0), noise_prob=0.3)
+    noisy = 0
+    for i in range(60):
+        item = ds[i]
+        if item["noise"].any():
+            noisy += 1
+            assert 10.0 <= item["snr_db"] <= 30.0
+            assert snr_db(item["sources"].sum(0), item["noise"]) == pytest.approx(item["snr_db"], abs=0.1)
+        else:
+            assert math.isinf(item["snr_db"]) and item["info"]["noise_family"] == "none"
+            assert torch.allclose(item["sources"].sum(0), item["mixture"], atol=1e-6)
+    assert 8 <= noisy <= 30  # about 30 % of 60
+    batch = next(iter(DataLoader(ds, batch_size=6)))  # items with and without noise collate together
+    assert batch["mixture"].shape == (6, 8000)
+    quiet = SpeakerMixtureDataset(corpus["speech"], noise_manifest=corpus["noise"], segment_seconds=0.5, length=10,
+                                  noise_prob=0.0)
+    assert not any(quiet[i]["noise"].any() for i in range(10))
+
+
+def test_speed_perturbation_of_each_speaker(corpus: dict[str, Path]) -> None:
+    factors = (0.95, 0.975, 1.0, 1.025, 1.05)
+    ds = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=20, seed=7,
+                               augment=Augmentation(speed_factors=factors))
+    speeds = [s for i in range(20) for s in ds[i]["info"]["speeds"]]
+    assert set(speeds) <= set(factors) and len(set(speeds)) >= 4
+    plain = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=20, seed=7)
+    changed = next(i for i in range(20) if ds[i]["info"]["speeds"][0] != 1.0)
+    assert ds[changed]["info"]["speech_files"][0] == plain[changed]["info"]["speech_files"][0]
+    assert not torch.allclose(ds[changed]["sources"][0], plain[changed]["sources"][0], atol=1e-3)

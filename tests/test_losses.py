@@ -72,6 +72,22 @@ def test_snr_values() -> None:
     assert thresholded_snr(ref, ref, snr_max=30.0).item() == pytest.approx(10 * np.log10(1e-3 * 100), abs=1e-4)
 
 
+def test_capped_si_sdr_saturates_at_its_ceiling_only() -> None:
+    gen = torch.Generator().manual_seed(3)
+    ref = torch.randn(2, 2, 4000, generator=gen)
+    moderate = ref + 0.3 * torch.randn(2, 2, 4000, generator=gen)  # about 10 dB
+    capped, plain = neg_si_sdr(moderate, ref, sdr_max=30.0), neg_si_sdr(moderate, ref)
+    # 10 log10(1 + 10^((sdr - 30)/10)) dB apart: under 0.05 dB at 10 dB
+    assert torch.allclose(capped, plain, atol=0.05) and (capped > plain).all()
+    perfect = (2.0 * ref).requires_grad_()
+    loss = neg_si_sdr(perfect, ref, sdr_max=30.0)
+    assert torch.allclose(loss, torch.full_like(loss, -30.0), atol=1e-3)  # uncapped: about -140 dB
+    loss.sum().backward()
+    assert perfect.grad.abs().max() < 1e-4  # an example already past the ceiling stops pulling
+    pw = pairwise_neg_si_sdr(moderate, ref, sdr_max=30.0)
+    torch.testing.assert_close(torch.diagonal(pw, dim1=-2, dim2=-1), capped)
+
+
 def test_thresholded_snr_zero_reference_is_finite() -> None:
     est = torch.randn(2, 2, 800, requires_grad=True)
     loss = thresholded_snr(est, torch.zeros(2, 2, 800))

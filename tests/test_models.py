@@ -21,8 +21,9 @@ TINY: dict[str, dict] = {
     "sudormrf": dict(n_filters=32, bn_chan=16, out_chan=16, num_blocks=2, upsampling_depth=2),
     "sepformer": dict(n_filters=32, n_blocks=1, n_layers=1, n_heads=2, d_ffn=64, chunk_size=50),
     "fast_enhancer": dict(hidden=32, layers=1),
+    "stft_separator": dict(hidden=16, layers=1),
 }
-SEPARATORS = ["conv_tasnet", "dprnn", "dccrn", "sudormrf", "sepformer"]
+SEPARATORS = ["conv_tasnet", "dprnn", "dccrn", "sudormrf", "sepformer", "stft_separator"]
 
 
 def _cases() -> list[tuple[str, dict]]:

@@ -43,10 +43,12 @@ def _db(x: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(x)
 
 
-def _neg_si_sdr(en: _Energies, eps: float) -> torch.Tensor:
+def _neg_si_sdr(en: _Energies, eps: float, sdr_max: float | None = None) -> torch.Tensor:
     alpha = en.cross / (en.ref + eps)
     target = alpha * alpha * en.ref  # ‖αs‖²
     residual = (en.est - 2 * alpha * en.cross + target).clamp_min(0)  # ‖ŝ − αs‖²
+    if sdr_max is not None:  # soft ceiling, as MixIT's τ: the value saturates at sdr_max dB and stops pulling
+        residual = residual + 10.0 ** (-sdr_max / 10.0) * target
     return -_db(target / (residual + eps) + eps)
 
 
@@ -71,9 +73,13 @@ def _out(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return value.to(like.dtype)
 
 
-def neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """Negative scale-invariant SDR in dB (Le Roux et al. 2019): ``(..., T) -> (...)``."""
-    return _out(_neg_si_sdr(_energies(est, ref, False, True), eps), est)
+def neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, sdr_max: float | None = None) -> torch.Tensor:
+    """Negative scale-invariant SDR in dB (Le Roux et al. 2019): ``(..., T) -> (...)``.
+
+    ``sdr_max`` (dB) caps it softly: ``10^(−sdr_max/10)‖αs‖²`` is added to ``‖ŝ − αs‖²``, so the loss
+    stays above ``−sdr_max`` and examples already separated that well stop pulling.
+    """
+    return _out(_neg_si_sdr(_energies(est, ref, False, True), eps, sdr_max), est)
 
 
 def neg_snr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS) -> torch.Tensor:
@@ -97,9 +103,10 @@ def thresholded_snr(
     return _out(_thresholded_snr(_energies(est, ref, False, False), snr_max, eps), est)
 
 
-def pairwise_neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """Negative SI-SDR of every estimate against every reference: ``(..., K, T), (..., N, T) -> (..., K, N)``."""
-    return _out(_neg_si_sdr(_energies(est, ref, True, True), eps), est)
+def pairwise_neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, sdr_max: float | None = None
+                        ) -> torch.Tensor:
+    """Negative SI-SDR (capped as in ``neg_si_sdr``) of every estimate against every reference: ``(..., K, N)``."""
+    return _out(_neg_si_sdr(_energies(est, ref, True, True), eps, sdr_max), est)
 
 
 def pairwise_neg_snr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS) -> torch.Tensor:

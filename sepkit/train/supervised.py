@@ -12,6 +12,7 @@ fraction that changed since the previous epoch is logged as ``train/switch_rate`
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -35,6 +36,7 @@ LOSS_KEYS: dict[str, Any] = {
     "si_sdr": 1.0,  # weights of the negative signal criteria (dB)
     "snr": 0.0,
     "sd_sdr": 0.0,
+    "si_sdr_max": None,  # soft ceiling of the SI-SDR criterion in dB (e.g. 30): well-separated examples stop pulling
     "stft": 0.0,  # weight of MultiResolutionSTFTLoss on the assigned outputs
     "stft_resolutions": [[512, 128], [1024, 256], [256, 64]],
     "cspec": 0.0,  # weight of CompressedSpectrumLoss (power-law compressed complex + magnitude MSE)
@@ -53,6 +55,9 @@ class SupervisedModule(SepkitModule):
         self.weights = {name: float(self.loss_opts[name]) for name in CRITERIA if float(self.loss_opts[name]) != 0.0}
         if not self.weights:
             raise ConfigError("loss: give at least one of si_sdr, snr, sd_sdr a non-zero weight")
+        self.criteria = dict(CRITERIA)
+        if self.loss_opts["si_sdr_max"] is not None:
+            self.criteria["si_sdr"] = partial(pairwise_neg_si_sdr, sdr_max=float(self.loss_opts["si_sdr_max"]))
         self.stft_weight = float(self.loss_opts["stft"])
         resolutions = [tuple(r) for r in self.loss_opts["stft_resolutions"]]
         self.stft = MultiResolutionSTFTLoss(resolutions, reduction="none") if self.stft_weight else None
@@ -62,7 +67,7 @@ class SupervisedModule(SepkitModule):
 
     def pairwise(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """The weighted pairwise criterion ``(B, K, N)``; a sum of pairwise matrices is itself one."""
-        return sum(w * CRITERIA[name](est, ref) for name, w in self.weights.items())  # type: ignore[return-value]
+        return sum(w * self.criteria[name](est, ref) for name, w in self.weights.items())  # type: ignore[return-value]
 
     def objective(self, est: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example loss ``(B,)`` and the best assignment ``(B, N)``."""
