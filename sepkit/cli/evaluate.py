@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import tempfile
@@ -31,6 +32,10 @@ def evaluate(
     test_name: Optional[str] = typer.Option(None, "--test-name", help="How the card names the test set."),
     slices: Optional[Path] = typer.Option(None, "--slices", help="Item labels (items.jsonl) to score per slice "
                                           "[default: items.jsonl beside --mix's folder, when there is one]."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML report into this folder: tables, "
+                                          "SI-SDRi against input SNR, spectrograms and audio of chosen files."),
+    report_files: list[str] = typer.Option([], "--report-files", help="Also show these mixtures in the report "
+                                           "(repeatable; besides the best, median and worst by SI-SDRi)."),
 ) -> None:
     """Score a model beside baselines (noisereduce, RNNoise, DeepFilterNet3, other models) on one test set, one run."""
     from sepkit.evaluation import evaluate as run_evaluation
@@ -43,6 +48,14 @@ def evaluate(
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     slices = slices or find_slices(mix)
     labels = read_slices(slices) if slices is not None else None  # a bad file fails before any work
+    command = "sepkit " + " ".join(shlex.quote(a) for a in state.argv)
+    staging: contextlib.AbstractContextManager[Optional[Path]] = contextlib.nullcontext()
+    if report is not None:
+        from sepkit.atomic import staged_folder
+        from sepkit.evaluation.report import check_request, write_report
+
+        named = check_request(report, report_files, mix, names)  # before any model runs
+        staging = staged_folder(report)
     bar = progress_bar("files")
     tasks: dict[str, int] = {}
 
@@ -51,15 +64,18 @@ def evaluate(
             tasks[stage] = bar.add_task(stage, total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
-    with tempfile.TemporaryDirectory(prefix="sepkit-eval-") as tmp, bar:
-        result = run_evaluation(model, mix, ref, work_dir or Path(tmp), baseline, names, jobs, device, tick)
+    with staging as report_dir, tempfile.TemporaryDirectory(prefix="sepkit-eval-") as tmp:
+        with bar:
+            result = run_evaluation(model, mix, ref, work_dir or Path(tmp), baseline, names, jobs, device, tick)
+        diffs = result.paired()
+        by_slice = slice_report(result, labels) if labels is not None else None
+        if report_dir is not None:  # while the outputs it plays are still there
+            write_report(report_dir, result, diffs, command, test_name or mix.parent.name, named, by_slice)
     typer.echo(result.table(), nl=False)
-    diffs = result.paired()
     paired = result.paired_table(diffs)
     if paired:
         typer.echo("\nPer-file differences: mean [95 % bootstrap interval over files], share of files the model wins")
         typer.echo(paired, nl=False)
-    by_slice = slice_report(result, labels) if labels is not None else None
     if by_slice:
         typer.echo(f"\nPer slice (labels from {slices}):")
         typer.echo(slice_tables(by_slice, result.model), nl=False)
@@ -75,9 +91,10 @@ def evaluate(
         import torch
 
         where = torch.cuda.get_device_name() if device != "cpu" and torch.cuda.is_available() else _cpu_name()
-        command = "sepkit " + " ".join(shlex.quote(a) for a in state.argv)
         path = write_test_scores(resolve_model_dir(model), result, test_name or str(mix.parent), command, where)
         typer.echo(f"updated {path}")
+    if report is not None:
+        typer.echo(f"report: {report / 'index.html'}")
 
 
 def _cpu_name() -> str:
