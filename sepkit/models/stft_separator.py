@@ -6,7 +6,7 @@ sees nearly the statistics of its file) and a learnable affine per bin -> bidire
 layers -> one mask per source and bin: complex (tanh-bounded magnitude, phase learned) or a
 magnitude in ``[0, mask_max]`` on the mixture phase -> iSTFT. Frame rate, not parameter count,
 sets the cost on a CPU, which is why this trains ~10x faster per audio-second than a 1 ms-hop
-Conv-TasNet (``/work/shared/cpu_models.md`` has the measurements; ``benchmarks/separator_speed.py``).
+Conv-TasNet (``benchmarks/separator_speed.py`` measures both).
 """
 
 from __future__ import annotations
