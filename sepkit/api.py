@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterable, Iterator, Union
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ import sepkit.models  # noqa: F401  (registers the architectures)
 from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_blocks, output_subtype
 from sepkit.errors import AudioError, ModelError
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
+from sepkit.inference.stream import AudioStream, can_stream, stream_signal
 from sepkit.losses.pit import reorder
 from sepkit.pretrained import DEFAULT_ENHANCER, LOUDEST, ModelConfig, load_network
 
@@ -34,7 +35,11 @@ NOT_PROCESSORS = {
 
 
 class SepkitModel:
-    """A loaded enhancer or separator bound to a device and inference settings."""
+    """A loaded enhancer or separator bound to a device and inference settings.
+
+    Causal models that can step frame by frame (``sepkit.inference.stream``) process arrays and files
+    as one stateful stream; the others go through the chunked overlap-add engine.
+    """
 
     def __init__(self, net: nn.Module, config: ModelConfig, settings: InferenceSettings | None = None):
         self.config = config
@@ -82,9 +87,34 @@ class SepkitModel:
         self._require("separate")
         return self._process(waveform, sample_rate)
 
+    def stream(self, sample_rate: int, channels: int = 1) -> AudioStream:
+        """A real-time processor for a causal enhancer: ``.process(block)`` returns what is ready, ``.flush()`` the rest.
+
+        Blocks are ``(T,)`` or ``(channels, T)`` numpy arrays of any length at ``sample_rate``; output sample i
+        answers input sample i, ``.latency_ms`` is the algorithmic latency (window, resampling, limiter look-ahead).
+        """
+        stream = AudioStream(self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model")
+        self._require("enhance")
+        return stream
+
+    def _outputs(self, blocks: Iterable[np.ndarray | torch.Tensor], n_frames: int, sample_rate: int, channels: int,
+                 on_progress: Callable[[int], None] | None = None) -> Iterator[torch.Tensor]:
+        """``(K, C, n)`` output blocks for ``(C, n)`` input blocks: a stream for causal models, chunks for the rest."""
+        if not can_stream(self.net):
+            yield from process_stream(blocks, n_frames, sample_rate, self._model_fn, self.sample_rate, self.settings,
+                                      on_progress)
+            return
+        for out in stream_signal(self.stream(sample_rate, channels), blocks, on_progress):
+            yield torch.from_numpy(out)[None]
+
     def _process(self, waveform: Waveform, sample_rate: int) -> Waveform:
         audio, was_numpy, was_1d, dtype = _as_audio(waveform, sample_rate)
-        out = process_array(audio, int(sample_rate), self._model_fn, self.sample_rate, self.settings)
+        if can_stream(self.net):
+            block = int(READ_BLOCK_SECONDS * sample_rate)
+            blocks = (audio[..., i: i + block].numpy() for i in range(0, audio.shape[-1], block))
+            out = torch.cat(list(self._outputs(blocks, audio.shape[-1], int(sample_rate), audio.shape[0])), dim=-1)
+        else:
+            out = process_array(audio, int(sample_rate), self._model_fn, self.sample_rate, self.settings)
         if was_1d:
             out = out[:, 0]
         if was_numpy:
@@ -130,8 +160,7 @@ class SepkitModel:
         try:
             blocks = iter_blocks(info, int(READ_BLOCK_SECONDS * info.sample_rate))
             progress = (lambda n: on_progress(n, info.frames)) if on_progress else None
-            for out in process_stream(blocks, info.frames, info.sample_rate, self._model_fn, self.sample_rate,
-                                      self.settings, progress):
+            for out in self._outputs(blocks, info.frames, info.sample_rate, info.channels, progress):
                 if out.shape[0] != len(writers):
                     raise ModelError(f"{self.name or 'model'}: produced {out.shape[0]} outputs, config says {len(writers)}")
                 for k, writer in enumerate(writers):

@@ -2,8 +2,10 @@
 
 STFT (sqrt-Hann, 32 ms window, 8 ms hop at 16 kHz) -> log power minus its causal running mean
 per bin (so a gain on the input changes nothing) -> Linear -> unidirectional GRU -> Linear ->
-bounded mask on the complex spectrum -> iSTFT. Every step is causal, so the same weights can
-stream frame by frame with ``n_fft`` samples of algorithmic latency.
+bounded mask on the complex spectrum -> iSTFT. Every step is causal, so the same weights
+stream frame by frame with ``n_fft`` samples of algorithmic latency: ``step_frames`` carries the
+running mean, the GRU state and the gain smoother's past from one run of frames to the next
+(``sepkit.inference.stream`` does the framing).
 
 The same weights serve other sample rates: ``args_at_rate`` keeps the window and hop durations
 (so bins stay 31.25 Hz apart), and ``load_from_rate`` maps a model trained at one rate onto one
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -27,15 +30,60 @@ from sepkit.models.registry import register_model
 
 MaskKind = Literal["real", "complex"]
 _POWER_FLOOR = 1e-10  # keeps log finite on digital silence
+_SHORT_RUN = 8  # frames up to which a continued running mean steps through the recursion
 
 
-def causal_running_mean(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Bias-corrected exponential moving average along the last axis: the mean of frames 0..t, recent ones weighted most."""
+@dataclass
+class RunningMean:
+    """Where a causal running mean stopped: its last moving average ``(...)`` and the frames it has seen."""
+
+    ema: torch.Tensor | None = None
+    frames: int = 0
+
+
+@dataclass
+class StreamState:
+    """What a causal STFT-GRU model carries from one run of frames to the next (``step_frames``)."""
+
+    mean: RunningMean = field(default_factory=RunningMean)
+    hidden: torch.Tensor | None = None  # the GRU's state (layers, B, hidden)
+    past: torch.Tensor | None = None  # the model's own: earlier gains (fast_enhancer) or frames (filter_enhancer)
+
+
+def causal_running_mean(x: torch.Tensor, alpha: float, state: RunningMean | None = None) -> torch.Tensor:
+    """Bias-corrected exponential moving average along the last axis: the mean of frames 0..t, recent ones weighted most.
+
+    With ``state`` the average continues where the previous call stopped (and ``state`` moves on), so
+    running a sequence in pieces gives the one-shot result.
+    """
+    n, start = x.shape[-1], 0
+    if state is None:
+        ema = _moving_average(x, alpha)
+    elif n <= _SHORT_RUN:  # a few frames (streaming): the recursion itself is far cheaper than a filter call
+        last = state.ema if state.ema is not None else torch.zeros_like(x[..., 0])
+        steps = []
+        for t in range(n):
+            last = alpha * last + (1.0 - alpha) * x[..., t]
+            steps.append(last)
+        ema = torch.stack(steps, dim=-1)
+    else:
+        ema = _moving_average(x, alpha)
+        if state.ema is not None:  # the earlier average decays into this run
+            ema = ema + state.ema[..., None] * alpha ** torch.arange(1, n + 1, dtype=x.dtype, device=x.device)
+    if state is not None:
+        start = state.frames
+        state.ema = ema[..., -1].clone()
+        # past this count 1 - alpha**t is exactly 1 in float32: the count stops growing, the result is the same
+        state.frames = min(start + n, math.ceil(math.log(1e-12) / math.log(alpha)))
+    steps = torch.arange(start + 1, start + n + 1, dtype=x.dtype, device=x.device)
+    return ema / (1.0 - alpha**steps)  # without the correction, early frames would be pulled towards 0
+
+
+def _moving_average(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``y[t] = alpha * y[t - 1] + (1 - alpha) * x[t]`` along the last axis, from ``y[-1] = 0``."""
     a = torch.tensor([1.0, -alpha], dtype=x.dtype, device=x.device)
     b = torch.tensor([1.0 - alpha, 0.0], dtype=x.dtype, device=x.device)
-    ema = AF.lfilter(x, a, b, clamp=False)
-    steps = torch.arange(1, x.shape[-1] + 1, dtype=x.dtype, device=x.device)
-    return ema / (1.0 - alpha**steps)  # without the correction, early frames would be pulled towards 0
+    return AF.lfilter(x, a, b, clamp=False)
 
 
 @register_model("fast_enhancer")
@@ -102,31 +150,55 @@ class FastEnhancer(nn.Module):
             wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True
         )
 
-    def features(self, spec: torch.Tensor) -> torch.Tensor:
+    def features(self, spec: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
         """Level-independent features ``(B, frames, F)``: log power minus its causal running mean, per bin."""
         log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
-        normed = log_power - causal_running_mean(log_power, self.alpha)
+        normed = log_power - causal_running_mean(log_power, self.alpha, mean)
         return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
 
-    def masks(self, feats: torch.Tensor) -> torch.Tensor:
-        """Bounded complex masks ``(B, F, frames)`` from features ``(B, frames, F)``."""
+    def network(self, feats: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw outputs ``(B, frames, F·c)`` for features ``(B, frames, F)``, and the GRU's last state."""
         x = torch.relu(self.encode(feats))
-        y, _ = self.gru(x)
-        out = self.decode(y + x).transpose(1, 2)  # (B, F·c, frames)
+        y, hidden = self.gru(x, hidden)
+        return self.decode(y + x), hidden
+
+    def masks(self, feats: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        """Bounded complex masks ``(B, F, frames)`` from features ``(B, frames, F)`` (continuing ``state`` if given)."""
+        out, hidden = self.network(feats, None if state is None else state.hidden)
+        if state is not None:
+            state.hidden = hidden
+        out = out.transpose(1, 2)  # (B, F·c, frames)
         if self.mask == "real":
-            return torch.complex(self.shape_gain(self.mask_max * torch.sigmoid(out)), torch.zeros_like(out))
+            return torch.complex(self.shape_gain(self.mask_max * torch.sigmoid(out), state), torch.zeros_like(out))
         re, im = out.unflatten(1, (-1, 2)).unbind(2)
         z = torch.complex(re, im)
         magnitude = z.abs().clamp_min(1e-8)
         return z * (self.mask_max * torch.tanh(magnitude) / magnitude)  # |mask| < mask_max, phase learned
 
-    def shape_gain(self, gain: torch.Tensor) -> torch.Tensor:
-        """A real gain ``(B, F, frames)`` smoothed (centred in frequency, causal in time), then floored."""
+    def shape_gain(self, gain: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        """A real gain ``(B, F, frames)`` smoothed (centred in frequency, causal in time), then floored.
+
+        Before the first frame the smoother repeats it; with ``state`` it sees the gains of earlier runs instead.
+        """
         if self.smooth_bins > 1 or self.smooth_frames > 1:
-            half = self.smooth_bins // 2
-            padded = F.pad(gain[:, None], (self.smooth_frames - 1, 0, half, half), mode="replicate")
+            half, past = self.smooth_bins // 2, self.smooth_frames - 1
+            if state is not None and past:
+                before = state.past if state.past is not None else gain[..., :1].expand(-1, -1, past)
+                gain = torch.cat([before, gain], dim=-1)
+                state.past = gain[..., -past:]
+                past = 0
+            padded = F.pad(gain[:, None], (past, 0, half, half), mode="replicate")
             gain = F.avg_pool2d(padded, (self.smooth_bins, self.smooth_frames), stride=1)[:, 0]
         return gain.clamp_min(self.mask_floor) if self.mask_floor > 0 else gain
+
+    # ---- frame by frame -----------------------------------------------------------------------
+    def stream_state(self) -> StreamState:
+        """A fresh state for ``step_frames``: the start of a signal."""
+        return StreamState()
+
+    def step_frames(self, spec: torch.Tensor, state: StreamState) -> torch.Tensor:
+        """Enhanced STFT frames ``(B, F, n)`` of the next ``n`` frames of ``spectrum``'s grid; ``state`` moves on."""
+        return spec * self.masks(self.features(spec, state.mean), state)
 
     # ---- the same model at another sample rate ------------------------------------------------
     @staticmethod

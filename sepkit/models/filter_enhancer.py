@@ -7,7 +7,9 @@ current and previous input frames (Schröter et al., DeepFilterNet, 2022: a mult
 recovers the periodic structure that one complex gain per 50 Hz bin cannot) -> iSTFT.
 
 Everything is causal: an output sample depends only on input up to the end of its frame, so the
-algorithmic latency is one window (20 ms). Because the output is a filtered copy of the input
+algorithmic latency is one window (20 ms), and ``step_frames`` runs the same maths on a few frames
+at a time, carrying the running mean, the GRU state and the frames the taps reach back to
+(``sepkit.inference.stream`` does the framing). Because the output is a filtered copy of the input
 spectrum, the input level passes through unless the model itself attenuates.
 """
 
@@ -20,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sepkit.errors import ModelError
-from sepkit.models.fast_enhancer import causal_running_mean
+from sepkit.models.fast_enhancer import RunningMean, StreamState, causal_running_mean
 from sepkit.models.registry import register_model
 
 _POWER_FLOOR = 1e-10  # keeps log finite on digital silence
@@ -32,13 +34,17 @@ def bounded_complex(z: torch.Tensor, limit: float) -> torch.Tensor:
     return z * (limit * torch.tanh(magnitude) / magnitude)
 
 
-def apply_frame_filter(spec: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+def apply_frame_filter(spec: torch.Tensor, taps: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
     """``sum_k taps[..., k] * spec[..., t - k]``: a causal filter across frames, per bin.
 
-    ``spec`` is ``(B, F, frames)`` complex and ``taps`` ``(B, F, frames, order)`` complex.
+    ``spec`` is ``(B, F, frames)`` complex and ``taps`` ``(B, F, frames, order)`` complex; the frames
+    before the first are ``past`` ``(B, F, order - 1)``, zeros if not given.
     """
     order = taps.shape[-1]
-    padded = F.pad(torch.view_as_real(spec), (0, 0, order - 1, 0))  # (B, F, order-1+frames, 2): zeros before frame 0
+    if past is None:
+        padded = F.pad(torch.view_as_real(spec), (0, 0, order - 1, 0))  # (B, F, order-1+frames, 2): zeros before frame 0
+    else:
+        padded = torch.cat([torch.view_as_real(past), torch.view_as_real(spec)], dim=2)
     frames = torch.view_as_complex(padded.unfold(2, order, 1).movedim(-1, -2).contiguous())  # (B, F, frames, order)
     return (frames.flip(-1) * taps).sum(-1)  # flip: tap 0 meets the current frame
 
@@ -83,19 +89,38 @@ class FilterEnhancer(nn.Module):
         return torch.stft(wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
                           return_complex=True)
 
-    def features(self, spec: torch.Tensor) -> torch.Tensor:
+    def features(self, spec: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
         """Level-independent features ``(B, frames, F)``: log power minus its causal running mean, per bin."""
         log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
-        normed = log_power - causal_running_mean(log_power, self.alpha)
+        normed = log_power - causal_running_mean(log_power, self.alpha, mean)
         return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
 
-    def taps(self, feats: torch.Tensor) -> torch.Tensor:
-        """Bounded complex filter taps ``(B, F, frames, order)`` from features ``(B, frames, F)``."""
+    def network(self, feats: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw outputs ``(B, frames, F·order·2)`` for features ``(B, frames, F)``, and the GRU's last state."""
         x = torch.relu(self.encode(feats))
-        y, _ = self.gru(x)
-        out = self.decode(y + x)  # (B, frames, F·order·2)
+        y, hidden = self.gru(x, hidden)
+        return self.decode(y + x), hidden
+
+    def taps(self, feats: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        """Bounded complex filter taps ``(B, F, frames, order)`` from features ``(B, frames, F)``."""
+        out, hidden = self.network(feats, None if state is None else state.hidden)
+        if state is not None:
+            state.hidden = hidden
         out = out.unflatten(-1, (-1, self.order, 2)).permute(0, 2, 1, 3, 4)  # (B, F, frames, order, 2)
         return bounded_complex(torch.view_as_complex(out.contiguous()), self.tap_max)
+
+    def stream_state(self) -> StreamState:
+        """A fresh state for ``step_frames``: the start of a signal."""
+        return StreamState()
+
+    def step_frames(self, spec: torch.Tensor, state: StreamState) -> torch.Tensor:
+        """Filtered STFT frames ``(B, F, n)`` of the next ``n`` frames of ``spectrum``'s grid; ``state`` moves on."""
+        taps = self.taps(self.features(spec, state.mean), state)
+        past = state.past if state.past is not None else spec.new_zeros(*spec.shape[:2], self.order - 1)
+        est = apply_frame_filter(spec, taps, past)
+        frames = torch.cat([past, spec], dim=-1)
+        state.past = frames[..., frames.shape[-1] - (self.order - 1):]
+        return est
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
