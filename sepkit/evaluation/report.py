@@ -96,8 +96,8 @@ def write_report(folder: Path, result: Evaluation, diffs: Mapping[str, Mapping[s
                 "<h2>Summary</h2>", summary_table(result.means, rtf, model, diffs),
                 f'<p class="note">Means over {result.files} files; the best of each column in bold. Under each '
                 f"other system's mean: {esc(model)} minus that system per file, as the mean [95 % bootstrap "
-                "interval over files] and the share of files on which it scores higher. RTF: seconds of "
-                "processing per second of audio.</p>"]
+                "interval over files], and the share of files on which it scores higher. RTF: seconds of "
+                "processing per second of audio (wall clock, as measured in this run).</p>"]
     if slices:
         sections += ["<h2>Per slice</h2>", '<p class="note">As the summary, over the files of each slice.</p>',
                      *slice_tables(slices, model)]
@@ -119,7 +119,7 @@ def write_report(folder: Path, result: Evaluation, diffs: Mapping[str, Mapping[s
 
 
 def improvement_figure(result: Evaluation) -> Figure:
-    """Each system's SI-SDRi per file against the input SNR, with the mean per 5 dB band of input SNR."""
+    """Each system's SI-SDRi per file against the input SNR, with the mean (of both) per 5 dB band of input SNR."""
     from matplotlib.figure import Figure
 
     inputs = result.rows[UNPROCESSED]
@@ -137,7 +137,7 @@ def improvement_figure(result: Evaluation) -> Figure:
         if x.size:
             edges = np.arange(5 * math.floor(x.min() / 5), x.max() + 5, 5.0)
             band = np.digitize(x, edges)
-            means = [(edges[b - 1] + 2.5, y[band == b].mean()) for b in np.unique(band) if (band == b).sum() >= 3]
+            means = [(x[band == b].mean(), y[band == b].mean()) for b in np.unique(band) if (band == b).sum() >= 3]
             if means:
                 ax.plot(*zip(*means), color=colours[system], lw=2)
     ax.axhline(0.0, color="0.4", lw=0.8)

@@ -22,9 +22,9 @@ code,.cmd{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f4f4f6;pad
 .note{color:#555;font-size:.92em}
 table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top}
-th{background:#f4f4f6}td:first-child,th:first-child{text-align:left}
+th{background:#f4f4f6}td:first-child,th:first-child{text-align:left;white-space:nowrap}
 tr.model td{background:#fff6e8}b.best{color:#0a5}
-small{display:block;color:#666;font-size:.8em;white-space:nowrap}
+small{display:block;color:#666;font-size:.78em;white-space:nowrap}figure small{white-space:normal}
 .scroll{overflow-x:auto;max-height:36em;overflow-y:auto}
 .scroll thead th{position:sticky;top:0}.scroll thead tr:nth-child(2) th{top:1.9em}
 table.sortable th[data-col]{cursor:pointer}
@@ -120,8 +120,8 @@ def _score_cells(means: Mapping[str, Mapping[str, float]], system: str, cols: Se
             text = f'<b class="best">{text}</b>'
         d = diffs.get(c)
         if d and d.get("files"):
-            text += (f"<small>{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-                     f" · wins {100 * d['wins']:.0f} %</small>")
+            text += (f"<small>{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]<br>"
+                     f"wins {100 * d['wins']:.0f} %</small>")
         cells.append(f"<td>{text}</td>")
     return "".join(cells)
 
