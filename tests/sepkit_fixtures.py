@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from sepkit.models import register_model
+from sepkit.models import build_model, register_model
 from sepkit.pretrained import ModelConfig, export_model
 
 
@@ -35,6 +35,25 @@ def export_test_model(out: Path, task: str = "enhance", n_src: int = 1, sample_r
                          inference={"chunk_seconds": 0.5, "overlap_seconds": 0.1, "batch_size": 3})
     card = "---\ntraining_data: none (test fixture)\nscores: {si_sdri: 0.0}\n---\n# test model\n"
     return export_model(net, out, config, card)
+
+
+# small enough to stream sample by sample in a test; the shipped sizes differ only in width
+CAUSAL = {
+    "filter_enhancer": {"hidden": 32, "layers": 2},
+    "fast_enhancer": {"hidden": 32, "layers": 2, "smooth_bins": 5, "smooth_frames": 4},
+}
+
+
+def export_causal(out: Path, arch: str, seed: int = 0, **args: int) -> Path:
+    """Export a small causal enhancer (``arch`` a key of ``CAUSAL``) whose output depends on what it has heard."""
+    torch.manual_seed(seed)
+    args = {**CAUSAL[arch], **args}
+    net = build_model(arch, **args)
+    with torch.no_grad():  # a model that changes its input with what it has seen, not the pass-through it starts as
+        net.decode.weight.normal_(0.0, 1.0)
+        net.feat_scale.fill_(0.5)
+    config = ModelConfig(arch=arch, args=args, sample_rate=16000, task="enhance", n_src=1, name=out.name)
+    return export_model(net, out, config, "---\ntraining_data: none (test fixture)\n---\n# test\n")
 
 
 def speechlike(seconds: float, sample_rate: int = 16000, seed: int = 0, channels: int = 1) -> np.ndarray:

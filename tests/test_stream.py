@@ -13,28 +13,9 @@ from sepkit.errors import AudioError, ModelError, SepkitError
 from sepkit.inference import process_array
 from sepkit.inference.stream import stream_blocks
 from sepkit.metrics import si_sdr
-from sepkit.models import build_model
-from sepkit.pretrained import ModelConfig, export_model
-from sepkit_fixtures import speechlike
+from sepkit_fixtures import CAUSAL, export_causal, speechlike
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-# small enough to stream sample by sample in a test; the shipped sizes differ only in width
-CAUSAL = {
-    "filter_enhancer": {"hidden": 32, "layers": 2},
-    "fast_enhancer": {"hidden": 32, "layers": 2, "smooth_bins": 5, "smooth_frames": 4},
-}
-
-
-def export_causal(out: Path, arch: str, seed: int = 0, **args: int) -> Path:
-    torch.manual_seed(seed)
-    args = {**CAUSAL[arch], **args}
-    net = build_model(arch, **args)
-    with torch.no_grad():  # a model that changes its input with what it has seen, not the pass-through it starts as
-        net.decode.weight.normal_(0.0, 1.0)
-        net.feat_scale.fill_(0.5)
-    config = ModelConfig(arch=arch, args=args, sample_rate=16000, task="enhance", n_src=1, name=out.name)
-    return export_model(net, out, config, "---\ntraining_data: none (test fixture)\n---\n# test\n")
 
 
 @pytest.fixture(scope="module", params=sorted(CAUSAL))

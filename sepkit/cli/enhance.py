@@ -63,8 +63,10 @@ def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int]
 
 @app.command()
 def enhance(
-    inputs: list[str] = typer.Argument(..., help="Audio files, globs or folders."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (one input only)."),
+    inputs: list[str] = typer.Argument(..., help="Audio files, globs or folders; - reads standard input (WAV, or "
+                                                 "raw PCM with --raw) block by block as it arrives."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (one input only); - writes "
+                                          "standard output as it is ready (WAV, or raw PCM with --raw)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs; they keep their input names."),
     model: str = typer.Option(DEFAULT_ENHANCER, "--model", help="Shipped model name or exported model folder."),
     device: str = DeviceOpt,
@@ -73,10 +75,32 @@ def enhance(
     chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
     plot: bool = PlotOpt,
+    raw: Optional[str] = typer.Option(None, "--raw", help="Raw PCM on standard input/output instead of WAV: s16le or "
+                                      "f32le, interleaved."),
+    rate: Optional[int] = typer.Option(None, "--rate", min=1, help="Sample rate of raw PCM on standard input."),
+    channels: Optional[int] = typer.Option(None, "--channels", min=1, help="Channels of raw PCM on standard input "
+                                           "(default 1)."),
 ) -> None:
     """Enhance noisy speech. Without -o/--out-dir writes <name>_enhanced.<ext> beside each input."""
     if output is not None and out_dir is not None:
         fail("give either -o/--output or --out-dir, not both")
+    from sepkit.audio.pcm_stream import RAW_ENCODINGS
+
+    if raw is not None and raw not in RAW_ENCODINGS:
+        fail(f"--raw must be one of {', '.join(RAW_ENCODINGS)}, not {raw!r}")
+    from sepkit.cli.pipe import stdio_arguments
+
+    if stdio_arguments(inputs, output, out_dir, plot):
+        from sepkit.cli.pipe import enhance_pipe
+
+        assert output is not None
+        warning = enhance_pipe(_load(model, device, half, chunk_seconds, batch_size), inputs[0], output, raw, rate,
+                               channels, force)
+        if warning:
+            fail(warning)
+        return
+    if raw is not None or rate is not None or channels is not None:
+        fail("--raw, --rate and --channels describe standard input or output (-): give - as the input or -o -")
     if output is not None:
         from sepkit.audio.io import expand_inputs
 
