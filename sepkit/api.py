@@ -38,15 +38,20 @@ class SepkitModel:
     """A loaded enhancer or separator bound to a device and inference settings.
 
     Causal models that can step frame by frame (``sepkit.inference.stream``) process arrays and files
-    as one stateful stream; the others go through the chunked overlap-add engine.
+    as one stateful stream; the others go through the chunked overlap-add engine. ``net`` may also be a
+    ready ``(B, L) -> (B, K, L)`` model function, such as an ONNX graph's (``sepkit.deploy.onnx_runtime``).
     """
 
-    def __init__(self, net: nn.Module, config: ModelConfig, settings: InferenceSettings | None = None):
+    def __init__(self, net: nn.Module | Callable[[torch.Tensor], torch.Tensor], config: ModelConfig,
+                 settings: InferenceSettings | None = None):
         self.config = config
         self.settings = settings or InferenceSettings(**config.inference)
         self.device = resolve_device(self.settings.device)
-        self.net = net.to(self.device).eval()
-        self._run = model_runner(self.net, self.device, self.settings.half)
+        if isinstance(net, nn.Module):
+            self.net: nn.Module | None = net.to(self.device).eval()
+            self._run = model_runner(self.net, self.device, self.settings.half)
+        else:
+            self.net, self._run = None, net
 
     @property
     def name(self) -> str:
@@ -93,6 +98,9 @@ class SepkitModel:
         Blocks are ``(T,)`` or ``(channels, T)`` numpy arrays of any length at ``sample_rate``; output sample i
         answers input sample i, ``.latency_ms`` is the algorithmic latency (window, resampling, limiter look-ahead).
         """
+        if self.net is None:
+            raise ModelError(f"{self.name or 'model'}: streaming steps the PyTorch model frame by frame; an ONNX graph "
+                             f"processes whole chunks (load it without backend='onnx')")
         stream = AudioStream(self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model")
         self._require("enhance")
         return stream
@@ -211,9 +219,24 @@ def load(
     chunk_seconds: float | None = None,
     overlap_seconds: float | None = None,
     batch_size: int | None = None,
+    backend: str = "torch",
 ) -> SepkitModel:
-    """Load a shipped model by name, or any exported model directory, ready for inference."""
-    net, config = load_network(name_or_dir)
+    """Load a shipped model by name, or any exported model directory, ready for inference.
+
+    ``backend="onnx"`` runs the folder's ``model.onnx`` (``sepkit export ... --format onnx``) with onnxruntime
+    on the CPU, through the same engine.
+    """
+    if backend == "onnx":
+        from sepkit.deploy.onnx_runtime import load_onnx
+
+        if device not in ("auto", "cpu"):
+            raise ModelError(f"the onnx backend runs on the CPU (onnxruntime), not {device!r}: use --device cpu")
+        net, config = load_onnx(name_or_dir)
+        device, half = "cpu", False
+    elif backend == "torch":
+        net, config = load_network(name_or_dir)
+    else:
+        raise ModelError(f"unknown backend {backend!r} (use torch or onnx)")
     if config.task not in ("enhance", "separate"):
         what = NOT_PROCESSORS.get(config.task, "it does not process audio")
         raise ModelError(f"{name_or_dir}: a {config.task} model ({what}), not an enhancer or separator: "

@@ -28,6 +28,7 @@ DEFAULT_ENHANCER = "enhance-default"  # the shipped model `sepkit enhance` and `
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "CARD.md"
+ONNX_FILE = "model.onnx"  # what sepkit export --format onnx writes beside config.json and CARD.md
 LOUDEST = "loudest"  # source_outputs: pick the n_src loudest outputs of each chunk
 TASKS = ("enhance", "separate", "snr", "ssl")  # snr: segmental SNR estimators, ssl: encoders; training only
 
@@ -134,7 +135,8 @@ def load_network(name_or_dir: str | os.PathLike[str]) -> tuple[nn.Module, ModelC
     config = read_config(model_dir)
     weights = model_dir / WEIGHTS_FILE
     if not weights.is_file():
-        raise ModelError(f"{model_dir}: no {WEIGHTS_FILE}")
+        onnx = " (it holds an ONNX export: run it with --backend onnx)" if (model_dir / ONNX_FILE).is_file() else ""
+        raise ModelError(f"{model_dir}: no {WEIGHTS_FILE}{onnx}")
     net = build_model(config.arch, **config.args)
     try:
         # load_model restores tensors that save_model wrote once for several tied names

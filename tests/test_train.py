@@ -172,6 +172,13 @@ def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsy
     assert main(["export", str(out / "checkpoints" / "step-8.ckpt"), str(tmp_path / "step8")]) == 0
     assert read_card(tmp_path / "step8")[0]["exported_step"] == 8
     assert sepkit.load(tmp_path / "step8", device="cpu").n_src == model.n_src
+    # ... and as ONNX, which onnxruntime runs as PyTorch does
+    assert main(["export", str(out / "checkpoints" / "step-8.ckpt"), str(tmp_path / "onnx8"), "--format", "onnx"]) == 0
+    onnx = sepkit.load(tmp_path / "onnx8", backend="onnx")
+    assert read_card(tmp_path / "onnx8")[0]["exported_step"] == 8 and onnx.n_src == model.n_src
+    step8 = sepkit.load(tmp_path / "step8", device="cpu", chunk_seconds=8.0)
+    run = (lambda m: m.enhance(x, 8000)) if recipe == "enhance" else (lambda m: m.separate(x, 8000))
+    assert np.abs(run(onnx) - run(step8)).max() < 1e-4
 
 
 @pytest.mark.slow

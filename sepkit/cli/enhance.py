@@ -16,14 +16,17 @@ if TYPE_CHECKING:
     from sepkit.api import SepkitModel
 
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda (auto picks CUDA when available).")
+BackendOpt = typer.Option("torch", "--backend", help="torch, or onnx: run the folder's model.onnx (sepkit export "
+                          "... --format onnx) with onnxruntime on the CPU.")
 PlotOpt = typer.Option(False, "--plot", help="Also write a before/after spectrogram PNG beside each output "
                        "(<output stem>.png; separate: <mixture stem>.png beside its sources); reads each file whole.")
 
 
-def _load(model: str, device: str, half: bool, chunk_seconds: Optional[float], batch_size: Optional[int]) -> SepkitModel:
+def _load(model: str, device: str, half: bool, chunk_seconds: Optional[float], batch_size: Optional[int],
+          backend: str = "torch") -> SepkitModel:
     from sepkit.api import load
 
-    return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size)
+    return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size, backend=backend)
 
 
 def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int], None]], str]) -> None:
@@ -75,6 +78,7 @@ def enhance(
     chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
     plot: bool = PlotOpt,
+    backend: str = BackendOpt,
     raw: Optional[str] = typer.Option(None, "--raw", help="Raw PCM on standard input/output instead of WAV: s16le or "
                                       "f32le, interleaved."),
     rate: Optional[int] = typer.Option(None, "--rate", min=1, help="Sample rate of raw PCM on standard input."),
@@ -94,8 +98,8 @@ def enhance(
         from sepkit.cli.pipe import enhance_pipe
 
         assert output is not None
-        warning = enhance_pipe(_load(model, device, half, chunk_seconds, batch_size), inputs[0], output, raw, rate,
-                               channels, force)
+        warning = enhance_pipe(_load(model, device, half, chunk_seconds, batch_size, backend), inputs[0], output, raw,
+                               rate, channels, force)
         if warning:
             fail(warning)
         return
@@ -107,7 +111,7 @@ def enhance(
         files, errors = expand_inputs(inputs)
         if len(files) + len(errors) != 1:
             fail(f"-o/--output takes exactly one input, got {len(files) + len(errors)}: use --out-dir")
-    net = _load(model, device, half, chunk_seconds, batch_size)
+    net = _load(model, device, half, chunk_seconds, batch_size, backend)
 
     def work(src: Path, rel: Path, tick: Callable[[int, int], None]) -> str:
         if output is not None:
@@ -139,10 +143,11 @@ def separate(
     chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
     plot: bool = PlotOpt,
+    backend: str = BackendOpt,
 ) -> None:
     """Separate mixtures into sources."""
     name = model or f"separate-{n_src or 2}spk"
-    net = _load(name, device, half, chunk_seconds, batch_size)
+    net = _load(name, device, half, chunk_seconds, batch_size, backend)
     if n_src is not None and net.n_src != n_src:
         fail(f"model {net.name} produces {net.n_src} sources, not --n-src {n_src}")
     if net.task != "separate":

@@ -57,12 +57,20 @@ def export_checkpoint(
 
     ``inference_only`` (default: the config's ``export.inference_only``) drops the weights inference does not use.
     """
+    net, model_cfg, card, config = checkpoint_model(ckpt_path, final, inference_only)
+    out = Path(out_dir) if out_dir is not None else export_dir(config)
+    return export_model(net, out, model_cfg, card)
+
+
+def checkpoint_model(
+    ckpt_path: str | Path, final: dict[str, Any] | None = None, inference_only: bool | None = None,
+) -> tuple[torch.nn.Module, ModelConfig, str, dict[str, Any]]:
+    """The network in ``ckpt_path`` with its weights, its ``config.json`` entries, its card and the run's config."""
     ckpt = load_checkpoint(ckpt_path)
     config = ckpt["hyper_parameters"]["config"]
     opts = section(config, "export", EXPORT_KEYS)
     if inference_only is not None:
         opts["inference_only"] = inference_only
-    out = Path(out_dir) if out_dir is not None else export_dir(config)
     name = opts["name"] or Path(config["output_dir"]).name
     net = build_network(config)
     prefix = "net."
@@ -79,7 +87,7 @@ def export_checkpoint(
         inference=dict(opts["inference"] or {}),
     )
     card = model_card(config, ckpt, final or ckpt, model_cfg, count_parameters(net), opts)
-    return export_model(net, out, model_cfg, card)
+    return net, model_cfg, card, config
 
 
 def portable_args(net: torch.nn.Module, args: dict[str, Any]) -> dict[str, Any]:
