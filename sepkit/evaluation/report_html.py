@@ -18,7 +18,7 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em a
 color:#1d1d1f}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
 code,.cmd{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f4f4f6;padding:.1em .3em;border-radius:3px}
-.cmd{display:block;padding:.5em;white-space:pre-wrap;word-break:break-all}
+.cmd{display:block;padding:.5em;white-space:pre-wrap;overflow-wrap:anywhere}
 .note{color:#555;font-size:.92em}
 table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top}
