@@ -24,6 +24,7 @@ from sepkit.models.base import fit_length
 PEER_RATE = 48000
 PEERS_EXTRA = 'pip install "sepkit[peers]"'
 FrameFn = Callable[[np.ndarray, np.ndarray], object]  # (input frame, output frame), float32, filled in place
+Frames = tuple[FrameFn, int, Callable[[], None]]  # a fresh state's frame function, its frame length, and its release
 _FLOATS = ctypes.POINTER(ctypes.c_float)
 
 
@@ -78,15 +79,21 @@ class RNNoise:
         """Denoise ``(C, T)`` float32 audio at ``sample_rate``; same shape, aligned with the input."""
         return run_at_peer_rate(audio, sample_rate, self._channel)
 
-    def _channel(self, x: np.ndarray) -> np.ndarray:
+    def frames(self) -> Frames:
+        """A fresh state: its per-frame call (48 kHz, 16-bit sample values), frame length and release."""
         state = self._lib.rnnoise_create(None)
-        try:
-            def process(inp: np.ndarray, out: np.ndarray) -> None:
-                self._lib.rnnoise_process_frame(state, _pointer(out), _pointer(inp))
 
-            return run_frames(process, x * self.scale, self.frame, self.delay) / self.scale
+        def process(inp: np.ndarray, out: np.ndarray) -> None:
+            self._lib.rnnoise_process_frame(state, _pointer(out), _pointer(inp))
+
+        return process, self.frame, lambda: self._lib.rnnoise_destroy(state)
+
+    def _channel(self, x: np.ndarray) -> np.ndarray:
+        process, frame, close = self.frames()
+        try:
+            return run_frames(process, x * self.scale, frame, self.delay) / self.scale
         finally:
-            self._lib.rnnoise_destroy(state)
+            close()
 
 
 class DeepFilterNet3:
@@ -116,14 +123,20 @@ class DeepFilterNet3:
         """Denoise ``(C, T)`` float32 audio at ``sample_rate``; same shape, aligned with the input."""
         return run_at_peer_rate(audio, sample_rate, self._channel)
 
-    def _channel(self, x: np.ndarray) -> np.ndarray:
+    def frames(self) -> Frames:
+        """A fresh state: its per-frame call (48 kHz, float samples), frame length and release."""
         state = self._lib.df_create(self._model, self.no_attenuation_limit, None)
         if not state:
             raise ConfigError(f"the {self.name} baseline: libDF could not load its bundled model")
-        try:
-            def process(inp: np.ndarray, out: np.ndarray) -> None:
-                self._lib.df_process_frame(state, _pointer(inp), _pointer(out))
 
-            return run_frames(process, x, int(self._lib.df_get_frame_length(state)), self.delay)
+        def process(inp: np.ndarray, out: np.ndarray) -> None:
+            self._lib.df_process_frame(state, _pointer(inp), _pointer(out))
+
+        return process, int(self._lib.df_get_frame_length(state)), lambda: self._lib.df_free(state)
+
+    def _channel(self, x: np.ndarray) -> np.ndarray:
+        process, frame, close = self.frames()
+        try:
+            return run_frames(process, x, frame, self.delay)
         finally:
-            self._lib.df_free(state)
+            close()
