@@ -79,9 +79,12 @@ class PcmFormat:
                 + b"data" + struct.pack("<I", _STREAMING_SIZE))
 
 
+SUBTYPES = {"s16le": "PCM_16", "s24le": "PCM_24", "s32le": "PCM_32", "f32le": "FLOAT"}  # encoding -> soundfile subtype
+
+
 def encoding_of_subtype(subtype: str) -> str:
     """The stream encoding that carries a soundfile subtype without loss where one does (float otherwise)."""
-    return {"PCM_16": "s16le", "PCM_24": "s24le", "PCM_32": "s32le"}.get(subtype, "f32le")
+    return {sub: enc for enc, sub in SUBTYPES.items()}.get(subtype, "f32le")
 
 
 class PcmReader:

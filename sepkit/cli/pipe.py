@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Protocol
 import numpy as np
 
 from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_blocks, output_subtype
-from sepkit.audio.pcm_stream import PcmFormat, PcmReader, PcmWriter, encoding_of_subtype
+from sepkit.audio.pcm_stream import SUBTYPES, PcmFormat, PcmReader, PcmWriter, encoding_of_subtype
 from sepkit.errors import AudioError, SepkitError
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 STDIO = "-"
 FILE_BLOCK_SECONDS = 0.5
-_SUBTYPES = {"s16le": "PCM_16", "s24le": "PCM_24", "s32le": "PCM_32", "f32le": "FLOAT"}
 
 
 class Sink(Protocol):
@@ -54,7 +53,7 @@ def enhance_pipe(model: SepkitModel, src: str, dst: Path, raw: Optional[str], ra
         _run(stream, blocks, PcmWriter(sys.stdout.buffer, fmt, wav=raw is None))
     else:
         check_output(dst, [] if src == STDIO else [Path(src)], force)
-        writer = AtomicAudioWriter(dst, fmt.rate, fmt.channels, output_subtype(dst, _SUBTYPES[fmt.encoding]))
+        writer = AtomicAudioWriter(dst, fmt.rate, fmt.channels, output_subtype(dst, SUBTYPES[fmt.encoding]))
         try:
             _run(stream, blocks, writer)
         except KeyboardInterrupt:  # the end of a live recording: keep what came

@@ -16,12 +16,10 @@ import torch
 import torch.nn as nn
 
 from sepkit.deploy.stft_conv import ConvIstft, ConvStft
+from sepkit.models import fast_enhancer, filter_enhancer, stft_separator
 from sepkit.models.fast_enhancer import FastEnhancer
 from sepkit.models.filter_enhancer import FilterEnhancer
 from sepkit.models.stft_separator import StftSeparator
-
-_POWER_FLOOR = 1e-10  # the enhancers' floor under the log power
-_SCALE_FLOOR = 1e-6  # stft_separator's floor under its normalising RMS
 
 
 def running_mean(x: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -45,12 +43,13 @@ class EnhancerGraph(nn.Module):
     def __init__(self, net: FastEnhancer | FilterEnhancer) -> None:
         super().__init__()
         self.net = net
+        self.floor = (filter_enhancer if isinstance(net, FilterEnhancer) else fast_enhancer)._POWER_FLOOR
         self.stft = ConvStft(net.n_fft, net.hop, net.window)
         self.istft = ConvIstft(net.n_fft, net.hop, net.window)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         re, im = self.stft(wav)
-        log_power = torch.log(re.square() + im.square() + _POWER_FLOOR)
+        log_power = torch.log(re.square() + im.square() + self.floor)
         normed = log_power - running_mean(log_power, self.net.alpha)
         feats = (normed * self.net.feat_scale[:, None] + self.net.feat_bias[:, None]).transpose(1, 2)
         out, _ = self.net.network(feats)  # (B, frames, F·c)
@@ -93,7 +92,7 @@ class StftSeparatorGraph(nn.Module):
         net = self.net
         re, im = self.stft(wav)
         magnitude = torch.sqrt(re.square() + im.square())
-        scale = magnitude.square().mean((1, 2), keepdim=True).sqrt().clamp_min(_SCALE_FLOOR)
+        scale = magnitude.square().mean((1, 2), keepdim=True).sqrt().clamp_min(stft_separator._SCALE_FLOOR)
         feats = (torch.log1p(magnitude / scale) * net.feat_scale[:, None] + net.feat_bias[:, None]).transpose(1, 2)
         hidden, _ = net.blstm(feats)
         out = net.head(hidden).unflatten(-1, (net.n_src, net.n_freqs, net.per_bin)).permute(0, 2, 3, 1, 4)
