@@ -21,6 +21,7 @@ TINY: dict[str, dict] = {
     "sudormrf": dict(n_filters=32, bn_chan=16, out_chan=16, num_blocks=2, upsampling_depth=2),
     "sepformer": dict(n_filters=32, n_blocks=1, n_layers=1, n_heads=2, d_ffn=64, chunk_size=50),
     "fast_enhancer": dict(hidden=32, layers=1),
+    "filter_enhancer": dict(hidden=32, layers=1),
     "stft_separator": dict(hidden=16, layers=1),
 }
 SEPARATORS = ["conv_tasnet", "dprnn", "dccrn", "sudormrf", "sepformer", "stft_separator"]
@@ -28,7 +29,8 @@ SEPARATORS = ["conv_tasnet", "dprnn", "dccrn", "sudormrf", "sepformer", "stft_se
 
 def _cases() -> list[tuple[str, dict]]:
     cases = [(arch, {**args, "n_src": n}) for arch, args in TINY.items() if arch in SEPARATORS for n in (1, 2)]
-    return cases + [("fast_enhancer", TINY["fast_enhancer"]), ("fast_enhancer", {**TINY["fast_enhancer"], "mask": "complex"})]
+    return cases + [("fast_enhancer", TINY["fast_enhancer"]), ("fast_enhancer", {**TINY["fast_enhancer"], "mask": "complex"}),
+                    ("filter_enhancer", TINY["filter_enhancer"])]
 
 
 # Architectures whose outputs are not (B, K, T) waveforms from a bare waveform, or that need a
