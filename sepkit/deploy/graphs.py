@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from sepkit.deploy.stft_conv import ConvIstft, ConvStft
-from sepkit.models import fast_enhancer, filter_enhancer, stft_separator
+from sepkit.models import fast_enhancer, stft_separator
 from sepkit.models.fast_enhancer import FastEnhancer
 from sepkit.models.filter_enhancer import FilterEnhancer
 from sepkit.models.stft_separator import StftSeparator
@@ -43,7 +43,7 @@ class EnhancerGraph(nn.Module):
     def __init__(self, net: FastEnhancer | FilterEnhancer) -> None:
         super().__init__()
         self.net = net
-        self.floor = (filter_enhancer if isinstance(net, FilterEnhancer) else fast_enhancer)._POWER_FLOOR
+        self.floor = fast_enhancer._POWER_FLOOR
         self.stft = ConvStft(net.n_fft, net.hop, net.window)
         self.istft = ConvIstft(net.n_fft, net.hop, net.window)
 

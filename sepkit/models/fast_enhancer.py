@@ -86,8 +86,40 @@ def _moving_average(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return AF.lfilter(x, a, b, clamp=False)
 
 
+def bounded_complex(z: torch.Tensor, limit: float) -> torch.Tensor:
+    """``z`` with its magnitude squashed to below ``limit`` by tanh, phase kept."""
+    magnitude = z.abs().clamp_min(1e-8)
+    return z * (limit * torch.tanh(magnitude) / magnitude)
+
+
+class LevelFreeGruTrunk(nn.Module):
+    """What the causal STFT-GRU enhancers share: the STFT, level-free features and the GRU with its skip.
+
+    Subclasses create ``window``, ``feat_scale``, ``feat_bias``, ``encode``, ``gru``, ``decode`` and set
+    ``n_fft``, ``hop`` and ``alpha``; they differ only in what the decoded outputs mean.
+    """
+
+    def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
+        """Complex STFT ``(B, F, frames)``; zero padding at the edges keeps the first frame causal-friendly."""
+        return torch.stft(
+            wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True
+        )
+
+    def features(self, spec: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
+        """Level-independent features ``(B, frames, F)``: log power minus its causal running mean, per bin."""
+        log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
+        normed = log_power - causal_running_mean(log_power, self.alpha, mean)
+        return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
+
+    def network(self, feats: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw decoded outputs ``(B, frames, F·c)`` for features ``(B, frames, F)``, and the GRU's last state."""
+        x = torch.relu(self.encode(feats))
+        y, hidden = self.gru(x, hidden)
+        return self.decode(y + x), hidden
+
+
 @register_model("fast_enhancer")
-class FastEnhancer(nn.Module):
+class FastEnhancer(LevelFreeGruTrunk):
     """Causal GRU mask estimator on a log-power STFT; ``(B, T) -> (B, 1, T)``, ~0.9 M parameters by default."""
 
     n_src = 1
@@ -144,24 +176,6 @@ class FastEnhancer(nn.Module):
             bias.zero_()
             bias[:, 0] = math.log(target / (1 - target)) if self.mask == "real" else math.atanh(target)
 
-    def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
-        """Complex STFT ``(B, F, frames)``; zero padding at the edges keeps the first frame causal-friendly."""
-        return torch.stft(
-            wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True
-        )
-
-    def features(self, spec: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
-        """Level-independent features ``(B, frames, F)``: log power minus its causal running mean, per bin."""
-        log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
-        normed = log_power - causal_running_mean(log_power, self.alpha, mean)
-        return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
-
-    def network(self, feats: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw outputs ``(B, frames, F·c)`` for features ``(B, frames, F)``, and the GRU's last state."""
-        x = torch.relu(self.encode(feats))
-        y, hidden = self.gru(x, hidden)
-        return self.decode(y + x), hidden
-
     def masks(self, feats: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         """Bounded complex masks ``(B, F, frames)`` from features ``(B, frames, F)`` (continuing ``state`` if given)."""
         out, hidden = self.network(feats, None if state is None else state.hidden)
@@ -171,9 +185,7 @@ class FastEnhancer(nn.Module):
         if self.mask == "real":
             return torch.complex(self.shape_gain(self.mask_max * torch.sigmoid(out), state), torch.zeros_like(out))
         re, im = out.unflatten(1, (-1, 2)).unbind(2)
-        z = torch.complex(re, im)
-        magnitude = z.abs().clamp_min(1e-8)
-        return z * (self.mask_max * torch.tanh(magnitude) / magnitude)  # |mask| < mask_max, phase learned
+        return bounded_complex(torch.complex(re, im), self.mask_max)  # |mask| < mask_max, phase learned
 
     def shape_gain(self, gain: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         """A real gain ``(B, F, frames)`` smoothed (centred in frequency, causal in time), then floored.

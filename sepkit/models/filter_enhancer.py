@@ -22,16 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sepkit.errors import ModelError
-from sepkit.models.fast_enhancer import RunningMean, StreamState, causal_running_mean
+from sepkit.models.fast_enhancer import LevelFreeGruTrunk, StreamState, bounded_complex
 from sepkit.models.registry import register_model
-
-_POWER_FLOOR = 1e-10  # keeps log finite on digital silence
-
-
-def bounded_complex(z: torch.Tensor, limit: float) -> torch.Tensor:
-    """``z`` with its magnitude squashed to below ``limit`` by tanh, phase kept."""
-    magnitude = z.abs().clamp_min(1e-8)
-    return z * (limit * torch.tanh(magnitude) / magnitude)
 
 
 def apply_frame_filter(spec: torch.Tensor, taps: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
@@ -50,7 +42,7 @@ def apply_frame_filter(spec: torch.Tensor, taps: torch.Tensor, past: torch.Tenso
 
 
 @register_model("filter_enhancer")
-class FilterEnhancer(nn.Module):
+class FilterEnhancer(LevelFreeGruTrunk):
     """Causal GRU deep-filter enhancer on a 20 ms / 10 ms STFT; ``(B, T) -> (B, 1, T)``."""
 
     n_src = 1
@@ -83,23 +75,6 @@ class FilterEnhancer(nn.Module):
             bias = self.decode.bias.view(-1, self.order, 2)
             bias.zero_()
             bias[:, 0, 0] = math.atanh(min(0.9 / self.tap_max, 0.9))
-
-    def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
-        """Complex STFT ``(B, F, frames)`` with zero padding at the edges."""
-        return torch.stft(wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
-                          return_complex=True)
-
-    def features(self, spec: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
-        """Level-independent features ``(B, frames, F)``: log power minus its causal running mean, per bin."""
-        log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
-        normed = log_power - causal_running_mean(log_power, self.alpha, mean)
-        return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
-
-    def network(self, feats: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw outputs ``(B, frames, F·order·2)`` for features ``(B, frames, F)``, and the GRU's last state."""
-        x = torch.relu(self.encode(feats))
-        y, hidden = self.gru(x, hidden)
-        return self.decode(y + x), hidden
 
     def taps(self, feats: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         """Bounded complex filter taps ``(B, F, frames, order)`` from features ``(B, frames, F)``."""
