@@ -62,7 +62,7 @@ def test_kl_terms_on_hand_computed_values() -> None:
     # a wider posterior N(0, 2): ½(2 − ln 2 − 1)
     assert gaussian_kl(T([0.0]), T([math.log(2.0)])).item() == pytest.approx(0.5 * (1 - math.log(2.0)))
     z = torch.randn(4, 8, 16, generator=torch.Generator().manual_seed(0))
-    assert kl_unit_variance(z).item() == pytest.approx(2 * gaussian_kl(z).item(), rel=1e-5)  # methods.md's form
+    assert kl_unit_variance(z).item() == pytest.approx(2 * gaussian_kl(z).item(), rel=1e-5)  # docs/methods.md §3
 
 
 def test_silence_loss_only_on_noise_only_clips() -> None:

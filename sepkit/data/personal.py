@@ -2,7 +2,7 @@
 
 A premixture p is a crop of the user's own noisy recording (their speech in their environment);
 the training input is x = p + n with noise n injected from a noise set at a random SNR against p
-(U(−5, 5) dB in the papers), and p is the target (PseudoSE, methods.md section 4). Every item
+(U(−5, 5) dB in the papers), and p is the target (PseudoSE, docs/methods.md section 4). Every item
 is a pure function of ``(seed, epoch, index)``, like the other on-the-fly sets, so training
 resumes exactly.
 

@@ -1,9 +1,10 @@
-"""Losses of the CAE/MAE autoencoders (methods.md section 3): reconstruction, KL, silence and cycle terms.
+"""Losses of the CAE/MAE autoencoders (``docs/methods.md`` section 3): reconstruction, KL, silence and cycle terms.
 
 The autoencoders are "VAEs" whose posterior has unit variance, N(z, I): the decoder sees z + ε
-and the KL divergence to the N(0, I) prior is ½‖z‖² per element; methods.md and the authors' code
-use mean(z²), the ½ folded into the term's weight (``kl_unit_variance``). ``gaussian_kl`` is the
-general closed form, kept for checking that relation.
+and the KL divergence to the N(0, I) prior is ½‖z‖² per element; the specification
+(``docs/methods.md`` section 3) and the authors' code use mean(z²), the ½ folded into the term's
+weight (``kl_unit_variance``). ``gaussian_kl`` is the general closed form, kept for checking that
+relation.
 
 Every term is a mean of squares over items (B, ...) and all their elements. An optional boolean
 mask (B,) restricts the mean to some items (speech-containing or noise-only clips); a mask that
@@ -34,7 +35,7 @@ def reconstruction_loss(est: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor
 
 
 def kl_unit_variance(z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """The KL term of a posterior N(z, I) as methods.md writes it: mean(z²), twice the exact per-element KL."""
+    """The KL term of a posterior N(z, I) as ``docs/methods.md`` section 3 writes it: mean(z²), twice the exact KL."""
     return masked_mean(z.square(), mask)
 
 

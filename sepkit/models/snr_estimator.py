@@ -1,6 +1,6 @@
 """SnrEstimator: the segmental SNR (dB) of noisy speech, frame by frame, for data purification.
 
-Sivaraman & Kim's purification (methods.md section 4) weights a personalisation loss frame by
+Sivaraman & Kim's purification (``docs/methods.md`` section 4) weights a personalisation loss frame by
 frame with ``sigmoid(SNR̂_t)``, where a separate network estimates how clean each frame of a
 noisy recording is. This is that network: |STFT| (Hann, 1024/256 at 16 kHz by default) -> log
 power minus its mean over the whole input (so a gain on the input changes nothing) -> per-bin
@@ -42,7 +42,7 @@ class FrameSnrModel(nn.Module):
 
 @register_model("snr_estimator")
 class SnrEstimator(FrameSnrModel):
-    """Waveform ``(B, T)`` -> segmental SNR in dB ``(B, 1 + T // hop)``; a GRU on log |STFT| (methods.md: 3 x 1024)."""
+    """Waveform ``(B, T)`` -> segmental SNR in dB ``(B, 1 + T // hop)``; a GRU on log |STFT| (papers: 3 x 1024, docs/methods.md §4)."""
 
     def __init__(
         self,

@@ -3,8 +3,8 @@
 Free filterbank encoder (Conv-TasNet's: learned basis, ReLU) -> concatenation with the SSL front
 end's features (one layer or a learned mix, projected and put on the filterbank's frames) ->
 asteroid's TDConvNet masker -> masks on the filterbank representation -> learned decoder. The
-SSL branch conditions the masker; the waveform path is the separator's own, as methods.md
-section 6 suggests (SSL features alone give modest gains).
+SSL branch conditions the masker; the waveform path is the separator's own, as ``docs/methods.md``
+section 6 describes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CAE/MAE training (Wang, Venkataramani & Smaragdis 2020; methods.md section 3) on unpaired clean and noisy audio.
+"""CAE/MAE training (Wang, Venkataramani & Smaragdis 2020; docs/methods.md section 3) on unpaired clean and noisy audio.
 
 The network is ``cae_mae`` (``sepkit.models.cae_mae``); the data an ``unpaired`` set whose items
 hold a noisy clip (``mixture``), an unrelated clean clip (``clean``) and whether the noisy clip is

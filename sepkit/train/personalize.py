@@ -1,4 +1,4 @@
-"""Personalised enhancement from one speaker's noisy recordings (Sivaraman & Kim; methods.md section 4).
+"""Personalised enhancement from one speaker's noisy recordings (Sivaraman & Kim; docs/methods.md section 4).
 
 One paradigm, three ideas, chosen in the ``personalize:`` section:
 

@@ -1,4 +1,4 @@
-"""Self-supervised pretraining of a shared encoder (methods.md section 6): ``paradigm: ssl``, ``task: ssl``.
+"""Self-supervised pretraining of a shared encoder (docs/methods.md section 6): ``paradigm: ssl``, ``task: ssl``.
 
 The network is an ``ssl_encoder``; ``ssl.objective`` picks what it learns from unlabelled audio
 (the ``mixture`` of any dataset's items: clean or noisy speech alike):
