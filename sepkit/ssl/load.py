@@ -12,7 +12,8 @@ from typing import Any, Union
 import torch.nn as nn
 
 from sepkit.errors import ModelError
-from sepkit.models import build_model
+from sepkit.models.registry import build_model
+from sepkit.pretrained import load_network
 
 EncoderSpec = Union[str, "os.PathLike[str]", dict]
 SSL_TASK = "ssl"
@@ -30,8 +31,6 @@ def load_encoder(spec: EncoderSpec) -> tuple[nn.Module, dict[str, Any]]:
         net = build_model(spec["arch"], **spec.get("args", {}))
         described = {"arch": spec["arch"], "args": dict(spec.get("args", {})), "source": spec.get("source", "")}
     else:
-        from sepkit.pretrained import load_network  # here: sepkit.pretrained imports the models, which import this
-
         net, config = load_network(spec)
         if config.task != SSL_TASK:
             raise ModelError(f"encoder {spec}: a {config.task} model, not an SSL encoder (task {SSL_TASK})")
