@@ -92,16 +92,19 @@ class SepkitModel:
         self._require("separate")
         return self._process(waveform, sample_rate)
 
-    def stream(self, sample_rate: int, channels: int = 1) -> AudioStream:
+    def stream(self, sample_rate: int, channels: int = 1, limiter_lookahead_ms: float = 5.0) -> AudioStream:
         """A real-time processor for a causal enhancer: ``.process(block)`` returns what is ready, ``.flush()`` the rest.
 
         Blocks are ``(T,)`` or ``(channels, T)`` numpy arrays of any length at ``sample_rate``; output sample i
         answers input sample i, ``.latency_ms`` is the algorithmic latency (window, resampling, limiter look-ahead).
+        ``limiter_lookahead_ms=0`` saves the limiter's 5 ms for live use: its gain then drops at once on a peak
+        that would pass full scale, instead of ramping down ahead of it (offline processing keeps the 5 ms).
         """
         if self.net is None:
             raise ModelError(f"{self.name or 'model'}: streaming steps the PyTorch model frame by frame; an ONNX graph "
                              f"processes whole chunks (load it without backend='onnx')")
-        stream = AudioStream(self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model")
+        stream = AudioStream(self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model",
+                             limiter_lookahead_ms)
         self._require("enhance")
         return stream
 

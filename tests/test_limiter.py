@@ -150,3 +150,32 @@ def test_quiet_input_keeps_its_level_through_enhance_default() -> None:
     assert abs(level(out[-40]) - level(own)) < 0.1
     assert abs(level(out[-40]) - (level(out[-20]) - 20.0)) < 1.0
     assert level(out[-40]) > -43.0
+
+
+@pytest.mark.parametrize("blocks", [[48000], [1, 7, 80, 1000, 46912]])
+def test_limiter_without_look_ahead_holds_full_scale_at_once_and_ramps_back(blocks: list[int]) -> None:
+    """No delay; nothing over full scale; the gain falls at a peak's first sample, holds, then ramps up in 5 ms."""
+    model_out = 2.0 * peaking_at(0.9)
+    x = torch.from_numpy(model_out).reshape(1, 2, -1)
+    limiter, parts, start = PeakLimiter(16000, lookahead_seconds=0), [], 0
+    for n in blocks:
+        parts.append(limiter.push(x[..., start: start + n]))
+        assert parts[-1].shape[-1] == n  # every sample comes back at once
+        start += n
+    assert limiter.flush().shape[-1] == 0
+    out = torch.cat(parts, dim=-1)[0].numpy()
+    assert np.abs(out).max() <= 1.0
+    gain = np.where(np.abs(model_out) > 0.05, out / np.where(model_out == 0, 1, model_out), np.nan).min(axis=0)
+    over = np.abs(model_out).max(axis=0) >= FULL_SCALE
+    assert np.nanmax(gain[: np.argmax(over)]) == pytest.approx(1.0)  # untouched before the first peak
+    assert np.nanmin(gain) < 0.9
+    rises = np.diff(gain)
+    assert np.nanmax(rises) <= 1.0 / 80 + 1e-6  # 5 ms at 16 kHz from 0 to 1: the release ramp, never a jump up
+    quiet = below_full_scale_nearby(model_out, 16000)
+    np.testing.assert_allclose(out[:, quiet], model_out[:, quiet], rtol=0, atol=1e-6)
+
+
+def test_cli_low_latency_only_with_standard_input_or_output(tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    sf.write(src, peaking_at(0.5, channels=1)[0], 16000)
+    assert main(["enhance", str(src), "-o", str(tmp_path / "out.wav"), "--low-latency"]) == 2

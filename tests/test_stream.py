@@ -84,6 +84,12 @@ def test_output_sample_i_answers_input_sample_i_within_the_stated_latency(causal
         assert stream.latency_ms - 1.0 <= waited_ms <= stream.latency_ms
     window_ms = 1000 * model.net.n_fft / 16000
     assert model.stream(16000).latency_ms == pytest.approx(window_ms + 5.0)  # the window, the limiter's look-ahead
+    live = model.stream(16000, limiter_lookahead_ms=0)
+    assert live.latency_ms == pytest.approx(window_ms)  # no look-ahead: the window alone
+    ready_at = []
+    for i in range(1600):
+        ready_at += [i + 1] * live.process(np.full(1, 0.01 * np.sin(i), np.float32)).size
+    assert 1000 * max(r - 1 - j for j, r in enumerate(ready_at)) / 16000 <= live.latency_ms
 
 
 def test_a_long_stream_in_10ms_blocks_holds_flat_memory(tmp_path: Path) -> None:

@@ -84,6 +84,9 @@ def enhance(
     rate: Optional[int] = typer.Option(None, "--rate", min=1, help="Sample rate of raw PCM on standard input."),
     channels: Optional[int] = typer.Option(None, "--channels", min=1, help="Channels of raw PCM on standard input "
                                            "(default 1)."),
+    low_latency: bool = typer.Option(False, "--low-latency", help="With standard input or output: the output "
+                                     "limiter looks no samples ahead (5 ms less latency; its gain drops at once on a "
+                                     "peak that would pass full scale instead of ramping down before it)."),
 ) -> None:
     """Enhance noisy speech. Without -o/--out-dir writes <name>_enhanced.<ext> beside each input."""
     if output is not None and out_dir is not None:
@@ -99,12 +102,13 @@ def enhance(
 
         assert output is not None
         warning = enhance_pipe(_load(model, device, half, chunk_seconds, batch_size, backend), inputs[0], output, raw,
-                               rate, channels, force)
+                               rate, channels, force, low_latency)
         if warning:
             fail(warning)
         return
-    if raw is not None or rate is not None or channels is not None:
-        fail("--raw, --rate and --channels describe standard input or output (-): give - as the input or -o -")
+    if raw is not None or rate is not None or channels is not None or low_latency:
+        fail("--raw, --rate, --channels and --low-latency are for standard input or output (-): give - as the input "
+             "or -o -")
     if output is not None:
         from sepkit.audio.io import expand_inputs
 

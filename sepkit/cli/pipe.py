@@ -32,7 +32,7 @@ class Sink(Protocol):
 
 
 def enhance_pipe(model: SepkitModel, src: str, dst: Path, raw: Optional[str], rate: Optional[int],
-                 channels: Optional[int], force: bool) -> Optional[str]:
+                 channels: Optional[int], force: bool, low_latency: bool = False) -> Optional[str]:
     """Stream ``src`` (a file or ``-``) through ``model`` into ``dst`` (a file or ``-``); returns a warning line, if any."""
     reader: PcmReader | None = None
     if src == STDIO:
@@ -48,7 +48,8 @@ def enhance_pipe(model: SepkitModel, src: str, dst: Path, raw: Optional[str], ra
         info = audio_info(src)
         fmt = PcmFormat(raw or encoding_of_subtype(info.subtype), info.sample_rate, info.channels)
         blocks = iter_blocks(info, max(1, int(FILE_BLOCK_SECONDS * info.sample_rate)))
-    stream = model.stream(fmt.rate, fmt.channels)  # refuses non-causal models before any output exists
+    # refuses non-causal models before any output exists
+    stream = model.stream(fmt.rate, fmt.channels, limiter_lookahead_ms=0.0 if low_latency else 5.0)
     if str(dst) == STDIO:
         _run(stream, blocks, PcmWriter(sys.stdout.buffer, fmt, wav=raw is None))
     else:

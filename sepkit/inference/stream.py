@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from sepkit.audio.resample import StreamResampler
 from sepkit.errors import AudioError, ModelError, SepkitError
-from sepkit.inference.limiter import PeakLimiter
+from sepkit.inference.limiter import LOOKAHEAD_SECONDS, PeakLimiter
 
 
 def can_stream(net: nn.Module) -> bool:
@@ -119,7 +119,7 @@ class AudioStream:
     """
 
     def __init__(self, net: nn.Module, model_rate: int, sample_rate: int, channels: int, device: torch.device,
-                 name: str = "model") -> None:
+                 name: str = "model", limiter_lookahead_ms: float = 1000.0 * LOOKAHEAD_SECONDS) -> None:
         check_streamable(net, name)
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
@@ -129,7 +129,9 @@ class AudioStream:
         self._to_model = StreamResampler(self.sample_rate, model_rate)
         self._core = FrameStepper(net, device)
         self._from_model = StreamResampler(model_rate, self.sample_rate)
-        self._limiter = PeakLimiter(self.sample_rate)
+        if not 0.0 <= limiter_lookahead_ms <= 100.0:
+            raise AudioError(f"limiter_lookahead_ms must be within 0..100, got {limiter_lookahead_ms}")
+        self._limiter = PeakLimiter(self.sample_rate, lookahead_seconds=limiter_lookahead_ms / 1000.0)
         self._received = self._emitted = 0
         self._flat: bool | None = None  # whether blocks come as (T,)
         self._done = False
