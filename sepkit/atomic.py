@@ -1,7 +1,12 @@
 """Temporary files and folders beside a target, renamed into place: how every sepkit write stays atomic.
 
+Two helpers, one for each kind of target: ``AtomicFile`` for a file, ``staged_folder`` for a folder.
+Either way a reader sees the old target or the complete new one, never a partial one, and a write
+that fails leaves nothing behind.
+
 ``tempfile.mkstemp`` makes files readable by their owner only; a finished output should carry the
-permissions any new file gets under the user's umask, so the temporary file is given those.
+permissions any new file gets under the user's umask, so the temporary file is given those (again
+when it is committed, for libraries that write a file of their own in its place).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Iterator
 
 from sepkit.errors import OutputError
@@ -22,24 +28,57 @@ def _umask() -> int:
     return mask
 
 
-def temp_file_beside(dst: str | os.PathLike[str], suffix: str = ".part") -> tuple[int, Path]:
-    """Open a new temporary file in ``dst``'s folder: ``(fd, path)``, with umask permissions (0666 & ~umask)."""
-    dst = Path(dst)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=suffix, dir=dst.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-    except OSError:  # a filesystem without permissions (e.g. some mounts): keep mkstemp's
-        pass
-    return fd, Path(tmp)
-
-
-def give_umask_mode(path: str | os.PathLike[str]) -> None:
-    """Give ``path`` the permissions of a new file (0666 & ~umask): for files a library wrote in our temporary's
-    place with its own (safetensors writes weights owner-only)."""
+def _give_umask_mode(path: str | os.PathLike[str]) -> None:
+    """Give ``path`` the permissions of a new file (0666 & ~umask)."""
     try:
         os.chmod(path, 0o666 & ~_umask())
-    except OSError:  # as above
+    except OSError:  # a filesystem without permissions (e.g. some mounts): keep what it has
         pass
+
+
+class AtomicFile:
+    """A new temporary file beside ``dst`` (``.<name>.XXXX<suffix>``, empty) to write by its ``path``.
+
+    ``commit()`` renames it into ``dst``'s place (replacing a file already there only then);
+    ``discard()`` removes it. As a context manager it commits when the block ends without error
+    and discards otherwise::
+
+        with AtomicFile(dst) as out, open(out.path, "w") as f:
+            f.write(text)
+
+    The temporary file is in ``dst``'s folder (which must exist), so the rename stays on one
+    filesystem and is atomic there.
+    """
+
+    def __init__(self, dst: str | os.PathLike[str], suffix: str = ".part"):
+        self.dst = Path(dst)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.dst.name}.", suffix=suffix, dir=self.dst.parent)
+        os.close(fd)
+        self.path = Path(tmp)
+        _give_umask_mode(self.path)
+
+    def commit(self) -> Path:
+        """Put the written file in ``dst``'s place (it is removed if that fails); returns ``dst``."""
+        try:
+            _give_umask_mode(self.path)  # a library may have written its own file here (safetensors: owner-only)
+            os.replace(self.path, self.dst)
+        except BaseException:
+            self.discard()
+            raise
+        return self.dst
+
+    def discard(self) -> None:
+        """Remove the temporary file (nothing happens to ``dst``)."""
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
 
 
 @contextmanager
@@ -69,4 +108,4 @@ def staged_folder(dst: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-__all__ = ["give_umask_mode", "staged_folder", "temp_file_beside"]
+__all__ = ["AtomicFile", "staged_folder"]

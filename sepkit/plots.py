@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from sepkit.atomic import temp_file_beside
+from sepkit.atomic import AtomicFile
 from sepkit.audio.io import read_audio, same_file
 from sepkit.errors import OutputError
 
@@ -99,14 +99,8 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fd, tmp = temp_file_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with AtomicFile(path) as out, open(out.path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
     return path
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sepkit.atomic import give_umask_mode, temp_file_beside
+from sepkit.atomic import AtomicFile
 from sepkit.errors import ModelError
 
 if TYPE_CHECKING:  # torch loads only when a network does, so `sepkit models` reads cards without it
@@ -160,23 +160,14 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
     # save_model keeps one copy of tied (shared) weights, which save_file refuses
     cpu_net = copy.deepcopy(net).cpu()
-    atomic_write(out / WEIGHTS_FILE, lambda p: save_model(cpu_net, p, metadata={"arch": config.arch}))
-    atomic_write(out / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
+    with AtomicFile(out / WEIGHTS_FILE, ".tmp") as weights:
+        save_model(cpu_net, str(weights.path), metadata={"arch": config.arch})
+    with AtomicFile(out / CONFIG_FILE, ".tmp") as config_file:
+        config_file.path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     if card is not None:
-        atomic_write(out / CARD_FILE, lambda p: Path(p).write_text(card))
+        with AtomicFile(out / CARD_FILE, ".tmp") as card_file:
+            card_file.path.write_text(card)
     return out
-
-
-def atomic_write(dst: Path, write: Any) -> None:
-    fd, tmp = temp_file_beside(dst, ".tmp")
-    os.close(fd)
-    try:
-        write(str(tmp))
-        give_umask_mode(tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def count_parameters(net: nn.Module) -> int:

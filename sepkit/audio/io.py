@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
-from sepkit.atomic import temp_file_beside
+from sepkit.atomic import AtomicFile
 from sepkit.errors import AudioError, OutputError
 
 AUDIO_EXTENSIONS = frozenset(
@@ -190,13 +190,13 @@ class AtomicAudioWriter:
         fmt = _format_for(self.dst)
         self.subtype = subtype or sf.default_subtype(fmt)
         self._clip = not self.subtype.upper().startswith(("FLOAT", "DOUBLE"))
-        fd, self.tmp = temp_file_beside(self.dst)
-        os.close(fd)
+        self._out = AtomicFile(self.dst)
+        self.tmp = self._out.path
         try:
             self._file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=channels,
                                       format=fmt, subtype=self.subtype)
         except Exception as exc:
-            self.tmp.unlink(missing_ok=True)
+            self._out.discard()
             raise OutputError(f"{self.dst}: cannot write ({_short(exc)})") from exc
         if not self._clip:
             _drop_peak_chunk(self._file)
@@ -216,15 +216,14 @@ class AtomicAudioWriter:
     def commit(self) -> Path:
         """Close and rename into place."""
         self._file.close()
-        os.replace(self.tmp, self.dst)
-        return self.dst
+        return self._out.commit()
 
     def abort(self) -> None:
         """Close and delete the temporary file."""
         try:
             self._file.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self._out.discard()
 
     def __enter__(self) -> "AtomicAudioWriter":
         return self

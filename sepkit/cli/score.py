@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 
-from sepkit.atomic import temp_file_beside
+from sepkit.atomic import AtomicFile
 from sepkit.cli.app import app, fail
 from sepkit.cli.progress import progress_bar
 
@@ -134,14 +133,9 @@ def _write_text(path: Path, text: str) -> None:
     """Write ``text`` through a temporary file renamed into place, so a failed run leaves no partial file."""
     from sepkit.errors import OutputError
 
-    tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file_beside(path)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with AtomicFile(path) as out, open(out.path, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        os.replace(tmp, path)
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import soundfile as sf
 
-from sepkit.atomic import temp_file_beside
+from sepkit.atomic import AtomicFile
 from sepkit.audio.io import audio_info
 from sepkit.errors import AudioError, ManifestError
 
@@ -52,15 +52,9 @@ def write_manifest(entries: Iterable[Entry], path: str | os.PathLike[str]) -> Pa
     """Write entries as JSONL atomically (temporary file renamed into place)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file_beside(out)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for e in entries:
-                f.write(json.dumps(e, ensure_ascii=False, sort_keys=False) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(out) as tmp, open(tmp.path, "w", encoding="utf-8") as f:
+        for e in entries:
+            f.write(json.dumps(e, ensure_ascii=False, sort_keys=False) + "\n")
     return out
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from sepkit.atomic import AtomicFile
 from sepkit.data.paths import portable
 from sepkit.evaluation.compare import Evaluation
-from sepkit.pretrained import CARD_FILE, atomic_write, read_card
+from sepkit.pretrained import CARD_FILE, read_card
 
 SECTION = "## Test-set scores"
 
@@ -33,5 +34,6 @@ def write_test_scores(model_dir: Path, result: Evaluation, test_set: str, comman
     front = yaml.safe_dump(meta, sort_keys=False, default_flow_style=None, width=1000)
     text = f"---\n{front}---\n{body}\n\n{section}"
     path = Path(model_dir) / CARD_FILE
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    with AtomicFile(path, ".tmp") as out:
+        out.path.write_text(text)
     return path

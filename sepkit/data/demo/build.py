@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 
 import soundfile as sf
 
+from sepkit.atomic import AtomicFile
 from sepkit.data.demo import catalog, fetch, readme
 from sepkit.data.demo.catalog import MAX_SECONDS, MIN_SECONDS, SOURCES, SPLIT_ORDER, Source
 from sepkit.data.demo.decode import DecodeJob, run_job
@@ -256,6 +257,5 @@ def _load_state(out: Path, name: str, config: dict) -> list[dict] | None:
 def _save_state(out: Path, name: str, config: dict, entries: Iterable[dict]) -> None:
     path = out / ".state" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps({"config": config, "entries": list(entries)}))
-    os.replace(tmp, path)
+    with AtomicFile(path) as out:
+        out.path.write_text(json.dumps({"config": config, "entries": list(entries)}))

@@ -12,6 +12,7 @@ import subprocess
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from sepkit.atomic import staged_folder
 from sepkit.data.demo.catalog import Source
 from sepkit.errors import ConfigError
 
@@ -57,27 +58,23 @@ def extract(deb: Path, package: str, sources: list[Source], extracted: Path) -> 
     dest = extracted / package
     if dest.is_dir():
         return dest
-    tmp = extracted / f".{package}.part"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     wanted = sorted({f"./{s.archive or s.prefix}" for s in sources} | {f"./usr/share/doc/{package}/copyright"})
     members = [m for m in wanted if not any(m.startswith(other + "/") for other in wanted)]  # tar wants no nesting
-    tar = subprocess.Popen(["tar", "-x", "-C", str(tmp), *members], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    dpkg = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=tar.stdin, stderr=subprocess.PIPE)
-    assert tar.stdin is not None
-    tar.stdin.close()
-    tar_err = tar.stderr.read().decode() if tar.stderr else ""
-    if tar.wait() != 0 or dpkg.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ConfigError(f"{deb}: extraction failed ({_last_line(tar_err or dpkg.stderr.decode())})")
-    for s in sources:  # 0ad keeps its audio in a zip inside the package
-        if s.archive:
-            with zipfile.ZipFile(tmp / s.archive) as z:
-                z.extractall(tmp / "zip", [m for m in z.namelist() if m.startswith(s.prefix + "/")])
-    for s in sources:
-        if s.archive:
-            (tmp / s.archive).unlink(missing_ok=True)
-    tmp.rename(dest)
+    with staged_folder(dest) as tmp:
+        tar = subprocess.Popen(["tar", "-x", "-C", str(tmp), *members], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        dpkg = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=tar.stdin, stderr=subprocess.PIPE)
+        assert tar.stdin is not None
+        tar.stdin.close()
+        tar_err = tar.stderr.read().decode() if tar.stderr else ""
+        if tar.wait() != 0 or dpkg.returncode != 0:
+            raise ConfigError(f"{deb}: extraction failed ({_last_line(tar_err or dpkg.stderr.decode())})")
+        for s in sources:  # 0ad keeps its audio in a zip inside the package
+            if s.archive:
+                with zipfile.ZipFile(tmp / s.archive) as z:
+                    z.extractall(tmp / "zip", [m for m in z.namelist() if m.startswith(s.prefix + "/")])
+        for s in sources:
+            if s.archive:
+                (tmp / s.archive).unlink(missing_ok=True)
     return dest
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sepkit.atomic import AtomicFile
 from sepkit.errors import ConfigError
 
 LICENSE_DIR = Path("/usr/share/common-licenses")
@@ -58,11 +59,10 @@ def synthesize(n: int, out_dir: Path, seed: int = 0) -> list[dict]:
         speed, pitch = int(rng.integers(140, 191)), int(rng.integers(30, 71))
         path = out_dir / f"espeak_{i:05d}.wav"
         if not path.is_file():
-            tmp = path.with_suffix(".part.wav")
-            cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(tmp), text]
-            result = subprocess.run(cmd, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise ConfigError(f"espeak-ng -v {voice} failed: {result.stderr.strip()[:160]}")
-            tmp.rename(path)
+            with AtomicFile(path, ".part.wav") as tmp:
+                cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(tmp.path), text]
+                result = subprocess.run(cmd, capture_output=True, text=True)
+                if result.returncode != 0:
+                    raise ConfigError(f"espeak-ng -v {voice} failed: {result.stderr.strip()[:160]}")
         rows.append({"path": str(path), "speaker": f"espeak-{voice}", "text": text})
     return rows
