@@ -44,6 +44,17 @@ def test_si_sdr_matches_float64_numpy() -> None:
     np.testing.assert_allclose(got.numpy(), np.array(want), rtol=1e-5, atol=1e-5)
 
 
+def test_si_sdr_loss_of_a_silent_estimate_is_its_worst_value_and_differentiable() -> None:
+    ref = torch.randn(2, 1, 4000, generator=torch.Generator().manual_seed(3))
+    silent = torch.zeros(2, 1, 4000, requires_grad=True)
+    loss = neg_si_sdr(silent, ref)
+    torch.testing.assert_close(loss, torch.full((2, 1), 80.0))  # 10 log10(1/eps): worse than any estimate
+    assert float(neg_si_sdr(torch.randn(2, 1, 4000, generator=torch.Generator().manual_seed(4)), ref).max()) < 80.0
+    loss.sum().backward()
+    assert silent.grad is not None and torch.isfinite(silent.grad).all()
+    torch.testing.assert_close(pairwise_neg_si_sdr(silent.detach(), ref), torch.full((2, 1, 1), 80.0))
+
+
 def test_si_sdr_stays_accurate_at_high_sdr() -> None:
     ref = torch.randn(1, 1, 16000, generator=torch.Generator().manual_seed(1))
     est = 3.0 * ref + 1e-4 * torch.randn(1, 1, 16000, generator=torch.Generator().manual_seed(2))

@@ -19,6 +19,7 @@ from sepkit.metrics import (
     MetricWarning,
     ScorePair,
     best_permutation,
+    pairwise_scores,
     dnsmos,
     estoi,
     get_metrics,
@@ -168,6 +169,28 @@ def test_best_permutation_recovers_a_shuffle() -> None:
     perm = best_permutation(ests, refs)
     np.testing.assert_array_equal(ests[perm], ests[np.argsort(order)])
     np.testing.assert_array_equal(order[perm], [0, 1, 2])
+
+
+def test_best_permutation_is_the_pit_search_on_the_metric() -> None:
+    from sepkit.losses import best_assignment
+
+    refs = np.stack([speechlike(1.0, SR, seed=s)[0] for s in (13, 14, 15)])
+    ests = np.concatenate([noisy(refs[::-1], 3.0), np.zeros((3, refs.shape[1]), np.float32)])  # 6 estimates
+    scores = pairwise_scores(ests, refs)
+    for solver in ("exhaustive", "hungarian"):
+        got = best_assignment(torch.from_numpy(-scores.T.copy())[None], solver)[0].numpy()
+        np.testing.assert_array_equal(got, best_permutation(ests, refs))
+    np.testing.assert_array_equal(best_permutation(ests, refs), [2, 1, 0])  # the silent estimates are left out
+
+
+def test_si_sdr_of_a_silent_estimate_or_reference_is_defined() -> None:
+    ref = speechlike(1.0, SR, seed=5)[0]
+    silent = np.zeros_like(ref)
+    assert si_sdr(silent, ref) == 0.0  # torchmetrics' value: the epsilons make the ratio 1
+    assert float(si_sdr_torch(torch.zeros(2, 100), torch.randn(2, 100)).max()) == 0.0
+    low = si_sdr(ref, silent)
+    assert np.isfinite(low) and low < -100
+    assert si_sdr(silent, silent) == 0.0
 
 
 def test_score_signals_matches_sources_and_reports_improvements() -> None:

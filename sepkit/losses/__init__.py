@@ -11,7 +11,7 @@ from sepkit.losses.criteria import (
     thresholded_snr,
 )
 from sepkit.losses.mixit import mixit_assignment, mixit_loss, mixture_consistency, remix
-from sepkit.losses.pit import best_assignment, pit_loss, reorder
+from sepkit.losses.pit import assignment_table, best_assignment, pit_loss, reorder
 from sepkit.losses.stft import CompressedSpectrumLoss, MultiResolutionSTFTLoss
 from sepkit.losses.vae import (
     CycleTerms,
@@ -27,6 +27,7 @@ __all__ = [
     "CycleTerms",
     "CompressedSpectrumLoss",
     "MultiResolutionSTFTLoss",
+    "assignment_table",
     "best_assignment",
     "cycle_terms",
     "gaussian_kl",

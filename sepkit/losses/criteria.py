@@ -43,10 +43,29 @@ def _db(x: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(x)
 
 
-def _neg_si_sdr(en: _Energies, eps: float, sdr_max: float | None = None) -> torch.Tensor:
-    alpha = en.cross / (en.ref + eps)
+def _si_sdr_terms(en: _Energies, eps: float, gain_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """SI-SDR's two energies, ``(‖αs‖², ‖ŝ − αs‖²)`` with ``α = (⟨ŝ, s⟩ + gain_eps) / (‖s‖² + eps)``."""
+    alpha = (en.cross + gain_eps) / (en.ref + eps)
     target = alpha * alpha * en.ref  # ‖αs‖²
     residual = (en.est - 2 * alpha * en.cross + target).clamp_min(0)  # ‖ŝ − αs‖²
+    return target, residual
+
+
+def si_sdr_terms(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, gain_eps: float = 0.0,
+                 pairwise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The energies SI-SDR is the ratio of, ``‖αs‖²`` and ``‖ŝ − αs‖²``, in float64: ``(..., T) -> (...)``.
+
+    Both signals are made zero-mean and ``α = (⟨ŝ, s⟩ + gain_eps) / (‖s‖² + eps)`` is the
+    least-squares gain (Le Roux et al. 2019). This is the one definition of SI-SDR in sepkit: the
+    loss ``neg_si_sdr`` and the metric ``sepkit.metrics.si_sdr`` take their decibels from it and
+    differ only in how they keep the ratio finite. ``pairwise`` gives every estimate against every
+    reference, ``(..., K, T), (..., N, T) -> (..., K, N)``.
+    """
+    return _si_sdr_terms(_energies(est, ref, pairwise, True), eps, gain_eps)
+
+
+def _neg_si_sdr(en: _Energies, eps: float, sdr_max: float | None = None) -> torch.Tensor:
+    target, residual = _si_sdr_terms(en, eps, 0.0)
     if sdr_max is not None:  # soft ceiling, as MixIT's τ: the value saturates at sdr_max dB and stops pulling
         residual = residual + 10.0 ** (-sdr_max / 10.0) * target
     return -_db(target / (residual + eps) + eps)
@@ -75,6 +94,9 @@ def _out(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, sdr_max: float | None = None) -> torch.Tensor:
     """Negative scale-invariant SDR in dB (Le Roux et al. 2019): ``(..., T) -> (...)``.
+
+    ``−10 log10(‖αs‖² / (‖ŝ − αs‖² + eps) + eps)`` (``si_sdr_terms``): a silent estimate scores
+    ``10 log10(1/eps)`` = 80 dB, the worst loss there is, so training never finds silence a way out.
 
     ``sdr_max`` (dB) caps it softly: ``10^(−sdr_max/10)‖αs‖²`` is added to ``‖ŝ − αs‖²``, so the loss
     stays above ``−sdr_max`` and examples already separated that well stop pulling.

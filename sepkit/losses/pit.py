@@ -24,8 +24,8 @@ MAX_EXHAUSTIVE = 4  # exhaustive search for at most this many estimates (4! = 24
 
 
 @lru_cache(maxsize=None)
-def _assignments(n_est: int, n_ref: int) -> torch.Tensor:
-    """All injective maps from references to estimates as a ``(P, n_ref)`` table."""
+def assignment_table(n_est: int, n_ref: int) -> torch.Tensor:
+    """All injective maps from references to estimates as a ``(P, n_ref)`` table, in ``itertools.permutations`` order."""
     return torch.tensor(list(itertools.permutations(range(n_est), n_ref)), dtype=torch.long)
 
 
@@ -37,7 +37,7 @@ def best_assignment(pw: torch.Tensor, solver: Solver = "auto") -> torch.Tensor:
     if solver == "auto":
         solver = "exhaustive" if n_est <= MAX_EXHAUSTIVE else "hungarian"
     if solver == "exhaustive":
-        table = _assignments(n_est, n_ref).to(pw.device)  # (P, N)
+        table = assignment_table(n_est, n_ref).to(pw.device)  # (P, N)
         cols = torch.arange(n_ref, device=pw.device)
         totals = pw.detach()[:, table, cols].sum(-1)  # (B, P)
         return table[totals.argmin(-1)]

@@ -1,10 +1,16 @@
-"""Matching separated outputs to references: the assignment that maximises the mean of a metric."""
+"""Matching separated outputs to references: the assignment that maximises the mean of a metric.
+
+The search is PIT's (``sepkit.losses.pit.best_assignment``: every assignment for up to four
+estimates, the Hungarian algorithm above), run on the negated score matrix, so training,
+inference and scoring match outputs to references in one way.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+import torch
 
+from sepkit.losses.pit import best_assignment
 from sepkit.metrics.registry import METRICS
 
 
@@ -41,11 +47,11 @@ def best_permutation(ests: np.ndarray, refs: np.ndarray, metric: str = "si_sdr",
                      ) -> np.ndarray:
     """Estimate index for each reference maximising the mean ``metric``, so ``ests[perm]`` lines up with ``refs``.
 
-    Solved with the Hungarian algorithm on the ``(N, K)`` score matrix; needs ``K >= N``.
+    Needs ``K >= N``; a NaN score counts as the worst there is.
     """
     scores = pairwise_scores(ests, refs, metric, sample_rate)
     if scores.shape[1] < scores.shape[0]:
         raise ValueError(f"cannot match {scores.shape[0]} references with only {scores.shape[1]} estimates")
     scores = np.nan_to_num(scores, nan=-1e12, posinf=1e12, neginf=-1e12)
-    _, perm = linear_sum_assignment(scores, maximize=True)
-    return perm
+    cost = torch.from_numpy(-scores.T.copy())[None]  # (1, K, N): estimate k against reference n, lower is better
+    return best_assignment(cost)[0].numpy()

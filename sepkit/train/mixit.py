@@ -30,6 +30,7 @@ import torch
 
 from sepkit.errors import ConfigError
 from sepkit.losses import (
+    assignment_table,
     mixit_loss,
     mixture_consistency,
     neg_si_sdr,
@@ -56,9 +57,9 @@ def output_sets(n_out: int, n_ref: int) -> tuple[torch.Tensor, torch.Tensor, tup
     """Ordered choices ``(P, K)`` of K of M outputs, the index of each one's set ``(P,)``, and the sets."""
     sets = tuple(itertools.combinations(range(n_out), n_ref))
     position = {s: i for i, s in enumerate(sets)}
-    orders = list(itertools.permutations(range(n_out), n_ref))
-    set_of = [position[tuple(sorted(p))] for p in orders]
-    return torch.tensor(orders, dtype=torch.long), torch.tensor(set_of, dtype=torch.long), sets
+    orders = assignment_table(n_out, n_ref)  # every ordered choice, as PIT searches them
+    set_of = [position[tuple(sorted(p))] for p in orders.tolist()]
+    return orders, torch.tensor(set_of, dtype=torch.long), sets
 
 
 def fixed_set_scores(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
