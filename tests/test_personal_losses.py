@@ -10,6 +10,7 @@ import torch
 from sepkit.losses import neg_si_sdr, neg_snr
 from sepkit.losses.contrastive import contrast_penalty, contrastive_mixtures_loss
 from sepkit.losses.segmental import (
+    DISTANCES,
     frames,
     match_frames,
     purification_weights,
@@ -26,6 +27,15 @@ from sepkit.train.personalize import PersonalizeModule
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
+
+
+def test_distances_are_losses_lower_is_better() -> None:
+    ref = torch.randn(2, 800, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(2, 800, generator=torch.Generator().manual_seed(1))
+    close, far = ref + 0.1 * noise, ref + noise
+    torch.testing.assert_close(DISTANCES["mse"](far, ref), noise.square().mean(-1))  # the plain mean squared error
+    for name, distance in DISTANCES.items():
+        assert bool((distance(close, ref) < distance(far, ref)).all()), name
 
 
 def test_frames_match_the_stft_grid() -> None:

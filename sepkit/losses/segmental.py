@@ -25,12 +25,12 @@ from sepkit.losses.criteria import EPS, neg_sd_sdr, neg_si_sdr, neg_snr
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def neg_mse(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Mean squared error (a loss, like the criteria): ``(..., T) -> (...)``."""
+def mse(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Mean squared error (a loss like the criteria, not negated: lower is better): ``(..., T) -> (...)``."""
     return (est - ref).square().mean(-1)
 
 
-DISTANCES: dict[str, Distance] = {"snr": neg_snr, "sd_sdr": neg_sd_sdr, "si_sdr": neg_si_sdr, "mse": neg_mse}
+DISTANCES: dict[str, Distance] = {"snr": neg_snr, "sd_sdr": neg_sd_sdr, "si_sdr": neg_si_sdr, "mse": mse}
 
 
 def frames(wav: torch.Tensor, window: int, hop: int) -> torch.Tensor:
