@@ -10,6 +10,16 @@ The module holds both autoencoders, so one state dict serves training, export an
 training (e.g. adapting the MAE to new noisy recordings); ``forward`` runs only the inference path.
 ``parts="enhance"`` keeps only that path (MAE encoder, CAE decoder): half the weights, for a
 smaller shipped model that can enhance but not be trained further with CAE/MAE.
+
+``level="utterance"`` is a side path for the input level, which the encoders' time-mean
+divisions discard and the paper's decoders can only guess: the features are divided by their
+per-utterance mean, ``g = mean_{f,t} |X|^p``, before the encoders, and resynthesis multiplies the
+decoder's output by the same input's ``g``. The autoencoders and every loss then work on
+level-free features (the method is unchanged), the encoders see every clip at one level whatever
+its loudness, and the output follows the input's level exactly: ``ŝ = iSTFT((g·D_A(E_B(x/g)))^(1/p), ∠X)``.
+In enhancement ``g`` is the noisy input's; the CAE decoder still decodes MAE codes alone.
+``separable=True`` factors each convolution (``sepkit.models.spectral_ae``). Both default off:
+the paper's network.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from sepkit.models.spectral_ae import SpectralAutoencoder
 CAE_DIMS = (512, 256, 128, 64)
 MAE_DIMS = (512, 400, 300, 200, 100, 64)
 PARTS = ("both", "enhance")  # both autoencoders, or only the enhancement path
+LEVELS = ("none", "utterance")  # where the input level goes: discarded (the paper), or around the autoencoders
 _POWER_FLOOR = 1e-10  # |X|² floor: keeps the compressed magnitude's gradient finite at digital silence
 
 
@@ -45,6 +56,8 @@ class CaeMae(nn.Module):
         kernel_size: int = 7,
         power: float = 0.5,
         parts: str = "both",
+        level: str = "none",
+        separable: bool = False,
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
@@ -55,11 +68,13 @@ class CaeMae(nn.Module):
                              f"got {list(cae_dims)} and {list(mae_dims)}")
         if parts not in PARTS:
             raise ModelError(f"cae_mae: parts must be one of {', '.join(PARTS)}, not {parts!r}")
+        if level not in LEVELS:
+            raise ModelError(f"cae_mae: level must be one of {', '.join(LEVELS)}, not {level!r}")
         self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
         n_freqs = self.n_fft // 2 + 1
-        self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size)
-        self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size)
-        self.parts = parts
+        self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size, separable)
+        self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size, separable)
+        self.parts, self.level = parts, level
         if parts == "enhance":  # the halves that only training uses
             del self.cae.encoder, self.mae.decoder
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
@@ -70,17 +85,30 @@ class CaeMae(nn.Module):
             return torch.stft(wav.float(), self.n_fft, self.hop, window=self.window, center=True,
                               pad_mode="constant", return_complex=True)
 
-    def compress(self, spec: torch.Tensor) -> torch.Tensor:
-        """The autoencoders' features: ``|X|^power`` ``(B, F, frames)``."""
+    def magnitudes(self, spec: torch.Tensor) -> torch.Tensor:
+        """Compressed magnitudes ``|X|^power`` ``(B, F, frames)`` at the input's level."""
         return (spec.real.square() + spec.imag.square() + _POWER_FLOOR) ** (self.power / 2)
+
+    def input_level(self, spec: torch.Tensor) -> torch.Tensor:
+        """The level side path's ``g`` ``(B, 1, 1)``: mean compressed magnitude per utterance (1 with ``level: none``)."""
+        if self.level == "none":
+            return spec.real.new_ones(spec.shape[0], 1, 1)
+        return self.magnitudes(spec).mean((-2, -1), keepdim=True)
+
+    def compress(self, spec: torch.Tensor) -> torch.Tensor:
+        """The autoencoders' features: ``|X|^power`` ``(B, F, frames)``, divided by ``input_level``."""
+        features = self.magnitudes(spec)
+        if self.level == "none":
+            return features
+        return features / features.mean((-2, -1), keepdim=True)
 
     def features(self, wav: torch.Tensor) -> torch.Tensor:
         """Compressed magnitudes of ``(B, T)`` waveforms."""
         return self.compress(self.spectrum(wav))
 
     def resynthesize(self, features: torch.Tensor, spec: torch.Tensor, length: int) -> torch.Tensor:
-        """Waveforms ``(B, length)`` from compressed magnitudes with the phase of ``spec`` (the input's)."""
-        magnitude = features.float().clamp_min(0) ** (1.0 / self.power)
+        """Waveforms ``(B, length)`` from features with the phase and level of ``spec`` (the input's)."""
+        magnitude = (features.float().clamp_min(0) * self.input_level(spec)) ** (1.0 / self.power)
         est = torch.polar(magnitude, spec.angle())
         return torch.istft(est, self.n_fft, self.hop, window=self.window, center=True, length=length)
 

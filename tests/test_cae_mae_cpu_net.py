@@ -1,0 +1,118 @@
+"""The CPU-sized CAE/MAE network: its options build and train, its level side path, and its three recipes agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import torch
+
+from sepkit.errors import ModelError
+from sepkit.models import build_model
+from sepkit.train.cae_mae import CaeMaeModule
+from sepkit.train.config import load_config
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "cae_mae"
+SMALL = ("cpu_small.yaml", "cpu_small_nocycle.yaml", "cpu_small_supervised.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _config(name: str) -> dict:
+    return load_config(RECIPES / name)
+
+
+def test_cpu_network_builds_from_its_recipe_and_keeps_the_shapes() -> None:
+    module = CaeMaeModule(_config("cpu_small.yaml"))
+    net = module.net
+    assert (net.n_fft, net.hop, net.power, net.level) == (512, 256, 0.3, "utterance")
+    assert net.cae.encoder[0].conv.in_channels == 257 and net.mae.decoder[-1].conv.out_channels == 257
+    assert net.cae.latent_dim == net.mae.latent_dim
+    assert all(layer.depthwise is not None and layer.conv.kernel_size == (1,)
+               for part in (net.cae.encoder, net.mae.decoder) for layer in part)
+    paper = build_model("cae_mae")
+    assert all(layer.depthwise is None for layer in paper.cae.encoder) and paper.level == "none"
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in paper.parameters()) / 20
+
+    wav = torch.randn(2, 16001) * 0.05
+    net.eval()
+    with torch.no_grad():
+        out = net(wav)
+        z = net.mae.encoder(net.features(wav))
+    assert out.shape == (2, 1, 16001) and torch.isfinite(out).all()
+    assert z.shape == (2, net.mae.latent_dim, 16001 // 256 + 1)
+
+    # a cycle-stage step on it: finite terms, gradients into the MAE only
+    batch = {"clean": torch.randn(2, 8000) * 0.05, "mixture": torch.randn(2, 8000) * 0.05,
+             "noise_only": torch.tensor([False, True])}
+    terms = module.terms(batch, "cycle")
+    assert all(torch.isfinite(v) for v in terms.values())
+    module.weighted(terms).backward()
+    assert all(p.grad is None for p in net.cae.parameters()) and all(p.grad is not None for p in net.mae.parameters())
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_the_level_side_path_makes_the_output_follow_the_input_level(separable: bool) -> None:
+    """Input x10 -> enhanced output x10; the paper's network (level: none) gives the same level whatever the input's."""
+    wav = torch.randn(2, 8000, generator=torch.Generator().manual_seed(0)) * 0.05
+
+    def gain(level: str) -> torch.Tensor:
+        torch.manual_seed(1)
+        net = build_model("cae_mae", sample_rate=8000, n_fft=256, hop=128, cae_dims=[32, 16], mae_dims=[32, 24, 16],
+                          power=0.3, level=level, separable=separable).eval()
+        with torch.no_grad():
+            quiet, loud = net(wav), net(10 * wav)
+        if level == "utterance":
+            torch.testing.assert_close(loud, 10 * quiet, rtol=1e-4, atol=1e-5 * loud.abs().max().item())
+        return loud.square().mean(-1).sqrt() / quiet.square().mean(-1).sqrt()
+
+    assert torch.allclose(gain("utterance"), torch.full((2, 1), 10.0), rtol=1e-3)
+    assert (gain("none") < 2).all()  # the encoders drop the level and the decoder cannot give it back
+
+
+def test_level_side_path_features_are_level_free_and_resynthesis_restores_the_input() -> None:
+    net = build_model("cae_mae", sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8],
+                      level="utterance", separable=True).eval()
+    wav = torch.randn(3, 4001) * 0.1
+    spec = net.spectrum(wav)
+    feats = net.compress(spec)
+    assert torch.allclose(feats.mean((-2, -1)), torch.ones(3), atol=1e-5)  # every clip at one level
+    assert torch.allclose(net.features(7 * wav), feats, rtol=1e-4, atol=1e-4)  # up to the |X|² floor
+    assert torch.allclose(net.resynthesize(feats, spec, 4001), wav, atol=1e-4)  # x g, with the input's phase
+    slim, args = net.inference_only({"sample_rate": 8000, "n_fft": 256, "hop": 64, "cae_dims": [16, 8],
+                                     "mae_dims": [16, 8], "level": "utterance", "separable": True})
+    with torch.no_grad():
+        assert torch.allclose(slim(wav), net(wav), atol=1e-6) and args["parts"] == "enhance"
+    with pytest.raises(ModelError, match="level"):
+        build_model("cae_mae", level="frame")
+
+
+def test_the_three_cpu_small_recipes_share_network_data_steps_and_seed() -> None:
+    configs = {name: _config(name) for name in SMALL}
+    same = ("model", "seed", "optim", "trainer", "sample_rate")
+    for key in same:
+        assert configs["cpu_small_nocycle.yaml"][key] == configs["cpu_small.yaml"][key], key
+        assert configs["cpu_small_supervised.yaml"][key] == configs["cpu_small.yaml"][key], key
+    cycle, nocycle, supervised = (configs[name] for name in SMALL)
+    assert cycle["cae_mae"]["cycle"] is True and nocycle["cae_mae"]["cycle"] is False
+    assert cycle["data"] == nocycle["data"] and supervised["paradigm"] == "supervised"
+    assert supervised["data"]["train"]["type"] == "noisy_speech" and cycle["data"]["train"]["type"] == "unpaired"
+    assert supervised["data"]["valid"] == cycle["data"]["valid"]
+    noisy_side = cycle["data"]["train"]["noisy"]
+    for key in ("corrupt", "snr_range", "segment_seconds", "noise_manifest"):
+        assert supervised["data"]["train"][key] == noisy_side[key], key
+    assert supervised["data"]["train"]["length"] == cycle["data"]["train"]["length"]
+    assert cycle["optim"]["scheduler"]["name"] == "linear"
+    assert cycle["optim"]["scheduler"]["total_steps"] == cycle["trainer"]["max_steps"]
+    assert 0 < cycle["cae_mae"]["cae_steps"] < cycle["trainer"]["max_steps"]
+    assert len({c["output_dir"] for c in configs.values()}) == 3
+    assert len({c["export"]["name"] for c in configs.values()}) == 3
+    # the paper's network stays the default of every other recipe
+    assert "level" not in _config("cpu.yaml")["model"]["args"] and "separable" not in _config("cpu.yaml")["model"]["args"]
