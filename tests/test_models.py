@@ -131,3 +131,15 @@ def test_fast_enhancer_gain_floor_and_smoothing_keep_it_causal() -> None:
         assert (plain(wav) - net(wav)).abs().max() > 1e-4  # the post-processing does change the output
     with pytest.raises(ModelError, match="real mask only"):
         build_model("fast_enhancer", mask="complex", mask_floor=0.1)
+
+
+def test_match_mixture_gain_restores_level_and_polarity_and_keeps_the_balance() -> None:
+    from sepkit.models.base import match_mixture_gain
+
+    g = torch.Generator().manual_seed(0)
+    sources = torch.randn(2, 2, 800, generator=g) * torch.tensor([1.0, 0.3])[None, :, None]
+    mix = sources.sum(1)
+    est = match_mixture_gain(-7.0 * sources, mix)  # a scale-invariant loss's arbitrary level and sign
+    torch.testing.assert_close(est, sources)
+    silent = match_mixture_gain(torch.zeros(1, 2, 800), mix[:1])
+    assert torch.equal(silent, torch.zeros(1, 2, 800))  # nothing to scale: no NaN

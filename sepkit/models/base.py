@@ -30,3 +30,14 @@ def fit_length(est: torch.Tensor, length: int) -> torch.Tensor:
     if est.shape[-1] > length:
         return est[..., :length]
     return nn.functional.pad(est, (0, length - est.shape[-1]))
+
+
+def match_mixture_gain(est: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+    """``(B, K, T)`` estimates times one least-squares gain each batch item, so that they sum closest to ``mixture``.
+
+    A separator trained on a scale-invariant loss leaves its outputs' level and polarity arbitrary; this
+    puts them back at the mixture's, the same gain for every source so their balance stays.
+    """
+    total = est.sum(1)  # (B, T)
+    gain = (total * mixture).sum(-1) / (total * total).sum(-1).clamp_min(torch.finfo(est.dtype).tiny)
+    return est * gain[:, None, None]
