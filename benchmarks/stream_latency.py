@@ -5,8 +5,8 @@ sepkit models run ``model.stream(rate).process(block)`` on 10 ms blocks of a rea
 rate and at 48 kHz (where the stream resamples in and out); the peers run their own 10 ms frames at 48 kHz through
 their C libraries (``sepkit[peers]``, the per-frame calls ``sepkit evaluate`` uses). Latency is the longest a sample
 waits between arriving and leaving: for sepkit the stream's ``latency_ms`` (window, resampling, the limiter's
-5 ms look-ahead; ``tests/test_stream.py`` measures it sample by sample), for a peer its measured output delay plus
-one frame of input buffering. Processing time is the thread's CPU time per block (what an idle core would take;
+5 ms look-ahead, or none with ``--low-latency``; ``tests/test_stream.py`` measures it sample by sample), for a
+peer its measured output delay plus one frame of input buffering. Processing time is the thread's CPU time per block (what an idle core would take;
 hardly moved by other jobs on the machine), with the wall clock beside it.
 
     OMP_NUM_THREADS=1 python benchmarks/stream_latency.py                          # the shipped enhance-default
@@ -58,12 +58,14 @@ def time_blocks(step: Callable[[np.ndarray], object], x: np.ndarray, block: int)
 def sepkit_rows(name: str, folder: str, x_at: Callable[[int], np.ndarray], block_ms: float) -> list[dict]:
     model = sepkit.load(folder, device="cpu")
     rows = []
+    window = 1000.0 * model.net.n_fft / model.sample_rate
     for rate in sorted({model.sample_rate, PEER_RATE}):
-        stream = model.stream(rate)
-        block = round(rate * block_ms / 1000)
-        window = 1000.0 * model.net.n_fft / model.sample_rate
-        rows.append(row(f"{name} (sepkit stream)", rate, block, stream.latency_ms, *time_blocks(stream.process,
-                        x_at(rate), block), f"window {window:g} ms"))
+        for lookahead_ms, flag in ((5.0, ""), (0.0, ", --low-latency")):
+            stream = model.stream(rate, limiter_lookahead_ms=lookahead_ms)
+            block = round(rate * block_ms / 1000)
+            rows.append(row(f"{name} (sepkit stream{flag})", rate, block, stream.latency_ms,
+                            *time_blocks(stream.process, x_at(rate), block),
+                            f"window {window:g} ms + limiter {lookahead_ms:g} ms"))
     return rows
 
 
