@@ -16,6 +16,7 @@ from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig, export_model, load_network
 from sepkit.train.config import load_config
 from sepkit.train.snr_estimator import SnrEstimatorModule
+from sepkit.train.warm_start import InitSpec, apply_init
 
 TINY = Path(__file__).resolve().parent.parent / "recipes" / "snr_estimator" / "tiny.yaml"
 ENHANCER = {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}  # a tiny fast_enhancer at 8 kHz
@@ -71,17 +72,24 @@ def test_only_the_head_trains_and_the_enhancer_stays_in_inference_mode() -> None
 def test_training_copies_the_named_enhancer_and_refuses_a_missing_or_mismatched_one(tmp_path: Path) -> None:
     source = _enhancer_dir(tmp_path)
     module = SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, source)))
+    spec = module.init_spec()  # enhancer_from is the one warm start, into the frozen enhancer, all of it
+    assert spec == InitSpec(str(source), into="enhancer", strict=True, key="snr_estimator.enhancer_from")
+    report = apply_init(module.net, spec, "enhancer_snr")
     base, _ = load_network(source)
     for name, tensor in base.state_dict().items():
         torch.testing.assert_close(module.net.enhancer.state_dict()[name], tensor)
+    assert sorted(report.copied) == sorted(f"enhancer.{n}" for n in base.state_dict())
     with pytest.raises(ConfigError, match="enhancer_from"):
         SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, None)))
     other = _enhancer_dir(tmp_path, seed=1, hidden=16)
-    with pytest.raises(ConfigError, match="must equal"):
-        SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, other)))
+    mismatched = SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, other)))
+    with pytest.raises(ConfigError, match="snr_estimator.enhancer_from .*must equal"):
+        apply_init(mismatched.net, mismatched.init_spec(), "enhancer_snr")
     with pytest.raises(ConfigError, match="applies to arch enhancer_snr"):
         plain = [f"output_dir={tmp_path / 'plain'}", f"snr_estimator.enhancer_from={source}"]
         SnrEstimatorModule(load_config(TINY, plain))
+    with pytest.raises(ConfigError, match="keep init.from only"):
+        SnrEstimatorModule(load_config(TINY, [*_overrides(tmp_path, source), f"init.from={source}"]))
 
 
 @pytest.mark.slow

@@ -9,9 +9,9 @@ each training item::
     clean       (T,)    the first reference of a clean-set item: another utterance, cut or
                         zero-padded to T
     noise_only  bool    which of the two ``mixture`` is
-    sources     (1, T)  zeros: the noisy clip's own clean reference is dropped here, so that no
-                        training code can reach it; the array only keeps the item shape that
-                        the training spine checks
+
+and no ``sources``: the noisy clip's own clean reference is dropped here, so that no training code
+can reach it (paradigms declare the keys they read: ``cae_mae`` reads these three).
 
 ``assign_sides`` splits groups (speakers, or utterances) between the two sets so that both hold
 about the wanted share of audio; ``keep_side`` keeps a side's entries. A group goes to exactly one
@@ -107,7 +107,7 @@ def noise_alone(item: dict[str, Any]) -> torch.Tensor:
 
 
 class UnpairedDataset(Dataset):
-    """Items ``{mixture, clean, noise_only, sources}`` from a noisy and a clean set drawn independently (module doc)."""
+    """Items ``{mixture, clean, noise_only}`` from a noisy and a clean set drawn independently (module doc)."""
 
     def __init__(self, clean: Dataset, noisy: Dataset, noise_only_prob: float = 0.0, length: int | None = None,
                  seed: int = 0) -> None:
@@ -142,5 +142,4 @@ class UnpairedDataset(Dataset):
                                   "(this noisy set has none: set noise_only_prob: 0)")
         clean = torch.as_tensor(clean_item["sources"]).float()[0]
         clean = torch.nn.functional.pad(clean[: mixture.shape[-1]], (0, max(0, mixture.shape[-1] - clean.shape[-1])))
-        return {"mixture": mixture, "clean": clean, "noise_only": noise_only,
-                "sources": torch.zeros(1, mixture.shape[-1])}
+        return {"mixture": mixture, "clean": clean, "noise_only": noise_only}

@@ -24,7 +24,6 @@ _POWER_FLOOR = 1e-10  # keeps log finite on digital silence
 class FrameSnrModel(nn.Module):
     """What every segmental SNR estimator shares: one SNR per Hann frame of ``n_fft`` samples every ``hop``."""
 
-    n_src = 1  # one output track (SNR per frame), which is what the training spine checks against
     sample_rate: int
     n_fft: int
     hop: int

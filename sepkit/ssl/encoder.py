@@ -38,9 +38,6 @@ class FeatureEncoder(Protocol):
 class SslEncoder(nn.Module):
     """Stem + Transformer; ``(B, T)`` -> list of ``num_layers + 1`` feature tensors (B, frames, dim)."""
 
-    # Not a separator: one input stream, features out. Kept so the training spine's item check passes.
-    n_src = 1
-
     def __init__(
         self,
         sample_rate: int = 16000,

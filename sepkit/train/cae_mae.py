@@ -78,6 +78,8 @@ def stage_at(step: int, schedule: str, cae_steps: int, mae_steps: int, cycle: bo
 class CaeMaeModule(SepkitModule):
     """Staged or joint CAE/MAE training on unpaired clean and noisy clips (module doc)."""
 
+    batch_keys = ("mixture", "clean", "noise_only")  # an unpaired item: no reference of the noisy clip
+
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         if not isinstance(self.net, CaeMae):
@@ -95,6 +97,15 @@ class CaeMaeModule(SepkitModule):
         self.cycle = bool(self.opts["cycle"])
         self.latent_noise = float(self.opts["latent_noise"])
         self.resynthesize_cycle = bool(self.opts["resynthesize_cycle"])
+
+    def check_item(self, item: dict[str, Any], where: str) -> None:
+        """Training items: a noisy clip and an unrelated clean clip of one length; validation items: the base's."""
+        super().check_item(item, where)
+        if where == "data.train":
+            mixture, clean = torch.as_tensor(item["mixture"]), torch.as_tensor(item["clean"])
+            if clean.shape != mixture.shape:
+                raise ConfigError(f"{where} items must hold mixture (T,) and clean (T,), got {tuple(mixture.shape)} "
+                                  f"and {tuple(clean.shape)}")
 
     def stage(self, step: int) -> str:
         """The stage of optimiser step ``step`` under this run's schedule."""

@@ -20,7 +20,7 @@ from sepkit.errors import ConfigError
 from sepkit.pretrained import ModelConfig, count_parameters, export_model
 from sepkit.train.callbacks import RECORD_KEY
 from sepkit.train.config import section
-from sepkit.train.module import VALIDATION_KEYS, build_network, model_args
+from sepkit.train.module import VALIDATION_KEYS, build_network, model_args, output_count
 
 EXPORT_KEYS: dict[str, Any] = {
     "dir": None,  # default: <output_dir>/export
@@ -83,7 +83,7 @@ def checkpoint_model(
     model_cfg = ModelConfig(
         arch=config["model"]["arch"], args=args,
         sample_rate=int(config["sample_rate"]),
-        task=config["task"], n_src=len(outputs) if outputs else int(net.n_src), name=name, source_outputs=outputs,
+        task=config["task"], n_src=len(outputs) if outputs else output_count(net), name=name, source_outputs=outputs,
         inference=dict(opts["inference"] or {}),
     )
     card = model_card(config, ckpt, final or ckpt, model_cfg, count_parameters(net), opts)

@@ -102,6 +102,8 @@ class MixITModule(SepkitModule):
                                   f"{n_out}, not {speech}")
             self.allowed = torch.ones(n_out, 2, dtype=torch.bool)
             self.allowed[:speech, 1] = False  # speech outputs cannot explain the noise-only mixture
+        # Training reads mixtures (their noise alone for enhancement), and sources only on supervised steps.
+        self.batch_keys = ("mixture", *(("noise",) if self.enhance else ()), *(("sources",) if self.ratio else ()))
         # Outputs that are the sources after export; chosen at every validation.
         self.source_outputs: list[int] | None = [0] if self.enhance else None
         self._set_sums: torch.Tensor | None = None  # summed SI-SDRi of every set of K outputs this validation

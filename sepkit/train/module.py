@@ -25,6 +25,7 @@ from sepkit.metrics.sisdr import si_sdr_torch
 from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig
 from sepkit.train.config import section
+from sepkit.train.warm_start import InitSpec, init_spec
 
 # Built-in paradigms by name -> the module that registers it (imported on first use).
 BUILTIN_PARADIGMS = {"supervised": "sepkit.train.supervised", "mixit": "sepkit.train.mixit", "cae_mae": "sepkit.train.cae_mae",
@@ -90,12 +91,28 @@ def model_args(config: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def output_count(net: torch.nn.Module) -> int:
+    """What ``config.json`` records as ``n_src``: an enhancer's or separator's outputs; 1 for networks with one
+    result per input and no sources (SNR estimators, SSL encoders), which have no ``n_src`` of their own."""
+    return int(getattr(net, "n_src", 1))
+
+
 class SepkitModule(pl.LightningModule):
-    """Base LightningModule: holds ``net`` and the resolved config; paradigms add ``training_step``."""
+    """Base LightningModule: holds ``net`` and the resolved config; paradigms add ``training_step``.
+
+    The batch contract: a batch is a dict of stacked items, and a paradigm declares the keys its
+    steps read, ``batch_keys`` for training items and ``valid_keys`` for validation items (class
+    attributes, or set per instance in ``__init__`` when options decide them), and checks one item
+    against its network in ``check_item``. ``sepkit.train.run.check_data`` asks both before any
+    compute is spent, so a dataset that lacks a key is a ``ConfigError`` naming it. The base keys
+    are a separator's: ``mixture`` (T,) and ``sources`` (K, T), what the shared validation scores.
+    """
 
     # True for paradigms whose networks have more outputs than the task has sources (MixIT): they
     # pick the source outputs themselves, so an enhancer may have several outputs.
     selects_outputs = False
+    batch_keys: tuple[str, ...] = ("mixture", "sources")
+    valid_keys: tuple[str, ...] = ("mixture", "sources")
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -120,6 +137,33 @@ class SepkitModule(pl.LightningModule):
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         """Model outputs ``(B, K, T)`` for mixtures ``(B, T)``."""
         return self.net(mixture)
+
+    # ---- the batch contract and the warm start -------------------------------------------
+    def keys_for(self, where: str) -> tuple[str, ...]:
+        """The item keys this paradigm reads from ``where`` (``data.train`` or ``data.valid``)."""
+        return tuple(self.batch_keys if where == "data.train" else self.valid_keys)
+
+    def check_item(self, item: dict[str, Any], where: str) -> None:
+        """``ConfigError`` if one item of ``where`` cannot work with the network (its keys are known to be there).
+
+        The base check: ``mixture`` (T,); where ``sources`` is read, (K, T) with K no more than the network's outputs.
+        """
+        mixture = torch.as_tensor(item["mixture"])
+        if "sources" not in self.keys_for(where):
+            if mixture.dim() != 1:
+                raise ConfigError(f"{where} items must hold mixture (T,), got {tuple(mixture.shape)}")
+            return
+        sources = torch.as_tensor(item["sources"])
+        if mixture.dim() != 1 or sources.dim() != 2 or sources.shape[-1] != mixture.shape[-1]:
+            raise ConfigError(f"{where} items must hold mixture (T,) and sources (K, T), got {tuple(mixture.shape)} "
+                              f"and {tuple(sources.shape)}")
+        n_out = getattr(self.net, "n_src", None)
+        if n_out is not None and sources.shape[0] > int(n_out):
+            raise ConfigError(f"{where} has {sources.shape[0]} sources per item but the model has {int(n_out)} outputs")
+
+    def init_spec(self) -> InitSpec | None:
+        """The warm start this run asks for: the ``init:`` section (paradigms map their own keys onto it)."""
+        return init_spec(self.config)
 
     # ---- validation ----------------------------------------------------------------------
     def validation_loss(self, est: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
@@ -225,5 +269,5 @@ class SepkitModule(pl.LightningModule):
         cfg = self.config
         return ModelConfig(
             arch=cfg["model"]["arch"], args=model_args(cfg), sample_rate=int(cfg["sample_rate"]), task=cfg["task"],
-            n_src=int(self.net.n_src), name=name, inference=dict(inference or {}),
+            n_src=output_count(self.net), name=name, inference=dict(inference or {}),
         )

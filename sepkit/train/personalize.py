@@ -23,9 +23,11 @@ One paradigm, three ideas, chosen in the ``personalize:`` section:
   estimator could give.
 
 ``init_from`` starts from an exported model's weights (e.g. ``enhance-default``), at the run's
-rate where the architecture allows it (``sepkit.train.warm_start``). Training on a supervised
-set instead (``noisy_speech`` of the speaker's clean speech, where ``sources`` is clean speech)
-makes the same PseudoSE loss a supervised speaker-specific fine-tuning: the recipes' upper bound.
+rate where the architecture allows it: it means ``init: {from: ..., strict: true}``, the one warm
+start the spine applies before training and records in ``init.json`` (``sepkit.train.warm_start``).
+Training on a supervised set instead (``noisy_speech`` of the speaker's clean speech, where
+``sources`` is clean speech) makes the same PseudoSE loss a supervised speaker-specific
+fine-tuning: the recipes' upper bound.
 
 Validation is the spine's: SI-SDRi of the output against ``sources``. On a fixed set of the
 speaker's held-out utterances with clean references that is the method's real score (the
@@ -49,7 +51,7 @@ from sepkit.losses.segmental import (DISTANCES, PAPER_FRAMES_SECONDS, REDUCTIONS
 from sepkit.pretrained import load_network
 from sepkit.train.config import lookup, section
 from sepkit.train.module import SepkitModule, register_paradigm
-from sepkit.train.warm_start import warm_start
+from sepkit.train.warm_start import InitSpec, keyed_init_spec
 
 METHODS = ("pseudose", "cm")
 PERSONALIZE_KEYS: dict[str, Any] = {
@@ -93,9 +95,7 @@ class PersonalizeModule(SepkitModule):
             raise ConfigError("paradigm personalize trains enhancers: task: enhance and a model with 1 output")
         if self.method == "cm" and int(lookup(config, "data.batch_size") or 4) < 2:
             raise ConfigError("personalize.method cm needs data.batch_size of 2 or more (pairs are made in the batch)")
-        self.base_name = str(self.opts["init_from"]) if self.opts["init_from"] else ""
-        if self.base_name:
-            warm_start(self.net, self.base_name, config["model"]["arch"])
+        self.init_spec()  # a warm start named twice is an error now; the spine applies it (sepkit.train.warm_start)
         self.purify = self._purify_options(self.opts["purify"])
         # Frozen and outside the module's state (not trained, not in checkpoints); moved to the device when used.
         self._estimator: list[nn.Module] = []
@@ -108,11 +108,18 @@ class PersonalizeModule(SepkitModule):
             if self.purify["reduce"] == "energy" and self.opts["distance"] != "snr":
                 raise ConfigError("personalize.purify.reduce: energy needs personalize.distance: snr")
         self.oracle = self.purify is not None and str(self.purify["model"]) == ORACLE  # true SNRs (with_clean)
+        # sources: the premixture (the target); cm pairs need both injected noises, the oracle the clean recording
+        self.batch_keys = ("mixture", "sources", *(("noise", "noise_alt") if self.method == "cm" else ()),
+                           *(("clean",) if self.oracle else ()))
         if self.purify is not None and not self.oracle:
             self._estimator.append(self._load_estimator(str(self.purify["model"])))
             if self.reduce == "target" and not hasattr(self._estimator[0], "estimate"):
                 raise ConfigError(f"personalize.purify.reduce: target needs an estimator that also estimates the "
                                   f"speech (arch enhancer_snr), not {self.purify['model']}")
+
+    def init_spec(self) -> InitSpec | None:
+        """``personalize.init_from: X`` is ``init: {from: X, strict: true}``: all of the base's weights."""
+        return keyed_init_spec(self.config, "personalize.init_from", self.opts["init_from"])
 
     @property
     def reduce(self) -> str:

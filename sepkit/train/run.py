@@ -7,7 +7,8 @@ Run folder (``output_dir``)::
 
     config.yaml             the resolved config of the latest (re)start
     curves.png              every logged metric against step, redrawn at each validation (``sepkit.train.curves``)
-    init.json               with ``init.from``: the tensors copied from the pretrained model and those skipped
+    init.json               with a warm start (``init.from``, or a paradigm's key mapped onto it): the tensors
+                            copied from the pretrained model and those skipped
     switch_rate.csv         PIT paradigms: label-switching rate per epoch (``sepkit.train.switching``)
     checkpoints/last.ckpt   latest state; rerunning the same command resumes from it
     checkpoints/step-N.ckpt periodic (every ``checkpoint.every_n_train_steps``), the newest ``keep``
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import lightning.pytorch as pl
-import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -36,7 +36,7 @@ from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.datamodule import TrainingData
 from sepkit.train.export import export_checkpoint, export_dir, load_checkpoint
 from sepkit.train.module import SepkitModule, paradigm_class
-from sepkit.train.warm_start import init_from_config
+from sepkit.train.warm_start import apply_init
 
 BEST = "best"  # checkpoints/best.ckpt: the exported one
 CHECKPOINT_KEYS: dict[str, Any] = {"every_n_train_steps": 1000, "keep": 2, "monitor": "val/si_sdri", "mode": "max"}
@@ -64,8 +64,9 @@ def train(
         raise ConfigError(f"{out} already holds a run (checkpoints/last.ckpt): pass --resume or pick another output_dir")
     pl.seed_everything(int(config.get("seed") or 0), workers=True, verbose=False)
     module = paradigm_class(config.get("paradigm") or "supervised")(config)
-    if not resuming:  # a resumed run has its own weights in last.ckpt
-        init_from_config(module.net, config, out if rank_zero_only.rank == 0 else None)
+    spec = module.init_spec()
+    if spec is not None and not resuming:  # a resumed run has its own weights in last.ckpt
+        apply_init(module.net, spec, config["model"]["arch"], out if rank_zero_only.rank == 0 else None)
     data = TrainingData(config)
     check_data(module, data)
     record = RunRecord(command or "(Python API: sepkit.train.train)")
@@ -86,15 +87,19 @@ def train(
 
 
 def check_data(module: SepkitModule, data: TrainingData) -> None:
-    """Check one training item against the network before any compute is spent."""
-    item = data.train_set[0]
-    mixture, sources = torch.as_tensor(item["mixture"]), torch.as_tensor(item["sources"])
-    if mixture.dim() != 1 or sources.dim() != 2 or sources.shape[-1] != mixture.shape[-1]:
-        raise ConfigError(f"data.train items must hold mixture (T,) and sources (K, T), got {tuple(mixture.shape)} "
-                          f"and {tuple(sources.shape)}")
-    n_out = int(module.net.n_src)
-    if sources.shape[0] > n_out:
-        raise ConfigError(f"data.train has {sources.shape[0]} sources per item but the model has {n_out} outputs")
+    """Check one training (and validation) item against what the paradigm reads, before any compute is spent."""
+    paradigm = module.config.get("paradigm") or "supervised"
+    for where, dataset in (("data.train", data.train_set), ("data.valid", data.valid_set)):
+        if dataset is None:
+            continue
+        item = dataset[0]
+        keys = module.keys_for(where)
+        missing = [key for key in keys if key not in item]
+        if missing:
+            kind = (lookup(module.config, where) or {}).get("type", "?")
+            raise ConfigError(f"{where}: paradigm {paradigm} reads {', '.join(keys)} from every item, and this "
+                              f"{kind} dataset's items lack {', '.join(missing)} (they hold {', '.join(item)})")
+        module.check_item(item, where)
 
 
 def check_validation_interval(trainer: pl.Trainer, data: TrainingData) -> None:

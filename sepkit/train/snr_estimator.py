@@ -17,16 +17,18 @@ from typing import Any
 
 import torch
 
-from sepkit.errors import ConfigError, SepkitError
+from sepkit.errors import ConfigError
 from sepkit.losses.segmental import estimate_errors, segmental_snr
-from sepkit.pretrained import load_network
 from sepkit.train.config import section
 from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.warm_start import InitSpec, keyed_init_spec
 
 SNR_KEYS: dict[str, Any] = {
     "snr_floor": -30.0,  # dB: targets below are clamped (frames of silence)
     "snr_ceil": 40.0,  # dB: targets above are clamped (frames without noise)
-    "enhancer_from": None,  # arch enhancer_snr: the exported fast_enhancer (e.g. enhance-default) it reads SNR from
+    # arch enhancer_snr: the exported fast_enhancer (e.g. enhance-default) it reads SNR from; the spine copies it
+    # into the model's enhancer (init: {from: ..., into: enhancer, strict: true}, sepkit.train.warm_start)
+    "enhancer_from": None,
 }
 
 
@@ -52,26 +54,18 @@ class SnrEstimatorModule(SepkitModule):
         if not hasattr(self.net, "hop") or not hasattr(self.net, "n_fft"):
             raise ConfigError(f"paradigm snr_estimator needs a model with n_fft and hop (arch snr_estimator), "
                               f"not {config['model']['arch']}")
-        self._load_enhancer(self.opts["enhancer_from"])
-
-    def _load_enhancer(self, name: str | None) -> None:
-        """Copy ``snr_estimator.enhancer_from``'s weights into an ``enhancer_snr`` model's frozen enhancer."""
-        wants = hasattr(self.net, "load_enhancer")
-        if not name:
-            if wants:
-                raise ConfigError("arch enhancer_snr needs snr_estimator.enhancer_from: the exported fast_enhancer "
-                                  "(e.g. enhance-default) whose estimates it calibrates")
-            return
-        if not wants:
+        spec = self.init_spec()  # checked here; the spine applies it (sepkit.train.warm_start)
+        if hasattr(self.net, "enhancer") and spec is None:
+            raise ConfigError("arch enhancer_snr needs snr_estimator.enhancer_from (or init.from): the exported "
+                              "fast_enhancer (e.g. enhance-default) whose estimates it calibrates")
+        if self.opts["enhancer_from"] and not hasattr(self.net, "enhancer"):
             raise ConfigError(f"snr_estimator.enhancer_from applies to arch enhancer_snr, "
                               f"not {self.config['model']['arch']}")
-        base, base_config = load_network(str(name))
-        try:
-            self.net.load_enhancer(base)
-        except (RuntimeError, SepkitError) as exc:
-            raise ConfigError(f"snr_estimator.enhancer_from {name}: model.args.enhancer must equal its "
-                              f"{base_config.arch} arguments {base_config.args} ({' '.join(str(exc).split())[:160]})"
-                              ) from exc
+
+    def init_spec(self) -> InitSpec | None:
+        """``snr_estimator.enhancer_from: X`` is ``init: {from: X, into: enhancer, strict: true}``: the frozen
+        enhancer of an ``enhancer_snr`` model gets all of X's weights."""
+        return keyed_init_spec(self.config, "snr_estimator.enhancer_from", self.opts.get("enhancer_from"), "enhancer")
 
     def targets(self, batch: dict[str, Any]) -> torch.Tensor:
         """True segmental SNR ``(B, frames)`` of the batch on the estimator's frame grid."""

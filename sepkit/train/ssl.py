@@ -83,6 +83,8 @@ def build_objective(name: str, opts: dict[str, Any], encoder: nn.Module) -> nn.M
 class SslModule(SepkitModule):
     """Pretrains ``net`` (an SSL encoder) with the objective ``ssl.objective`` names (module doc)."""
 
+    batch_keys = valid_keys = ("mixture",)  # unlabelled audio: no references are read
+
     def __init__(self, config: dict[str, Any]) -> None:
         if config.get("task") != "ssl":
             raise ConfigError(f"paradigm ssl needs task: ssl, not {config.get('task')!r}")
