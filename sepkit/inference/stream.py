@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sepkit.audio.resample import StreamResampler
+from sepkit.audio.stft import stft
 from sepkit.errors import AudioError, ModelError, SepkitError
 from sepkit.inference.limiter import LOOKAHEAD_SECONDS, PeakLimiter
 
@@ -85,8 +86,7 @@ class FrameStepper:
         if count <= 0:
             return
         span = (count - 1) * self.hop + self.n_fft
-        spec = torch.stft(self._inp[..., :span], self.n_fft, self.hop, window=self.window, center=False,
-                          return_complex=True)
+        spec = stft(self._inp[..., :span], self.n_fft, self.hop, self.window, center=False)
         est = self.net.step_frames(spec, self._state)
         frames = torch.fft.irfft(est, self.n_fft, dim=1) * self.window[:, None]  # (C, n_fft, count)
         wsq = self.window.square()[None, :, None].expand(1, -1, count)

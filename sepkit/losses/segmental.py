@@ -20,6 +20,7 @@ from typing import Callable
 
 import torch
 
+from sepkit.audio.stft import stft_window
 from sepkit.losses.criteria import EPS, neg_sd_sdr, neg_si_sdr, neg_snr
 
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -39,7 +40,7 @@ def frames(wav: torch.Tensor, window: int, hop: int) -> torch.Tensor:
     x = torch.nn.functional.pad(wav.reshape(-1, 1, wav.shape[-1]), (window // 2, window // 2))
     cut = x[:, 0].unfold(-1, window, hop)  # (N, frames, window)
     cut = cut[:, : 1 + wav.shape[-1] // hop]
-    win = torch.hann_window(window, dtype=wav.dtype, device=wav.device)
+    win = stft_window(window, "hann", dtype=wav.dtype, device=wav.device)
     return (cut * win).reshape(*lead, cut.shape[1], window)
 
 

@@ -11,6 +11,8 @@ from typing import Literal, Sequence
 import torch
 import torch.nn as nn
 
+from sepkit.audio.stft import WINDOWS, WindowKind, add_window, power_spectrum, stft
+
 DEFAULT_RESOLUTIONS = ((512, 128), (1024, 256), (256, 64))
 
 
@@ -20,26 +22,25 @@ class MultiResolutionSTFTLoss(nn.Module):
     def __init__(
         self,
         resolutions: Sequence[tuple[int, int]] = DEFAULT_RESOLUTIONS,
-        window: str = "hann",
+        window: WindowKind = "hann",
         eps: float = 1e-7,
         reduction: Literal["mean", "none"] = "mean",
     ) -> None:
         super().__init__()
         if not resolutions:
             raise ValueError("MultiResolutionSTFTLoss needs at least one (n_fft, hop) resolution")
-        windows = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window}
-        if window not in windows:
-            raise ValueError(f"unknown window {window!r} ({', '.join(windows)})")
+        if window not in WINDOWS:
+            raise ValueError(f"unknown window {window!r} ({', '.join(WINDOWS)})")
         if reduction not in ("mean", "none"):
             raise ValueError(f"unknown reduction {reduction!r} (mean, none)")
         self.resolutions = [(int(n_fft), int(hop)) for n_fft, hop in resolutions]
         self.eps = eps
         self.reduction = reduction
         for n_fft, _ in self.resolutions:
-            self.register_buffer(f"window_{n_fft}", windows[window](n_fft), persistent=False)
+            add_window(self, n_fft, window, name=f"window_{n_fft}")
 
     def _magnitude(self, wav: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-        spec = torch.stft(wav, n_fft, hop, window=getattr(self, f"window_{n_fft}"), return_complex=True)
+        spec = stft(wav, n_fft, hop, getattr(self, f"window_{n_fft}"), pad_mode="reflect")
         return spec.abs().clamp_min(self.eps)  # (N, F, frames); clamp keeps log and its gradient finite
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -70,11 +71,11 @@ class CompressedSpectrumLoss(nn.Module):
                  eps: float = 1e-8) -> None:
         super().__init__()
         self.n_fft, self.hop, self.power, self.magnitude_weight, self.eps = n_fft, hop, power, magnitude_weight, eps
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        add_window(self, n_fft, "hann")
 
     def _compressed(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, return_complex=True)
-        magnitude = (spec.real.square() + spec.imag.square() + self.eps).sqrt()  # eps: finite gradient at 0
+        spec = stft(wav, self.n_fft, self.hop, self.window, pad_mode="reflect")
+        magnitude = power_spectrum(spec, self.eps).sqrt()  # eps: finite gradient at 0
         compressed = magnitude.pow(self.power)
         return torch.view_as_real(spec * (compressed / magnitude)), compressed
 

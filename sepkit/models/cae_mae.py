@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
+from sepkit.audio.stft import add_window, istft, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.models.registry import register_model
 from sepkit.models.spectral_ae import SpectralAutoencoder
@@ -77,17 +78,16 @@ class CaeMae(nn.Module):
         self.parts, self.level = parts, level
         if parts == "enhance":  # the halves that only training uses
             del self.cae.encoder, self.mae.decoder
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        add_window(self, self.n_fft, "hann")
 
     def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
         """Complex STFT ``(B, F, frames)`` of ``(B, T)`` waveforms, in float32 even under autocast."""
         with torch.autocast(device_type=wav.device.type, enabled=False):
-            return torch.stft(wav.float(), self.n_fft, self.hop, window=self.window, center=True,
-                              pad_mode="constant", return_complex=True)
+            return stft(wav.float(), self.n_fft, self.hop, self.window)
 
     def magnitudes(self, spec: torch.Tensor) -> torch.Tensor:
         """Compressed magnitudes ``|X|^power`` ``(B, F, frames)`` at the input's level."""
-        return (spec.real.square() + spec.imag.square() + _POWER_FLOOR) ** (self.power / 2)
+        return power_spectrum(spec, _POWER_FLOOR) ** (self.power / 2)
 
     def input_level(self, spec: torch.Tensor) -> torch.Tensor:
         """The level side path's ``g`` ``(B, 1, 1)``: mean compressed magnitude per utterance (1 with ``level: none``)."""
@@ -110,7 +110,7 @@ class CaeMae(nn.Module):
         """Waveforms ``(B, length)`` from features with the phase and level of ``spec`` (the input's)."""
         magnitude = (features.float().clamp_min(0) * self.input_level(spec)) ** (1.0 / self.power)
         est = torch.polar(magnitude, spec.angle())
-        return torch.istft(est, self.n_fft, self.hop, window=self.window, center=True, length=length)
+        return istft(est, self.n_fft, self.hop, self.window, length)
 
     def enhance_features(self, features: torch.Tensor) -> torch.Tensor:
         """The enhancement path on features: CAE decoder of the MAE's latent code."""

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torchaudio
 
+from sepkit.audio.stft import add_window, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.losses.segmental import segmental_snr
 from sepkit.models.fast_enhancer import FastEnhancer
@@ -59,7 +60,7 @@ class EnhancerSnrEstimator(FrameSnrModel):
                              f"{self.sample_rate} Hz")
         self.enhancer = FastEnhancer(**args)
         self.enhancer.requires_grad_(False)
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        add_window(self, self.n_fft, "hann")
         fbank = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 0.0, self.sample_rate / 2, bands,
                                                       self.sample_rate)
         self.register_buffer("fbank", fbank, persistent=False)  # (F, bands)
@@ -81,12 +82,11 @@ class EnhancerSnrEstimator(FrameSnrModel):
 
     def _spectrum(self, wav: torch.Tensor) -> torch.Tensor:
         """Complex STFT ``(B, frames, F)`` on the estimator's Hann grid."""
-        return torch.stft(wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
-                          return_complex=True).transpose(1, 2)
+        return stft(wav, self.n_fft, self.hop, self.window).transpose(1, 2)
 
     def _bands(self, spec: torch.Tensor) -> torch.Tensor:
         """Mel band powers ``(B, frames, bands)`` of a spectrum from ``_spectrum``."""
-        return (spec.real.square() + spec.imag.square()) @ self.fbank
+        return power_spectrum(spec) @ self.fbank
 
     def speech(self, wav: torch.Tensor) -> torch.Tensor:
         """The frozen enhancer's speech estimate ``(B, T)`` of noisy ``(B, T)``."""

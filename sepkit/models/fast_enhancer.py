@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio.functional as AF
 
+from sepkit.audio.stft import add_window, istft, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.models.registry import register_model
 
@@ -95,19 +96,29 @@ def bounded_complex(z: torch.Tensor, limit: float) -> torch.Tensor:
 class LevelFreeGruTrunk(nn.Module):
     """What the causal STFT-GRU enhancers share: the STFT, level-free features and the GRU with its skip.
 
-    Subclasses create ``window``, ``feat_scale``, ``feat_bias``, ``encode``, ``gru``, ``decode`` and set
-    ``n_fft``, ``hop`` and ``alpha``; they differ only in what the decoded outputs mean.
+    Subclasses call ``_build_trunk`` (the sqrt-Hann ``window``, ``feat_scale``, ``feat_bias``, ``encode``,
+    ``gru``), then create ``decode`` and set ``n_fft``, ``hop`` and ``alpha``; they differ only in what the
+    decoded outputs mean.
     """
+
+    def _build_trunk(self, n_fft: int, hidden: int, layers: int) -> int:
+        """Create the window and the layers before ``decode``; returns the number of bins."""
+        n_freqs = n_fft // 2 + 1
+        add_window(self, n_fft, "sqrt_hann")
+        # learnable per-bin affine on the normalised log power (init: natural-log units scaled to ~unit range)
+        self.feat_scale = nn.Parameter(torch.full((n_freqs,), 0.1))
+        self.feat_bias = nn.Parameter(torch.zeros(n_freqs))
+        self.encode = nn.Linear(n_freqs, hidden)
+        self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True)
+        return n_freqs
 
     def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
         """Complex STFT ``(B, F, frames)``; zero padding at the edges keeps the first frame causal-friendly."""
-        return torch.stft(
-            wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True
-        )
+        return stft(wav, self.n_fft, self.hop, self.window)
 
     def features(self, spec: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
         """Level-independent features ``(B, frames, F)``: log power minus its causal running mean, per bin."""
-        log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
+        log_power = torch.log(power_spectrum(spec, _POWER_FLOOR))
         normed = log_power - causal_running_mean(log_power, self.alpha, mean)
         return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
 
@@ -156,13 +167,7 @@ class FastEnhancer(LevelFreeGruTrunk):
         self.mask_floor, self.smooth_bins, self.smooth_frames = float(mask_floor), int(smooth_bins), int(smooth_frames)
         self.alpha = math.exp(-hop / (sample_rate * norm_tau))  # running-mean decay per frame
         self.latency_samples = self.n_fft  # algorithmic latency when streamed in hop-size blocks
-        n_freqs = n_fft // 2 + 1
-        self.register_buffer("window", torch.hann_window(n_fft).sqrt(), persistent=False)
-        # learnable per-bin affine on the normalised log power (init: natural-log units scaled to ~unit range)
-        self.feat_scale = nn.Parameter(torch.full((n_freqs,), 0.1))
-        self.feat_bias = nn.Parameter(torch.zeros(n_freqs))
-        self.encode = nn.Linear(n_freqs, hidden)
-        self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True)
+        n_freqs = self._build_trunk(n_fft, hidden, layers)
         out_per_bin = 1 if mask == "real" else 2
         self.decode = nn.Linear(hidden, n_freqs * out_per_bin)
         self._init_mask_to_unity()
@@ -273,5 +278,4 @@ class FastEnhancer(LevelFreeGruTrunk):
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
         spec = self.spectrum(wav)
         est = spec * self.masks(self.features(spec))
-        out = torch.istft(est, self.n_fft, self.hop, window=self.window, center=True, length=wav.shape[-1])
-        return out.unsqueeze(1)
+        return istft(est, self.n_fft, self.hop, self.window, wav.shape[-1]).unsqueeze(1)

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sepkit.audio.stft import istft
 from sepkit.errors import ModelError
 from sepkit.models.fast_enhancer import LevelFreeGruTrunk, StreamState, bounded_complex
 from sepkit.models.registry import register_model
@@ -59,12 +60,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         self.tap_max = float(tap_max)
         self.alpha = math.exp(-hop / (sample_rate * norm_tau))  # running-mean decay per frame
         self.latency_samples = self.n_fft  # one window when streamed in hop-size blocks
-        n_freqs = n_fft // 2 + 1
-        self.register_buffer("window", torch.hann_window(n_fft).sqrt(), persistent=False)
-        self.feat_scale = nn.Parameter(torch.full((n_freqs,), 0.1))
-        self.feat_bias = nn.Parameter(torch.zeros(n_freqs))
-        self.encode = nn.Linear(n_freqs, hidden)
-        self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True)
+        n_freqs = self._build_trunk(n_fft, hidden, layers)
         self.decode = nn.Linear(hidden, n_freqs * order * 2)
         self._init_to_pass_through()
 
@@ -101,5 +97,4 @@ class FilterEnhancer(LevelFreeGruTrunk):
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
         spec = self.spectrum(wav)
         est = apply_frame_filter(spec, self.taps(self.features(spec)))
-        out = torch.istft(est, self.n_fft, self.hop, window=self.window, center=True, length=wav.shape[-1])
-        return out.unsqueeze(1)
+        return istft(est, self.n_fft, self.hop, self.window, wav.shape[-1]).unsqueeze(1)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from sepkit.models.base import fit_length
+from sepkit.audio.stft import add_window, istft, stft
 from sepkit.models.registry import register_model
 from sepkit.ssl.frontend import SslFrontEnd, portable_encoder_args
 from sepkit.ssl.load import EncoderSpec
@@ -30,7 +30,7 @@ class SslBlstm(nn.Module):
         self.sample_rate, self.n_src, self.spectrum = int(sample_rate), int(n_src), bool(spectrum)
         self.frontend = SslFrontEnd(encoder, sample_rate, encoder_mode, layer)
         self.n_fft, self.hop = int(n_fft), int(hop or self.frontend.encoder.hop)
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        add_window(self, self.n_fft, "hann")
         bins = self.n_fft // 2 + 1
         self.blstm = nn.LSTM(self.frontend.dim + (bins if spectrum else 0), hidden, layers, batch_first=True,
                              bidirectional=True, dropout=dropout if layers > 1 else 0.0)
@@ -38,15 +38,14 @@ class SslBlstm(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Separate or enhance ``(B, T)`` into ``(B, n_src, T)``."""
-        spec = torch.stft(wav.float(), self.n_fft, self.hop, window=self.window, return_complex=True)  # (B, bins, F)
+        spec = stft(wav.float(), self.n_fft, self.hop, self.window, pad_mode="reflect")  # (B, bins, F)
         feats = self.frontend(wav, spec.shape[-1], self.hop, 0.0)  # centred STFT: frame j at hop * j
         if self.spectrum:
             feats = torch.cat([feats, torch.log(spec.abs() + 1e-6).to(feats.dtype)], 1)
         hidden, _ = self.blstm(feats.transpose(1, 2))
         masks = torch.sigmoid(self.mask(hidden)).view(wav.shape[0], spec.shape[-1], self.n_src, -1)
         est = masks.permute(0, 2, 3, 1) * spec[:, None]  # (B, n_src, bins, F)
-        out = torch.istft(est.flatten(0, 1), self.n_fft, self.hop, window=self.window, length=wav.shape[-1])
-        return fit_length(out.view(wav.shape[0], self.n_src, -1).to(wav.dtype), wav.shape[-1])
+        return istft(est, self.n_fft, self.hop, self.window, wav.shape[-1]).to(wav.dtype)
 
     def export_args(self, args: dict[str, Any]) -> dict[str, Any]:
         """Build arguments for ``config.json``: the encoder by shape, not by a path that may not exist elsewhere."""

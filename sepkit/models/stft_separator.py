@@ -17,6 +17,7 @@ from typing import Literal
 import torch
 import torch.nn as nn
 
+from sepkit.audio.stft import add_window, istft, stft
 from sepkit.errors import ModelError
 from sepkit.models.filter_enhancer import bounded_complex
 from sepkit.models.registry import register_model
@@ -42,7 +43,7 @@ class StftSeparator(nn.Module):
         self.n_src, self.sample_rate, self.n_fft, self.hop = int(n_src), int(sample_rate), int(n_fft), int(hop)
         self.mask, self.mask_max = mask, float(mask_max)
         self.n_freqs = n_fft // 2 + 1
-        self.register_buffer("window", torch.hann_window(n_fft).sqrt(), persistent=False)
+        add_window(self, n_fft, "sqrt_hann")
         self.feat_scale = nn.Parameter(torch.ones(self.n_freqs))
         self.feat_bias = nn.Parameter(torch.zeros(self.n_freqs))
         self.blstm = nn.LSTM(self.n_freqs, hidden, layers, batch_first=True, bidirectional=True,
@@ -62,8 +63,7 @@ class StftSeparator(nn.Module):
 
     def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
         """Complex STFT ``(B, F, frames)`` with zero padding at the edges."""
-        return torch.stft(wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
-                          return_complex=True)
+        return stft(wav, self.n_fft, self.hop, self.window)
 
     def features(self, spec: torch.Tensor) -> torch.Tensor:
         """Level-independent features ``(B, frames, F)``: ``log1p`` of the magnitude over its RMS, affine per bin."""
@@ -86,6 +86,4 @@ class StftSeparator(nn.Module):
         """Separate ``(B, T)`` mixtures into ``(B, n_src, T)``."""
         spec = self.spectrum(wav)
         est = self.masks(self.features(spec)) * spec[:, None]
-        out = torch.istft(est.flatten(0, 1), self.n_fft, self.hop, window=self.window, center=True,
-                          length=wav.shape[-1])
-        return out.view(wav.shape[0], self.n_src, -1)
+        return istft(est, self.n_fft, self.hop, self.window, wav.shape[-1])

@@ -12,6 +12,8 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
+from sepkit.audio.stft import add_window, stft
+
 # wav2vec 2.0's stem: kernel, stride per layer; 400-sample receptive field, stride 320 (20 ms at 16 kHz).
 WAV2VEC2_LAYERS: tuple[tuple[int, int], ...] = ((10, 5),) + ((3, 2),) * 4 + ((2, 2),) * 2
 
@@ -48,13 +50,13 @@ class LogMelStem(nn.Module):
 
         self.out_dim, self.window, self.hop = int(n_mels), int(window), int(hop)
         # Fixed, so not saved: exported encoders hold learned weights only.
-        self.register_buffer("hann", torch.hann_window(self.window), persistent=False)
+        add_window(self, self.window, "hann", name="hann")
         fbanks = AF.melscale_fbanks(self.window // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate)
         self.register_buffer("fbanks", fbanks, persistent=False)  # (bins, n_mels)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Frames (B, F, n_mels): log mel energies with zero mean and unit variance over each utterance."""
         with torch.autocast(wav.device.type, enabled=False):
-            spec = torch.stft(wav.float(), self.window, self.hop, window=self.hann, center=False, return_complex=True)
+            spec = stft(wav.float(), self.window, self.hop, self.hann, center=False)
             logmel = torch.log(spec.abs().square().transpose(1, 2) @ self.fbanks + 1e-6)
         return (logmel - logmel.mean(1, keepdim=True)) / (logmel.std(1, keepdim=True, correction=0) + 1e-5)
