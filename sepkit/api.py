@@ -7,9 +7,10 @@ The CLI is a thin layer over this module.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, Union
 
 import numpy as np
 import torch
@@ -71,6 +72,35 @@ class SepkitModel:
 
     def __repr__(self) -> str:
         return f"SepkitModel(name={self.name!r}, task={self.task!r}, sample_rate={self.sample_rate}, n_src={self.n_src}, device={self.device})"
+
+    def with_outputs(self, outputs: list[int] | str | None) -> "SepkitModel":
+        """This model with another choice of which network outputs are its sources; the network is shared.
+
+        For networks with more outputs than sources (MixIT): ``outputs`` is a list of output indices (the
+        sources, in that order), ``"loudest"`` (in every chunk the ``n_src`` outputs of most energy, ``n_src``
+        kept), or ``None`` (every output is a source). The exported choice stays in ``config.source_outputs``.
+        """
+        total = getattr(self.net, "n_src", None)  # None for an ONNX graph: its output count is not known here
+        if outputs is None:
+            if total is None:
+                raise ModelError(f"{self.name or 'model'}: every output of an ONNX graph needs the PyTorch model "
+                                 f"(load it with backend='torch')")
+            n_src = int(total)
+        elif outputs == LOUDEST:
+            n_src = self.n_src
+        elif isinstance(outputs, str):
+            n_src = 0  # from_dict refuses it with the allowed values
+        else:
+            outputs = [int(k) for k in outputs]
+            bad = [k for k in outputs if k < 0 or (total is not None and k >= total)]
+            if bad or not outputs:
+                raise ModelError(f"{self.name or 'model'}: outputs {outputs} are not indices of its "
+                                 f"{total if total is not None else 'the'} outputs")
+            n_src = len(outputs)
+        data = {**self.config.to_dict(), "source_outputs": outputs, "n_src": n_src}
+        chosen = copy.copy(self)
+        chosen.config = ModelConfig.from_dict(data, self.name or "model")
+        return chosen
 
     def _model_fn(self, batch: torch.Tensor) -> torch.Tensor:
         est = self._run(batch)
@@ -223,12 +253,17 @@ def load(
     overlap_seconds: float | None = None,
     batch_size: int | None = None,
     backend: str = "torch",
+    arch_args: dict[str, Any] | None = None,
 ) -> SepkitModel:
     """Load a shipped model by name, or any exported model directory, ready for inference.
 
     ``backend="onnx"`` runs the folder's ``model.onnx`` (``sepkit export ... --format onnx``) with onnxruntime
-    on the CPU, through the same engine.
+    on the CPU, through the same engine. ``arch_args`` replace architecture arguments of ``config.json`` for
+    this load, e.g. ``{"smooth_bins": 15, "smooth_frames": 6}`` for a ``fast_enhancer``'s gain smoothing
+    (options without weights); the weights must still fit (a ``ModelError`` says which do not).
     """
+    if arch_args and backend != "torch":
+        raise ModelError(f"arch_args rebuild the PyTorch network; an {backend} graph is fixed (use backend='torch')")
     if backend == "onnx":
         from sepkit.deploy.onnx_runtime import load_onnx
 
@@ -237,7 +272,7 @@ def load(
         net, config = load_onnx(name_or_dir)
         device, half = "cpu", False
     elif backend == "torch":
-        net, config = load_network(name_or_dir)
+        net, config = load_network(name_or_dir, arch_args)
     else:
         raise ModelError(f"unknown backend {backend!r} (use torch or onnx)")
     if config.task not in ("enhance", "separate"):

@@ -125,14 +125,21 @@ def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
     return (meta if isinstance(meta, dict) else {}), match.group(2)
 
 
-def load_network(name_or_dir: str | os.PathLike[str]) -> tuple[nn.Module, ModelConfig]:
-    """Rebuild an exported network and load its weights (safetensors: no pickle)."""
+def load_network(name_or_dir: str | os.PathLike[str], arch_args: dict[str, Any] | None = None
+                 ) -> tuple[nn.Module, ModelConfig]:
+    """Rebuild an exported network and load its weights (safetensors: no pickle).
+
+    ``arch_args`` replace those of ``config.json`` for this load (the returned config holds the result), e.g. a
+    ``fast_enhancer``'s gain post-processing; the weights must still fit the network they build.
+    """
     from safetensors.torch import load_model
 
     from sepkit.models import build_model
 
     model_dir = resolve_model_dir(name_or_dir)
     config = read_config(model_dir)
+    if arch_args:
+        config.args = {**config.args, **arch_args}
     weights = model_dir / WEIGHTS_FILE
     if not weights.is_file():
         onnx = " (it holds an ONNX export: run it with --backend onnx)" if (model_dir / ONNX_FILE).is_file() else ""

@@ -179,3 +179,55 @@ def test_unknown_source_output_rule_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="source_outputs"):
         ModelConfig.from_dict({"arch": "x", "args": {}, "sample_rate": 8000, "task": "separate", "n_src": 2,
                                "source_outputs": "quietest"}, "m")
+
+
+def test_arch_args_rebuild_the_network_with_other_options(tmp_path: Path) -> None:
+    """What recipes/enhance/dnsmos_probe.py needs: a fast_enhancer's gain post-processing set at load time."""
+    from sepkit.models import build_model
+    from sepkit.pretrained import ModelConfig, export_model
+
+    torch.manual_seed(0)
+    args = {"hidden": 16, "layers": 1}
+    config = ModelConfig(arch="fast_enhancer", args=args, sample_rate=16000, task="enhance", n_src=1)
+    folder = export_model(build_model("fast_enhancer", **args), tmp_path / "enh", config)
+    before = (folder / "config.json").read_text()
+    smooth = {"smooth_bins": 5, "smooth_frames": 3, "mask_floor": 0.1}
+    model = sepkit.load(folder, device="cpu", arch_args=smooth)
+    plain = sepkit.load(folder, device="cpu")
+    assert (model.net.smooth_bins, model.net.smooth_frames) == (5, 3) and model.config.args == {**args, **smooth}
+    assert (folder / "config.json").read_text() == before  # the folder is left as it was
+    reference = build_model("fast_enhancer", **args, **smooth).eval()
+    reference.load_state_dict(plain.net.state_dict())
+    wav = torch.from_numpy(speechlike(0.5)[0])[None]
+    with torch.no_grad():
+        assert torch.equal(model.net(wav), reference(wav))
+        assert not torch.allclose(model.net(wav), plain.net(wav))
+    with pytest.raises(ModelError, match="cannot load weights"):
+        sepkit.load(folder, device="cpu", arch_args={"n_fft": 256})
+    with pytest.raises(ModelError, match="arch_args"):
+        sepkit.load(folder, arch_args=smooth, backend="onnx")
+
+
+def test_with_outputs_picks_other_outputs_of_the_same_network(tmp_path: Path) -> None:
+    """What recipes/mixit/output_choice.py needs: every output, the loudest, or a list, without editing .config."""
+    from sepkit.pretrained import ModelConfig, export_model
+
+    config = ModelConfig(arch="test_conv", args={"n_src": 4}, sample_rate=16000, task="separate", n_src=2,
+                         source_outputs=[0, 3], inference={"chunk_seconds": 0.5, "overlap_seconds": 0.1})
+    model = sepkit.load(export_model(ConvTestModel(n_src=4), tmp_path / "mixit", config), device="cpu")
+    x = speechlike(1.0)[0]
+    every = model.with_outputs(None)
+    assert every.n_src == 4 and every.net is model.net and every.config.source_outputs is None
+    all_out, fixed = every.separate(x, 16000), model.separate(x, 16000)
+    assert all_out.shape == (4, x.shape[-1])
+    np.testing.assert_array_equal(fixed, all_out[[0, 3]])
+    picked = model.with_outputs([2, 1])
+    assert picked.n_src == 2
+    np.testing.assert_array_equal(picked.separate(x, 16000), all_out[[2, 1]])
+    loudest = model.with_outputs("loudest")
+    assert loudest.n_src == 2 and loudest.config.source_outputs == "loudest"
+    assert loudest.separate(x, 16000).shape == (2, x.shape[-1])
+    assert model.config.source_outputs == [0, 3] and model.n_src == 2  # the model itself is unchanged
+    for bad, match in (([4], "not indices"), ([], "not indices"), ("quietest", "source_outputs")):
+        with pytest.raises(ModelError, match=match):
+            model.with_outputs(bad)

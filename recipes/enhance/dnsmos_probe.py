@@ -1,7 +1,7 @@
 """What moves DNSMOS on a dev set: a trained fast_enhancer with its gain reshaped, and each system's output level.
 
-For every variant (JSON of ``fast_enhancer`` arguments set on a copy of the model, e.g.
-``'{"smooth_bins": 15, "smooth_frames": 6}'``) the dev mixtures are enhanced and scored on
+For every variant (JSON of ``fast_enhancer`` arguments the model is loaded with, ``sepkit.load(...,
+arch_args=...)``, e.g. ``'{"smooth_bins": 15, "smooth_frames": 6}'``) the dev mixtures are enhanced and scored on
 SI-SDR and DNSMOS twice: as written, and with every file scaled to -26 dBFS RMS first. DNSMOS is
 level-dependent, so the second reading compares systems at one level, as P.835 listening tests
 present speech. ``--baseline noisereduce`` runs that baseline (as ``sepkit evaluate`` does) and
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -63,7 +61,6 @@ def main() -> None:
     import sepkit
     from sepkit.audio.io import read_audio
     from sepkit.evaluation.baselines import baseline_enhancer
-    from sepkit.pretrained import resolve_model_dir
 
     names = sorted(p.name for p in args.mix.glob("*.wav"))
     mixes = [read_audio(args.mix / n) for n in names]
@@ -72,16 +69,9 @@ def main() -> None:
     print(f"{len(names)} files of {args.mix}")
     print("| system | SI-SDR (dB) | RMS (dBFS) | OVRL | SIG | BAK | OVRL at -26 dBFS | SIG | BAK |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    source = resolve_model_dir(args.model)
     for spec in args.variant or ["{}"]:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp) / "model"
-            shutil.copytree(source, folder)
-            config = json.loads((folder / "config.json").read_text())
-            config["args"].update(json.loads(spec))
-            (folder / "config.json").write_text(json.dumps(config))
-            model = sepkit.load(folder, device="cpu")
-            outputs = [model.enhance(audio, sr)[0] for audio, sr in mixes]
+        model = sepkit.load(args.model, device="cpu", arch_args=json.loads(spec))
+        outputs = [model.enhance(audio, sr)[0] for audio, sr in mixes]
         print(f"| {args.model} {spec} | {_score(outputs, refs, rate)} |", flush=True)
     for name in args.baseline:
         enhance = baseline_enhancer(name)

@@ -15,8 +15,6 @@ every output through the same inference engine as ``sepkit separate``.
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import json
 from pathlib import Path
 
@@ -39,12 +37,10 @@ def main() -> None:
     parser.add_argument("--ref", type=Path, required=True, help="s1/, s2/, ... folders or <stem>_s1.wav files")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    everything = sepkit.load(args.model, device="cpu")
-    fixed = list(everything.config.source_outputs or [])
-    loudest = copy.copy(everything)  # the same network, another output choice
-    loudest.config = dataclasses.replace(loudest.config, source_outputs=LOUDEST)
-    everything.config = dataclasses.replace(everything.config, source_outputs=None,
-                                            n_src=int(everything.net.n_src))
+    model = sepkit.load(args.model, device="cpu")
+    fixed = list(model.config.source_outputs or []) if model.config.source_outputs != LOUDEST else []
+    everything = model.with_outputs(None)  # the same network: every output, and the loudest K per chunk
+    loudest = model.with_outputs(LOUDEST)
     gains: dict[str, list[float]] = {"oracle": [], "fixed": [], "loudest": []}
     for stem, ref_files in sorted(sources(args.ref, "reference").items()):
         mix, rate = read_audio(next(args.mix.glob(f"{stem}.*")))
