@@ -5,8 +5,11 @@ every ``import``/``from ... import`` of a sepkit module that runs when A is impo
 module level (also inside ``if``, ``try``, ``with`` and class bodies), but not inside functions
 (the CLI's lazy imports) and not under ``if TYPE_CHECKING:``. ``from pkg import name`` points at
 ``pkg.name`` when that is a module and at ``pkg`` (its ``__init__``) otherwise. Importing a
-module also runs its parent packages' ``__init__``; those implicit edges are left out, since a
-package that imports its own submodules would otherwise always be a cycle.
+module also runs its parent packages' ``__init__`` first, so A -> B also gives A -> P for every
+package P that holds B but not A (``sepkit.ssl.load -> sepkit.models.registry`` runs
+``sepkit.models``'s ``__init__``, and with it every architecture it imports). Packages that hold A
+are left out: they have started before A runs, which is why a package that imports its own
+submodules is no cycle.
 """
 
 from __future__ import annotations
@@ -88,8 +91,16 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
                 target = sub if sub in modules else _resolve(source, modules)
                 if target:
                     found.add(target)
+    found |= {package for target in found for package in _packages_run(module, target, modules)}
     found.discard(module)
     return found
+
+
+def _packages_run(importer: str, target: str, modules: dict[str, Path]) -> list[str]:
+    """The packages whose ``__init__`` importing ``target`` runs first, less those that hold ``importer``."""
+    parts = target.split(".")
+    enclosing = (".".join(parts[:n]) for n in range(1, len(parts)))
+    return [p for p in enclosing if p in modules and importer != p and not importer.startswith(p + ".")]
 
 
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
@@ -197,9 +208,32 @@ def test_the_graph_follows_module_level_imports_only(toy_package: Path) -> None:
     assert graph == {
         "sepkit": {"sepkit.a"},
         "sepkit.a": {"sepkit.b"},  # not sepkit.c: that import is inside a function
-        "sepkit.b": {"sepkit.sub.d"},  # not sepkit.a: that import is under TYPE_CHECKING
+        "sepkit.b": {"sepkit.sub", "sepkit.sub.d"},  # not sepkit.a: under TYPE_CHECKING; sepkit.sub runs first
         "sepkit.c": {"sepkit.a"},
         "sepkit.sub": set(),
         "sepkit.sub.d": {"sepkit.a"},  # relative, inside try
     }
     assert find_cycles(graph) == [["sepkit.a", "sepkit.b", "sepkit.sub.d", "sepkit.a"]]
+
+
+def test_a_package_init_that_leads_back_is_a_cycle(tmp_path: Path) -> None:
+    """``p.x`` imports ``q.y``, which runs ``q``'s ``__init__``, which imports ``q.z``, which imports ``p.x``."""
+    root = tmp_path / PACKAGE
+    files = {
+        "__init__.py": "",
+        "p/__init__.py": "from sepkit.p import x\n",  # a package importing its own submodule: no cycle by itself
+        "p/x.py": "from sepkit.q.y import f\n",
+        "q/__init__.py": "from sepkit.q import z\n",
+        "q/y.py": "def f():\n    pass\n",
+        "q/z.py": "import sepkit.p.x\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    graph = import_graph(root)
+    assert graph["sepkit.p"] == {"sepkit.p.x"}  # not sepkit: the root holds every module
+    assert graph["sepkit.p.x"] == {"sepkit.q", "sepkit.q.y"}
+    assert graph["sepkit.q.z"] == {"sepkit.p", "sepkit.p.x"}
+    assert find_cycles(graph) == [["sepkit.p", "sepkit.p.x", "sepkit.q", "sepkit.q.z", "sepkit.p"]]
+    (root / "q/__init__.py").write_text("")  # q's __init__ no longer imports z
+    assert find_cycles(import_graph(root)) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import torch
 
 from sepkit.errors import ModelError
 from sepkit.models import build_model
-from sepkit.models.registry import _BUILDERS
+from sepkit.models.registry import DEFERRED, available_models, model_builder
 from sepkit.pretrained import ModelConfig, export_model, load_network
 
 # Tiny versions of each architecture, so the whole file runs in seconds.
@@ -46,7 +48,7 @@ TESTED_ELSEWHERE = {
 
 
 def test_every_architecture_has_a_tiny_case() -> None:
-    shipped = {name for name, builder in _BUILDERS.items() if builder.__module__.startswith("sepkit.")}
+    shipped = {name for name in available_models() if model_builder(name).__module__.startswith("sepkit.")}
     assert shipped == set(TINY) | set(TESTED_ELSEWHERE)
     here = Path(__file__).parent
     for arch, test_file in TESTED_ELSEWHERE.items():
@@ -71,6 +73,16 @@ def test_interface_and_export_round_trip(arch: str, args: dict, tmp_path) -> Non
     assert loaded_config.args == args
     with torch.no_grad():
         torch.testing.assert_close(loaded(wav), out, rtol=0, atol=0)
+
+
+def test_deferred_architectures_register_when_first_asked_for() -> None:
+    """The SSL heads and encoder are not imported with sepkit.models (sepkit.ssl imports the registry)."""
+    code = ("import sys, sepkit.models as m\n"
+            "assert not {'sepkit.ssl', 'sepkit.models.ssl_masker', 'sepkit.models.ssl_blstm'} & set(sys.modules)\n"
+            f"assert set({sorted(DEFERRED)!r}) <= set(m.available_models())\n"
+            "assert m.registry.model_builder('ssl_blstm').__name__ == 'SslBlstm' and 'sepkit.ssl' in sys.modules\n"
+            "try:\n    m.build_model('nope')\nexcept Exception as e:\n    assert 'ssl_masker' in str(e), e\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
 
 
 def test_unknown_architecture_and_bad_args() -> None:

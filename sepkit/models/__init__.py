@@ -9,5 +9,4 @@ __all__ = ["SeparationModel", "available_models", "build_model", "fit_length", "
 from sepkit.models import asteroid_models, cae_mae, fast_enhancer, filter_enhancer, sepformer, snr_estimator  # noqa: E402,F401
 from sepkit.models import enhancer_snr  # noqa: E402,F401  (reads the SNR off a fast_enhancer)
 from sepkit.models import stft_separator  # noqa: E402,F401  (BLSTM masks on the STFT)
-from sepkit.models import ssl_blstm, ssl_masker  # noqa: E402,F401  (SSL front-end heads)
-from sepkit.ssl import encoder as _ssl_encoder  # noqa: E402,F401  (arch ssl_encoder)
+# ssl_masker, ssl_blstm and ssl_encoder register on first use (registry.DEFERRED): sepkit.ssl imports the registry.

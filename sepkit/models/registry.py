@@ -1,7 +1,13 @@
-"""Name -> builder registry, so configs and pretrained directories name architectures by string."""
+"""Name -> builder registry, so configs and pretrained directories name architectures by string.
+
+Most architectures register when ``sepkit.models`` is imported. Those on the SSL stack register when
+first asked for (``DEFERRED``): ``sepkit.ssl`` imports this registry, so ``sepkit.models`` importing
+them at module level would make the two packages import each other.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
 import torch.nn as nn
@@ -9,6 +15,9 @@ import torch.nn as nn
 from sepkit.errors import ModelError
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+# Architecture -> the module that registers it, imported on first use.
+DEFERRED = {"ssl_encoder": "sepkit.ssl.encoder", "ssl_masker": "sepkit.models.ssl_masker",
+            "ssl_blstm": "sepkit.models.ssl_blstm"}
 
 
 def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -25,20 +34,23 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
 
 def build_model(arch: str, **args: Any) -> nn.Module:
     """Build a registered architecture from its arguments (as stored in a config)."""
-    if arch not in _BUILDERS:
-        known = ", ".join(sorted(_BUILDERS)) or "none"
+    builder = model_builder(arch)
+    if builder is None:
+        known = ", ".join(available_models()) or "none"
         raise ModelError(f"unknown model architecture {arch!r} (known: {known})")
     try:
-        return _BUILDERS[arch](**args)
+        return builder(**args)
     except TypeError as exc:
         raise ModelError(f"bad arguments for architecture {arch!r}: {exc}") from exc
 
 
 def model_builder(arch: str) -> Callable[..., nn.Module] | None:
     """The class or factory registered as ``arch`` (``None`` when there is none), e.g. to ask what it supports."""
+    if arch not in _BUILDERS and arch in DEFERRED:
+        importlib.import_module(DEFERRED[arch])
     return _BUILDERS.get(arch)
 
 
 def available_models() -> list[str]:
-    """Names of every registered architecture."""
-    return sorted(_BUILDERS)
+    """Names of every registered architecture, the deferred ones included."""
+    return sorted(set(_BUILDERS) | set(DEFERRED))
