@@ -147,8 +147,11 @@ def test_refusals_are_one_line_and_write_nothing(causal_dir: Path, enh_model_dir
 def start_pipe(causal_dir: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "sepkit.cli.main", "enhance", "-", "-o", "-", "--raw", "s16le", "--rate", str(RATE),
            "--model", str(causal_dir), "--device", "cpu"]
+    # SIGINT at its default in the child: a pytest-xdist worker may ignore it, and an ignored SIGINT is
+    # inherited through exec (Python then installs no KeyboardInterrupt handler), as for a background job
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def read_to_end(proc: subprocess.Popen[bytes], timeout: float = 300.0) -> bytes:
