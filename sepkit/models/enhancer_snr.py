@@ -74,12 +74,6 @@ class EnhancerSnrEstimator(FrameSnrModel):
         self.enhancer.eval()  # frozen: always in inference mode
         return self
 
-    def load_enhancer(self, base: nn.Module) -> None:
-        """Copy an exported ``fast_enhancer``'s weights into the frozen enhancer (its arguments must match)."""
-        if not isinstance(base, FastEnhancer):
-            raise ModelError(f"enhancer_snr: the enhancer must be a fast_enhancer, not {type(base).__name__}")
-        self.enhancer.load_state_dict(base.state_dict(), strict=True)
-
     def _spectrum(self, wav: torch.Tensor) -> torch.Tensor:
         """Complex STFT ``(B, frames, F)`` on the estimator's Hann grid."""
         return stft(wav, self.n_fft, self.hop, self.window).transpose(1, 2)
