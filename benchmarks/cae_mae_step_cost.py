@@ -36,8 +36,9 @@ BATCH, SECONDS, RATE = 20, 2.0, 16000
 def step_cost(module: CaeMaeModule, batch: dict[str, torch.Tensor], stage: str, steps: int) -> float:
     """CPU seconds of one optimiser step of ``stage``, averaged over ``steps`` after a warm-up step."""
     opts = module.config["optim"]
-    opt = torch.optim.Adam(module.parameters(), float(opts["lr"]), betas=tuple(opts["betas"]),
-                           weight_decay=float(opts["weight_decay"]))
+    opt = torch.optim.Adam(
+        module.parameters(), float(opts["lr"]), betas=tuple(opts["betas"]), weight_decay=float(opts["weight_decay"])
+    )
     for i in range(steps + 1):
         if i == 1:
             start = time.process_time()
@@ -58,10 +59,15 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     n = int(SECONDS * RATE)
-    batch = {"clean": torch.randn(BATCH, n) * 0.05, "mixture": torch.randn(BATCH, n) * 0.05,
-             "noise_only": torch.arange(BATCH) % 10 < 3}  # 30 % noise-only clips, as the recipes
-    print(f"one Adam step, batch {BATCH} x {SECONDS:g} s at {RATE} Hz, {torch.get_num_threads()} thread, "
-          f"CPU seconds (mean of {steps} after a warm-up); ratio = paper network / this row")
+    batch = {
+        "clean": torch.randn(BATCH, n) * 0.05,
+        "mixture": torch.randn(BATCH, n) * 0.05,
+        "noise_only": torch.arange(BATCH) % 10 < 3,
+    }  # 30 % noise-only clips, as the recipes
+    print(
+        f"one Adam step, batch {BATCH} x {SECONDS:g} s at {RATE} Hz, {torch.get_num_threads()} thread, "
+        f"CPU seconds (mean of {steps} after a warm-up); ratio = paper network / this row"
+    )
     print(f"{'network':36s} {'params':>7s} {'path':>6s} " + " ".join(f"{s:>21s}" for s in STAGES))
     base: dict[str, float] = {}
     for label, (recipe, overrides) in CANDIDATES.items():

@@ -71,13 +71,19 @@ def make_input(path: Path, seconds: int) -> None:
     with sf.SoundFile(path, "w", samplerate=RATE, channels=1, subtype="PCM_16") as f:
         for start in range(0, seconds, 10):
             t = (np.arange(10 * RATE) + start * RATE) / RATE
-            x = 0.2 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.05 * rng.standard_normal(t.size)
+            x = 0.2 * np.sin(2 * np.pi * 180 * t) * (
+                0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+            ) + 0.05 * rng.standard_normal(t.size)
             f.write(x[: min(10, seconds - start) * RATE].astype(np.float32))
 
 
 def run_child(kind: str, src: Path, dst: Path, threads: int, model: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(threads), kind, str(src), str(dst), model],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(threads), kind, str(src), str(dst), model],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -86,12 +92,17 @@ def main() -> None:
     parser.add_argument("--model", default="enhance-default", help="shipped name or model folder")
     parser.add_argument("--arch", default=None, help="time a registered architecture with untrained weights instead")
     parser.add_argument("--durations", default="10,600,3600", help="input lengths in seconds")
-    parser.add_argument("--baseline-max", type=int, default=600,
-                        help="longest input given to the baselines (they load whole files)")
+    parser.add_argument(
+        "--baseline-max", type=int, default=600, help="longest input given to the baselines (they load whole files)"
+    )
     parser.add_argument("--baselines", default="noisereduce,rnnoise,deepfilternet3", help="comma-separated")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="runs per system and input, taken in turns; the one with least CPU time counts")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="runs per system and input, taken in turns; the one with least CPU time counts",
+    )
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args()
     model = f"arch:{args.arch}" if args.arch else args.model
@@ -108,8 +119,13 @@ def main() -> None:
                     dst = Path(tmp) / f"{kind}_{seconds}.wav"
                     r = run_child(kind, src, dst, args.threads, model)
                     dst.unlink()
-                    row = {"input_s": seconds, "system": kind, "rtf": r["cpu_seconds"] / seconds,
-                           "wall_rtf": r["seconds"] / seconds, "peak_mb": r["peak_mb"]}
+                    row = {
+                        "input_s": seconds,
+                        "system": kind,
+                        "rtf": r["cpu_seconds"] / seconds,
+                        "wall_rtf": r["seconds"] / seconds,
+                        "peak_mb": r["peak_mb"],
+                    }
                     print(json.dumps({**row, "repeat": repeat}), flush=True)
                     if kind not in best or row["rtf"] < best[kind]["rtf"]:
                         best[kind] = {**row, "peak_mb": max(row["peak_mb"], best.get(kind, row)["peak_mb"])}
@@ -117,14 +133,18 @@ def main() -> None:
                         best[kind]["peak_mb"] = max(best[kind]["peak_mb"], row["peak_mb"])
             rows.extend(best[k] for k in kinds)
             src.unlink()
-    print(f"\nmodel: {model}; threads: {args.threads}; least CPU time of {args.repeats} runs; CPU: {os.cpu_count()} cores visible\n")
+    print(
+        f"\nmodel: {model}; threads: {args.threads}; least CPU time of {args.repeats} runs; CPU: {os.cpu_count()} cores visible\n"
+    )
     print("| input | system | RTF (CPU time) | RTF (wall clock) | peak RSS | CPU time / sepkit CPU time |")
     print("|---|---|---:|---:|---:|---:|")
     ours = {r["input_s"]: r["rtf"] for r in rows if r["system"] == "sepkit"}
     for r in rows:
         name = model if r["system"] == "sepkit" else r["system"]
-        print(f"| {r['input_s']} s | {name} | {r['rtf']:.4f} | {r['wall_rtf']:.4f} | {r['peak_mb']:.0f} MB "
-              f"| {r['rtf'] / ours[r['input_s']]:.2f}x |")
+        print(
+            f"| {r['input_s']} s | {name} | {r['rtf']:.4f} | {r['wall_rtf']:.4f} | {r['peak_mb']:.0f} MB "
+            f"| {r['rtf'] / ours[r['input_s']]:.2f}x |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

@@ -44,8 +44,10 @@ def main() -> None:
             model(torch.randn(1, 16000 * 20))
             rtf = (time.process_time() - t0) / 20
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        print(f"{label:34s} {params:5.2f} M params  step {step:5.2f} s ({step / base:4.2f}x)  "
-              f"CPU-s per audio-s {step / 48:.4f}  RTF {rtf:.4f}")
+        print(
+            f"{label:34s} {params:5.2f} M params  step {step:5.2f} s ({step / base:4.2f}x)  "
+            f"CPU-s per audio-s {step / 48:.4f}  RTF {rtf:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ def seconds_per_call(step: Callable[[], None], repeats: int, device: torch.devic
     return sorted(times)[len(times) // 2]
 
 
-def compare(device: torch.device, batch: int, n_est: int, n_mix: int, samples: int, repeats: int
-            ) -> tuple[float, float, float]:
+def compare(
+    device: torch.device, batch: int, n_est: int, n_mix: int, samples: int, repeats: int
+) -> tuple[float, float, float]:
     """(sepkit seconds, asteroid seconds, largest loss difference) on one device."""
     g = torch.Generator().manual_seed(0)
     est = torch.randn(batch, n_est, samples, generator=g).to(device).requires_grad_(True)
@@ -74,14 +75,18 @@ def main() -> None:
     devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
     if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
         devices.append(torch.device("cuda"))
-    print(f"M={n_est} outputs, N={n_mix} mixtures, batch {batch}, {samples} samples (4 s at 16 kHz), "
-          f"forward + backward, median of {args.repeats}, {args.threads} CPU thread(s), torch {torch.__version__}")
+    print(
+        f"M={n_est} outputs, N={n_mix} mixtures, batch {batch}, {samples} samples (4 s at 16 kHz), "
+        f"forward + backward, median of {args.repeats}, {args.threads} CPU thread(s), torch {torch.__version__}"
+    )
     print(f"{'device':<8} {'sepkit ms':>10} {'asteroid ms':>12} {'speed-up':>9} {'max |loss diff|':>16}")
     for device in devices:
         t_ours, t_theirs, diff = compare(device, batch, n_est, n_mix, samples, args.repeats)
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-        print(f"{device.type:<8} {t_ours * 1e3:10.2f} {t_theirs * 1e3:12.1f} {t_theirs / t_ours:8.0f}x {diff:16.2e}"
-              f"   ({name})")
+        print(
+            f"{device.type:<8} {t_ours * 1e3:10.2f} {t_theirs * 1e3:12.1f} {t_theirs / t_ours:8.0f}x {diff:16.2e}"
+            f"   ({name})"
+        )
 
 
 if __name__ == "__main__":

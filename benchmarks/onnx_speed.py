@@ -68,10 +68,19 @@ def chunked(model: SepkitModel, x: np.ndarray) -> Callable[[], object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", default=None,
-                        help=f"shipped name or model folder (repeatable; default {', '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--arch", action="append", default=None, help="an architecture with untrained weights and its "
-                        f"default arguments (repeatable; default {', '.join(DEFAULT_ARCHS)})")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help=f"shipped name or model folder (repeatable; default {', '.join(DEFAULT_MODELS)})",
+    )
+    parser.add_argument(
+        "--arch",
+        action="append",
+        default=None,
+        help="an architecture with untrained weights and its "
+        f"default arguments (repeatable; default {', '.join(DEFAULT_ARCHS)})",
+    )
     parser.add_argument("--input", type=Path, default=REPO / "examples" / "noisy.wav")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=2)
@@ -98,14 +107,20 @@ def main() -> None:
             rows.append({"model": name, **{k: v / args.seconds for k, v in times.items()}})
             print(json.dumps(rows[-1]), flush=True)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"\none thread; RTF = CPU time / {args.seconds:g} s of {args.input.name}; least of {args.repeats} runs; "
-          f"load average {load} on {os.cpu_count()} cores\n")
-    print("| model | torch, as sepkit enhance/separate runs it | torch, chunked engine | onnxruntime (--backend onnx) "
-          "| onnxruntime / torch chunked |")
+    print(
+        f"\none thread; RTF = CPU time / {args.seconds:g} s of {args.input.name}; least of {args.repeats} runs; "
+        f"load average {load} on {os.cpu_count()} cores\n"
+    )
+    print(
+        "| model | torch, as sepkit enhance/separate runs it | torch, chunked engine | onnxruntime (--backend onnx) "
+        "| onnxruntime / torch chunked |"
+    )
     print("|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['model']} | {r['torch']:.4f} | {r['torch_chunked']:.4f} | {r['onnx']:.4f} "
-              f"| {r['onnx'] / r['torch_chunked']:.2f}x |")
+        print(
+            f"| {r['model']} | {r['torch']:.4f} | {r['torch_chunked']:.4f} | {r['onnx']:.4f} "
+            f"| {r['onnx'] / r['torch_chunked']:.2f}x |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -46,7 +46,9 @@ def main() -> None:
             asteroid_pit(est, ref).backward()
 
         t_ours, t_theirs = seconds_per_call(ours, args.repeats), seconds_per_call(theirs, args.repeats)
-        print(f"K={k}: sepkit {t_ours * 1e3:7.2f} ms   asteroid {t_theirs * 1e3:7.2f} ms   speed-up {t_theirs / t_ours:5.1f}x")
+        print(
+            f"K={k}: sepkit {t_ours * 1e3:7.2f} ms   asteroid {t_theirs * 1e3:7.2f} ms   speed-up {t_theirs / t_ours:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

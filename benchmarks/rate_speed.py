@@ -51,8 +51,10 @@ def main() -> None:
     base_t, base = results["metric procedure (baseline)"]
     ours_t, ours = results["sepkit data rate"]
     seconds = sum(e["duration"] for e in picked)
-    print(f"{len(paths)} files, {seconds / 60:.1f} min of audio (mean {seconds / len(paths):.1f} s), "
-          f"{args.threads} thread(s)")
+    print(
+        f"{len(paths)} files, {seconds / 60:.1f} min of audio (mean {seconds / len(paths):.1f} s), "
+        f"{args.threads} thread(s)"
+    )
     print("| method | time per file | speed-up |")
     print("|---|---:|---:|")
     print(f"| metric procedure (baseline) | {1000 * base_t / len(paths):.0f} ms | 1.0x |")

@@ -69,8 +69,12 @@ def train_cost(arch: str, args: dict[str, Any], batch: int, seconds: float, step
         step()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     audio = batch * seconds * steps
-    return {"train_cpu_per_audio_s": cpu / audio, "train_wall_per_audio_s": wall / audio,
-            "step_wall_s": wall / steps, "params_m": sum(p.numel() for p in net.parameters()) / 1e6}
+    return {
+        "train_cpu_per_audio_s": cpu / audio,
+        "train_wall_per_audio_s": wall / audio,
+        "step_wall_s": wall / steps,
+        "params_m": sum(p.numel() for p in net.parameters()) / 1e6,
+    }
 
 
 def inference_rtf(arch: str, args: dict[str, Any], seconds: float) -> dict[str, float]:
@@ -85,8 +89,11 @@ def inference_rtf(arch: str, args: dict[str, Any], seconds: float) -> dict[str, 
     net = build_model(arch, **args)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
-        export_model(net, model_dir, ModelConfig(arch=arch, args=args, sample_rate=net.sample_rate,
-                                                 task="separate", n_src=net.n_src))
+        export_model(
+            net,
+            model_dir,
+            ModelConfig(arch=arch, args=args, sample_rate=net.sample_rate, task="separate", n_src=net.n_src),
+        )
         rng = np.random.default_rng(0)
         t = np.arange(int(seconds * 16000)) / 16000
         mix = 0.1 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(t.size)
@@ -114,8 +121,9 @@ def child(spec: dict[str, Any]) -> None:
 def measure(spec: dict[str, Any]) -> dict[str, float]:
     """``child(spec)`` in a fresh process with ``OMP_NUM_THREADS`` set."""
     env = os.environ | {"OMP_NUM_THREADS": str(spec["threads"])}
-    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], env=env, check=True, capture_output=True, text=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -143,13 +151,17 @@ def main() -> None:
         row |= measure(base | {"kind": "infer", "seconds": args.seconds})
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\nthreads: {args.threads}; training batch {args.batch} x {args.segment} s; inference on {args.seconds} s; "
-          f"1-min load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    print(
+        f"\nthreads: {args.threads}; training batch {args.batch} x {args.segment} s; inference on {args.seconds} s; "
+        f"1-min load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n"
+    )
     print("| system | params | train CPU-s / audio-s | train step (wall) | inference RTF | inference CPU-s / audio-s |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['system']} | {r['params_m']:.2f} M | {r['train_cpu_per_audio_s']:.3f} | {r['step_wall_s']:.2f} s | "
-              f"{r['rtf']:.4f} | {r['cpu_per_audio_s']:.4f} |")
+        print(
+            f"| {r['system']} | {r['params_m']:.2f} M | {r['train_cpu_per_audio_s']:.3f} | {r['step_wall_s']:.2f} s | "
+            f"{r['rtf']:.4f} | {r['cpu_per_audio_s']:.4f} |"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2))

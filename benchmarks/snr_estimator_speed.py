@@ -44,17 +44,29 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     net, config = load_network(args.model)
-    baseline = build_model("snr_estimator", sample_rate=config.sample_rate, n_fft=1024, hop=256, hidden=256,
-                           layers=2).eval()
+    baseline = build_model(
+        "snr_estimator", sample_rate=config.sample_rate, n_fft=1024, hop=256, hidden=256, layers=2
+    ).eval()
     samples = int(args.seconds * config.sample_rate)
     batch = 0.1 * torch.randn(args.batch, samples, generator=torch.Generator().manual_seed(0))
     model_s = seconds_per_batch(net, batch, args.repeats)
     base_s = seconds_per_batch(baseline, batch, args.repeats)
-    print(json.dumps({"model": args.model, "arch": config.arch, "threads": args.threads,
-                      "batch": f"{args.batch} x {args.seconds} s", "model_seconds_per_batch": round(model_s, 4),
-                      "baseline": "snr_estimator GRU 2 x 256 (demo.yaml size)",
-                      "baseline_seconds_per_batch": round(base_s, 4), "ratio": round(model_s / base_s, 2),
-                      "extra_seconds_per_500_steps": round(500 * (model_s - base_s), 1)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "arch": config.arch,
+                "threads": args.threads,
+                "batch": f"{args.batch} x {args.seconds} s",
+                "model_seconds_per_batch": round(model_s, 4),
+                "baseline": "snr_estimator GRU 2 x 256 (demo.yaml size)",
+                "baseline_seconds_per_batch": round(base_s, 4),
+                "ratio": round(model_s / base_s, 2),
+                "extra_seconds_per_500_steps": round(500 * (model_s - base_s), 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

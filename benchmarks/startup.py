@@ -45,7 +45,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(args.rounds + 1):
         names = list(commands)
-        names = names[round_ % len(names):] + names[: round_ % len(names)]  # rotate the order every round
+        names = names[round_ % len(names) :] + names[: round_ % len(names)]  # rotate the order every round
         for name in names:
             seconds = wall_seconds(commands[name])
             if round_:  # round 0 warms the file cache

@@ -49,7 +49,7 @@ def time_blocks(step: Callable[[np.ndarray], object], x: np.ndarray, block: int)
     cpu, wall = [], []
     for start in range(0, x.size - block + 1, block):
         c0, t0 = time.thread_time(), time.perf_counter()
-        step(x[start: start + block])
+        step(x[start : start + block])
         cpu.append(time.thread_time() - c0)
         wall.append(time.perf_counter() - t0)
     return 1000.0 * np.array(cpu[WARM_BLOCKS:]), 1000.0 * np.array(wall[WARM_BLOCKS:])
@@ -63,9 +63,16 @@ def sepkit_rows(name: str, folder: str, x_at: Callable[[int], np.ndarray], block
         for lookahead_ms, flag in ((5.0, ""), (0.0, ", --low-latency")):
             stream = model.stream(rate, limiter_lookahead_ms=lookahead_ms)
             block = round(rate * block_ms / 1000)
-            rows.append(row(f"{name} (sepkit stream{flag})", rate, block, stream.latency_ms,
-                            *time_blocks(stream.process, x_at(rate), block),
-                            f"window {window:g} ms + limiter {lookahead_ms:g} ms"))
+            rows.append(
+                row(
+                    f"{name} (sepkit stream{flag})",
+                    rate,
+                    block,
+                    stream.latency_ms,
+                    *time_blocks(stream.process, x_at(rate), block),
+                    f"window {window:g} ms + limiter {lookahead_ms:g} ms",
+                )
+            )
     return rows
 
 
@@ -77,22 +84,42 @@ def peer_row(peer: RNNoise | DeepFilterNet3, x48: np.ndarray, scale: float) -> d
     finally:
         close()
     latency = 1000.0 * (peer.delay + frame) / PEER_RATE
-    return row(peer.name, PEER_RATE, frame, latency, cpu, wall, f"delay {1000 * peer.delay / PEER_RATE:g} ms + one frame")
+    return row(
+        peer.name, PEER_RATE, frame, latency, cpu, wall, f"delay {1000 * peer.delay / PEER_RATE:g} ms + one frame"
+    )
 
 
 def row(system: str, rate: int, block: int, latency_ms: float, cpu: np.ndarray, wall: np.ndarray, note: str) -> dict:
-    return {"system": system, "rate": rate, "block_ms": 1000.0 * block / rate, "latency_ms": round(latency_ms, 2),
-            "note": note, "blocks": int(cpu.size), "p50_ms": float(np.percentile(cpu, 50)),
-            "p99_ms": float(np.percentile(cpu, 99)), "max_ms": float(cpu.max()),
-            "wall_p50_ms": float(np.percentile(wall, 50)), "wall_p99_ms": float(np.percentile(wall, 99))}
+    return {
+        "system": system,
+        "rate": rate,
+        "block_ms": 1000.0 * block / rate,
+        "latency_ms": round(latency_ms, 2),
+        "note": note,
+        "blocks": int(cpu.size),
+        "p50_ms": float(np.percentile(cpu, 50)),
+        "p99_ms": float(np.percentile(cpu, 99)),
+        "max_ms": float(cpu.max()),
+        "wall_p50_ms": float(np.percentile(wall, 50)),
+        "wall_p99_ms": float(np.percentile(wall, 99)),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", default=None, help="shipped name or model folder (repeatable; "
-                        "default enhance-default)")
-    parser.add_argument("--arch", action="append", default=[], help="a causal architecture with untrained weights "
-                        "and its default arguments (repeatable; speed and latency only)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help="shipped name or model folder (repeatable; default enhance-default)",
+    )
+    parser.add_argument(
+        "--arch",
+        action="append",
+        default=[],
+        help="a causal architecture with untrained weights "
+        "and its default arguments (repeatable; speed and latency only)",
+    )
     parser.add_argument("--input", type=Path, default=REPO / "examples" / "noisy.wav", help="recording to stream")
     parser.add_argument("--seconds", type=float, default=30.0, help="stream length (the recording is looped)")
     parser.add_argument("--block-ms", type=float, default=10.0)
@@ -119,16 +146,22 @@ def main() -> None:
     rows.append(peer_row(DeepFilterNet3(), x_at(PEER_RATE), 1.0))
     dfn = next(r for r in rows if r["system"] == "deepfilternet3")["p50_ms"]
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"\none thread; {args.seconds:g} s of {args.input.name}, {args.block_ms:g} ms blocks, the first "
-          f"{WARM_BLOCKS} untimed; load average {load} on {os.cpu_count()} cores\n")
-    print("| system | rate | block | algorithmic latency | CPU per block p50 | p99 | max | p99 / block "
-          "| p50 / DeepFilterNet3 p50 | wall p50 | wall p99 |")
+    print(
+        f"\none thread; {args.seconds:g} s of {args.input.name}, {args.block_ms:g} ms blocks, the first "
+        f"{WARM_BLOCKS} untimed; load average {load} on {os.cpu_count()} cores\n"
+    )
+    print(
+        "| system | rate | block | algorithmic latency | CPU per block p50 | p99 | max | p99 / block "
+        "| p50 / DeepFilterNet3 p50 | wall p50 | wall p99 |"
+    )
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['system']} | {r['rate'] / 1000:g} kHz | {r['block_ms']:g} ms | {r['latency_ms']:g} ms "
-              f"({r['note']}) | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['max_ms']:.2f} ms "
-              f"| {r['p99_ms'] / r['block_ms']:.2f} | {r['p50_ms'] / dfn:.2f}x | {r['wall_p50_ms']:.2f} ms "
-              f"| {r['wall_p99_ms']:.2f} ms |")
+        print(
+            f"| {r['system']} | {r['rate'] / 1000:g} kHz | {r['block_ms']:g} ms | {r['latency_ms']:g} ms "
+            f"({r['note']}) | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['max_ms']:.2f} ms "
+            f"| {r['p99_ms'] / r['block_ms']:.2f} | {r['p50_ms'] / dfn:.2f}x | {r['wall_p50_ms']:.2f} ms "
+            f"| {r['wall_p99_ms']:.2f} ms |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -43,8 +43,12 @@ class SepkitModel:
     ready ``(B, L) -> (B, K, L)`` model function, such as an ONNX graph's (``sepkit.deploy.onnx_runtime``).
     """
 
-    def __init__(self, net: nn.Module | Callable[[torch.Tensor], torch.Tensor], config: ModelConfig,
-                 settings: InferenceSettings | None = None):
+    def __init__(
+        self,
+        net: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+        config: ModelConfig,
+        settings: InferenceSettings | None = None,
+    ):
         self.config = config
         self.settings = settings or InferenceSettings(**config.inference)
         self.device = resolve_device(self.settings.device)
@@ -83,8 +87,10 @@ class SepkitModel:
         total = getattr(self.net, "n_src", None)  # None for an ONNX graph: its output count is not known here
         if outputs is None:
             if total is None:
-                raise ModelError(f"{self.name or 'model'}: every output of an ONNX graph needs the PyTorch model "
-                                 f"(load it with backend='torch')")
+                raise ModelError(
+                    f"{self.name or 'model'}: every output of an ONNX graph needs the PyTorch model "
+                    f"(load it with backend='torch')"
+                )
             n_src = int(total)
         elif outputs == LOUDEST:
             n_src = self.n_src
@@ -94,8 +100,10 @@ class SepkitModel:
             outputs = [int(k) for k in outputs]
             bad = [k for k in outputs if k < 0 or (total is not None and k >= total)]
             if bad or not outputs:
-                raise ModelError(f"{self.name or 'model'}: outputs {outputs} are not indices of its "
-                                 f"{total if total is not None else 'the'} outputs")
+                raise ModelError(
+                    f"{self.name or 'model'}: outputs {outputs} are not indices of its "
+                    f"{total if total is not None else 'the'} outputs"
+                )
             n_src = len(outputs)
         data = {**self.config.to_dict(), "source_outputs": outputs, "n_src": n_src}
         chosen = copy.copy(self)
@@ -131,19 +139,29 @@ class SepkitModel:
         that would pass full scale, instead of ramping down ahead of it (offline processing keeps the 5 ms).
         """
         if self.net is None:
-            raise ModelError(f"{self.name or 'model'}: streaming steps the PyTorch model frame by frame; an ONNX graph "
-                             f"processes whole chunks (load it without backend='onnx')")
-        stream = AudioStream(self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model",
-                             limiter_lookahead_ms)
+            raise ModelError(
+                f"{self.name or 'model'}: streaming steps the PyTorch model frame by frame; an ONNX graph "
+                f"processes whole chunks (load it without backend='onnx')"
+            )
+        stream = AudioStream(
+            self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model", limiter_lookahead_ms
+        )
         self._require("enhance")
         return stream
 
-    def _outputs(self, blocks: Iterable[np.ndarray | torch.Tensor], n_frames: int, sample_rate: int, channels: int,
-                 on_progress: Callable[[int], None] | None = None) -> Iterator[torch.Tensor]:
+    def _outputs(
+        self,
+        blocks: Iterable[np.ndarray | torch.Tensor],
+        n_frames: int,
+        sample_rate: int,
+        channels: int,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Iterator[torch.Tensor]:
         """``(K, C, n)`` output blocks for ``(C, n)`` input blocks: a stream for causal models, chunks for the rest."""
         if not can_stream(self.net):
-            yield from process_stream(blocks, n_frames, sample_rate, self._model_fn, self.sample_rate, self.settings,
-                                      on_progress)
+            yield from process_stream(
+                blocks, n_frames, sample_rate, self._model_fn, self.sample_rate, self.settings, on_progress
+            )
             return
         for out in stream_signal(self.stream(sample_rate, channels), blocks, on_progress):
             yield torch.from_numpy(out)[None]
@@ -152,7 +170,7 @@ class SepkitModel:
         audio, was_numpy, was_1d, dtype = _as_audio(waveform, sample_rate)
         if can_stream(self.net):
             block = int(READ_BLOCK_SECONDS * sample_rate)
-            blocks = (audio[..., i: i + block].numpy() for i in range(0, audio.shape[-1], block))
+            blocks = (audio[..., i : i + block].numpy() for i in range(0, audio.shape[-1], block))
             out = torch.cat(list(self._outputs(blocks, audio.shape[-1], int(sample_rate), audio.shape[0])), dim=-1)
         else:
             out = process_array(audio, int(sample_rate), self._model_fn, self.sample_rate, self.settings)
@@ -203,7 +221,9 @@ class SepkitModel:
             progress = (lambda n: on_progress(n, info.frames)) if on_progress else None
             for out in self._outputs(blocks, info.frames, info.sample_rate, info.channels, progress):
                 if out.shape[0] != len(writers):
-                    raise ModelError(f"{self.name or 'model'}: produced {out.shape[0]} outputs, config says {len(writers)}")
+                    raise ModelError(
+                        f"{self.name or 'model'}: produced {out.shape[0]} outputs, config says {len(writers)}"
+                    )
                 for k, writer in enumerate(writers):
                     writer.write(out[k].numpy())
         except BaseException:
@@ -215,7 +235,9 @@ class SepkitModel:
     def _require(self, task: str) -> None:
         if self.task != task:
             other = "separate" if task == "enhance" else "enhance"
-            raise ModelError(f"model {self.name or ''!s} is a {self.task} model: use {other}, or pick a {task} model with --model")
+            raise ModelError(
+                f"model {self.name or ''!s} is a {self.task} model: use {other}, or pick a {task} model with --model"
+            )
 
 
 def _as_audio(waveform: Waveform, sample_rate: int) -> tuple[torch.Tensor, bool, bool, object]:
@@ -277,15 +299,22 @@ def load(
         raise ModelError(f"unknown backend {backend!r} (use torch or onnx)")
     if config.task not in ("enhance", "separate"):
         what = NOT_PROCESSORS.get(config.task, "it does not process audio")
-        raise ModelError(f"{name_or_dir}: a {config.task} model ({what}), not an enhancer or separator: "
-                         f"pick an enhance or separate model")
+        raise ModelError(
+            f"{name_or_dir}: a {config.task} model ({what}), not an enhancer or separator: "
+            f"pick an enhance or separate model"
+        )
     if not config.name:
         config.name = Path(str(name_or_dir)).name
     base = dict(config.inference)
-    for key, value in (("chunk_seconds", chunk_seconds), ("overlap_seconds", overlap_seconds), ("batch_size", batch_size)):
+    for key, value in (
+        ("chunk_seconds", chunk_seconds),
+        ("overlap_seconds", overlap_seconds),
+        ("batch_size", batch_size),
+    ):
         if value is not None:
             base[key] = value
     known = InferenceSettings.__dataclass_fields__
-    settings = InferenceSettings(**{k: v for k, v in base.items() if k in known and k not in ("device", "half")},
-                                device=device, half=half)
+    settings = InferenceSettings(
+        **{k: v for k, v in base.items() if k in known and k not in ("device", "half")}, device=device, half=half
+    )
     return SepkitModel(net, config, settings)

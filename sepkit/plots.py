@@ -68,16 +68,28 @@ def shared_limits(spectrograms: Sequence[Spectrogram], span: float = DYNAMIC_RAN
 def draw_spectrogram(ax: Axes, spec: Spectrogram, limits: tuple[float, float], title: str = "") -> AxesImage:
     """Draw ``spec`` on matplotlib axes ``ax`` (time in s, frequency in kHz); returns the image for a colour bar."""
     t0, t1, f0, f1 = spec.extent
-    image = ax.imshow(spec.db, origin="lower", aspect="auto", extent=(t0, t1, f0 / 1000, f1 / 1000),
-                      cmap=COLOURMAP, vmin=limits[0], vmax=limits[1], interpolation="nearest")
+    image = ax.imshow(
+        spec.db,
+        origin="lower",
+        aspect="auto",
+        extent=(t0, t1, f0 / 1000, f1 / 1000),
+        cmap=COLOURMAP,
+        vmin=limits[0],
+        vmax=limits[1],
+        interpolation="nearest",
+    )
     ax.set_ylabel("kHz")
     if title:
         ax.set_title(title, fontsize=9, loc="left")
     return image
 
 
-def spectrogram_figure(panels: Sequence[tuple[str, Spectrogram]], limits: tuple[float, float] | None = None,
-                       width: float = 8.0, panel_height: float = 1.9) -> Figure:
+def spectrogram_figure(
+    panels: Sequence[tuple[str, Spectrogram]],
+    limits: tuple[float, float] | None = None,
+    width: float = 8.0,
+    panel_height: float = 1.9,
+) -> Figure:
     """One row per ``(title, spectrogram)``, all on one colour scale (``shared_limits`` unless given), one dB bar."""
     from matplotlib.figure import Figure
 
@@ -127,5 +139,14 @@ def save_before_after(path: Path, before: Path, after: Sequence[Path]) -> Path:
     return save_spectrograms([(f"{label}: {p.name}", *read_audio(p)) for label, p in files], path)
 
 
-__all__ = ["Spectrogram", "draw_spectrogram", "plot_path", "save_before_after", "save_figure", "save_spectrograms",
-           "shared_limits", "spectrogram", "spectrogram_figure"]
+__all__ = [
+    "Spectrogram",
+    "draw_spectrogram",
+    "plot_path",
+    "save_before_after",
+    "save_figure",
+    "save_spectrograms",
+    "shared_limits",
+    "spectrogram",
+    "spectrogram_figure",
+]

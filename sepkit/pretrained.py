@@ -125,8 +125,9 @@ def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
     return (meta if isinstance(meta, dict) else {}), match.group(2)
 
 
-def load_network(name_or_dir: str | os.PathLike[str], arch_args: dict[str, Any] | None = None
-                 ) -> tuple[nn.Module, ModelConfig]:
+def load_network(
+    name_or_dir: str | os.PathLike[str], arch_args: dict[str, Any] | None = None
+) -> tuple[nn.Module, ModelConfig]:
     """Rebuild an exported network and load its weights (safetensors: no pickle).
 
     ``arch_args`` replace those of ``config.json`` for this load (the returned config holds the result), e.g. a

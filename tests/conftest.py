@@ -39,8 +39,9 @@ def sep_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_wav(tmp_path: Path):
     """Write a speech-like file: make_wav(name, seconds=1.0, sr=16000, channels=1, subtype='PCM_16')."""
 
-    def make(name: str, seconds: float = 1.0, sr: int = 16000, channels: int = 1, subtype: str = "PCM_16",
-             seed: int = 0) -> Path:
+    def make(
+        name: str, seconds: float = 1.0, sr: int = 16000, channels: int = 1, subtype: str = "PCM_16", seed: int = 0
+    ) -> Path:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, speechlike(seconds, sr, seed, channels).T, sr, subtype=subtype)

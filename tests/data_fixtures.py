@@ -30,8 +30,9 @@ def write(path: Path, audio: np.ndarray, sr: int = 16000, subtype: str | None = 
     return path
 
 
-def speech_corpus(root: Path, speakers: int = 4, utts: int = 3, seconds: float = 1.5, sr: int = 16000,
-                  split: str | None = None) -> Path:
+def speech_corpus(
+    root: Path, speakers: int = 4, utts: int = 3, seconds: float = 1.5, sr: int = 16000, split: str | None = None
+) -> Path:
     """``root/spk<k>/utt<j>.wav`` files and a manifest of them (speaker per folder); returns the manifest."""
     entries = []
     for k in range(speakers):
@@ -43,8 +44,10 @@ def speech_corpus(root: Path, speakers: int = 4, utts: int = 3, seconds: float =
 
 def noise_corpus(root: Path, files: int = 3, seconds: float = 3.0, sr: int = 16000, split: str = "train") -> Path:
     """White-noise files and their manifest; returns the manifest."""
-    entries = [file_entry(write(root / f"n{i}.wav", white(seconds + i, sr, seed=100 + i), sr), split, "noise")
-               for i in range(files)]
+    entries = [
+        file_entry(write(root / f"n{i}.wav", white(seconds + i, sr, seed=100 + i), sr), split, "noise")
+        for i in range(files)
+    ]
     return write_manifest(entries, root / "noise.jsonl")
 
 

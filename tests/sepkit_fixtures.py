@@ -30,9 +30,15 @@ class ConvTestModel(nn.Module):
 
 def export_test_model(out: Path, task: str = "enhance", n_src: int = 1, sample_rate: int = 16000) -> Path:
     net = ConvTestModel(n_src=n_src, sample_rate=sample_rate)
-    config = ModelConfig(arch="test_conv", args={"n_src": n_src, "sample_rate": sample_rate}, sample_rate=sample_rate,
-                         task=task, n_src=n_src, name=out.name,
-                         inference={"chunk_seconds": 0.5, "overlap_seconds": 0.1, "batch_size": 3})
+    config = ModelConfig(
+        arch="test_conv",
+        args={"n_src": n_src, "sample_rate": sample_rate},
+        sample_rate=sample_rate,
+        task=task,
+        n_src=n_src,
+        name=out.name,
+        inference={"chunk_seconds": 0.5, "overlap_seconds": 0.1, "batch_size": 3},
+    )
     card = "---\ntraining_data: none (test fixture)\nscores: {si_sdri: 0.0}\n---\n# test model\n"
     return export_model(net, out, config, card)
 
@@ -71,9 +77,18 @@ def speechlike(seconds: float, sample_rate: int = 16000, seed: int = 0, channels
 
 
 # A tiny SSL encoder at 8 kHz (stride 160 = 20 ms) with 16-d features, 2 blocks: builds in milliseconds.
-TINY_SSL_ENCODER = {"sample_rate": 8000, "stem_channels": 16,
-                    "stem_layers": [[10, 5], [3, 2], [3, 2], [3, 2], [3, 2], [2, 2]], "dim": 16, "layers": 2,
-                    "heads": 2, "ff_dim": 32, "pos_conv_kernel": 8, "pos_conv_groups": 2, "dropout": 0.0}
+TINY_SSL_ENCODER = {
+    "sample_rate": 8000,
+    "stem_channels": 16,
+    "stem_layers": [[10, 5], [3, 2], [3, 2], [3, 2], [3, 2], [2, 2]],
+    "dim": 16,
+    "layers": 2,
+    "heads": 2,
+    "ff_dim": 32,
+    "pos_conv_kernel": 8,
+    "pos_conv_groups": 2,
+    "dropout": 0.0,
+}
 
 
 def export_tiny_ssl_encoder(out: Path, seed: int = 0, **args: object) -> Path:
@@ -83,6 +98,7 @@ def export_tiny_ssl_encoder(out: Path, seed: int = 0, **args: object) -> Path:
     torch.manual_seed(seed)
     full = {**TINY_SSL_ENCODER, **args}
     net = build_model("ssl_encoder", **full)
-    config = ModelConfig(arch="ssl_encoder", args=full, sample_rate=int(full["sample_rate"]), task="ssl", n_src=1,
-                         name=out.name)
+    config = ModelConfig(
+        arch="ssl_encoder", args=full, sample_rate=int(full["sample_rate"]), task="ssl", n_src=1, name=out.name
+    )
     return export_model(net, out, config, "---\ntask: ssl\n---\n# tiny test encoder\n")

@@ -37,8 +37,15 @@ def test_separate_array_shape(sep_model_dir: Path) -> None:
         model.enhance(speechlike(0.5)[0], 16000)
 
 
-@pytest.mark.parametrize("bad,match", [(np.zeros(0, np.float32), "empty"), (np.full(100, np.nan, np.float32), "NaN"),
-                                       (np.zeros((2, 2, 2), np.float32), "shape"), (np.zeros((16000, 2)), "channels, time")])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.zeros(0, np.float32), "empty"),
+        (np.full(100, np.nan, np.float32), "NaN"),
+        (np.zeros((2, 2, 2), np.float32), "shape"),
+        (np.zeros((16000, 2)), "channels, time"),
+    ],
+)
 def test_bad_arrays(enh_model_dir: Path, bad: np.ndarray, match: str) -> None:
     with pytest.raises(AudioError, match=match):
         sepkit.load(enh_model_dir, device="cpu").enhance(bad, 16000)
@@ -51,16 +58,22 @@ def test_int16_input_is_scaled(enh_model_dir: Path) -> None:
     np.testing.assert_allclose(y16, model.enhance(x, 16000), atol=1e-3)
 
 
-@pytest.mark.parametrize("rate,channels,subtype", [(16000, 1, "PCM_16"), (44100, 2, "PCM_24"), (8000, 1, "FLOAT"),
-                                                   (48000, 6, "PCM_16")])
-def test_enhance_file_keeps_rate_channels_length_format(enh_model_dir: Path, make_wav, tmp_path: Path, rate: int,
-                                                        channels: int, subtype: str) -> None:
+@pytest.mark.parametrize(
+    "rate,channels,subtype", [(16000, 1, "PCM_16"), (44100, 2, "PCM_24"), (8000, 1, "FLOAT"), (48000, 6, "PCM_16")]
+)
+def test_enhance_file_keeps_rate_channels_length_format(
+    enh_model_dir: Path, make_wav, tmp_path: Path, rate: int, channels: int, subtype: str
+) -> None:
     src = make_wav("in.wav", seconds=1.1, sr=rate, channels=channels, subtype=subtype)
     before = src.read_bytes()
     dst = sepkit.load(enh_model_dir, device="cpu").enhance_file(src, tmp_path / "out" / "in.wav")
     info_in, info_out = sf.info(src), sf.info(dst)
     assert (info_out.samplerate, info_out.channels, info_out.frames, info_out.subtype) == (
-        info_in.samplerate, info_in.channels, info_in.frames, info_in.subtype)
+        info_in.samplerate,
+        info_in.channels,
+        info_in.frames,
+        info_in.subtype,
+    )
     assert src.read_bytes() == before
     assert not any(p.name.endswith(".part") for p in dst.parent.iterdir())
 
@@ -135,7 +148,9 @@ def test_export_and_load_a_network_with_tied_weights(tmp_path: Path) -> None:
 
     register_model("test_tied")(Tied)
     net = Tied()
-    out = export_model(net, tmp_path / "tied", ModelConfig(arch="test_tied", args={}, sample_rate=16000, task="enhance", n_src=1))
+    out = export_model(
+        net, tmp_path / "tied", ModelConfig(arch="test_tied", args={}, sample_rate=16000, task="enhance", n_src=1)
+    )
     back, _ = load_network(out)
     assert torch.equal(back.enc.weight, net.enc.weight)
     assert back.dec.weight.data_ptr() == back.enc.weight.data_ptr()
@@ -162,8 +177,15 @@ def test_loudest_outputs_are_picked_per_chunk_and_kept_in_one_order(tmp_path: Pa
             return torch.gather(est, 1, order[..., None].expand_as(est))
 
     register_model("test_spare_outputs")(SpareOutputs)
-    config = ModelConfig(arch="test_spare_outputs", args={}, sample_rate=16000, task="separate", n_src=2,
-                         source_outputs="loudest", inference={"chunk_seconds": 0.2, "overlap_seconds": 0.05})
+    config = ModelConfig(
+        arch="test_spare_outputs",
+        args={},
+        sample_rate=16000,
+        task="separate",
+        n_src=2,
+        source_outputs="loudest",
+        inference={"chunk_seconds": 0.2, "overlap_seconds": 0.05},
+    )
     model = sepkit.load(export_model(SpareOutputs(), tmp_path / "spare", config), device="cpu")
     x = torch.from_numpy(speechlike(1.0, channels=2))
     out = model.separate(x, 16000)  # (2, C, T)
@@ -177,8 +199,17 @@ def test_unknown_source_output_rule_is_refused(tmp_path: Path) -> None:
     from sepkit.pretrained import ModelConfig
 
     with pytest.raises(ModelError, match="source_outputs"):
-        ModelConfig.from_dict({"arch": "x", "args": {}, "sample_rate": 8000, "task": "separate", "n_src": 2,
-                               "source_outputs": "quietest"}, "m")
+        ModelConfig.from_dict(
+            {
+                "arch": "x",
+                "args": {},
+                "sample_rate": 8000,
+                "task": "separate",
+                "n_src": 2,
+                "source_outputs": "quietest",
+            },
+            "m",
+        )
 
 
 def test_arch_args_rebuild_the_network_with_other_options(tmp_path: Path) -> None:
@@ -212,8 +243,15 @@ def test_with_outputs_picks_other_outputs_of_the_same_network(tmp_path: Path) ->
     """What recipes/mixit/output_choice.py needs: every output, the loudest, or a list, without editing .config."""
     from sepkit.pretrained import ModelConfig, export_model
 
-    config = ModelConfig(arch="test_conv", args={"n_src": 4}, sample_rate=16000, task="separate", n_src=2,
-                         source_outputs=[0, 3], inference={"chunk_seconds": 0.5, "overlap_seconds": 0.1})
+    config = ModelConfig(
+        arch="test_conv",
+        args={"n_src": 4},
+        sample_rate=16000,
+        task="separate",
+        n_src=2,
+        source_outputs=[0, 3],
+        inference={"chunk_seconds": 0.5, "overlap_seconds": 0.1},
+    )
     model = sepkit.load(export_model(ConvTestModel(n_src=4), tmp_path / "mixit", config), device="cpu")
     x = speechlike(1.0)[0]
     every = model.with_outputs(None)

@@ -12,8 +12,17 @@ from sepkit.audio import AtomicAudioWriter, audio_info, check_output, expand_inp
 from sepkit.errors import AudioError, OutputError
 
 
-@pytest.mark.parametrize("ext,subtype", [(".wav", "PCM_16"), (".wav", "PCM_24"), (".wav", "PCM_32"), (".wav", "FLOAT"),
-                                         (".flac", "PCM_24"), (".ogg", "VORBIS")])
+@pytest.mark.parametrize(
+    "ext,subtype",
+    [
+        (".wav", "PCM_16"),
+        (".wav", "PCM_24"),
+        (".wav", "PCM_32"),
+        (".wav", "FLOAT"),
+        (".flac", "PCM_24"),
+        (".ogg", "VORBIS"),
+    ],
+)
 def test_reads_common_formats(make_wav, ext: str, subtype: str) -> None:
     path = make_wav(f"a{ext}", seconds=0.5, sr=22050, channels=2, subtype=subtype)
     audio, sr = read_audio(path)
@@ -59,7 +68,7 @@ def test_wav_with_streaming_size_placeholder_is_read(make_wav) -> None:
     path = make_wav("s.wav", seconds=0.5)
     data = bytearray(path.read_bytes())
     at = data.index(b"data") + 4
-    data[at:at + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # what a recorder that never finished the header writes
+    data[at : at + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # what a recorder that never finished the header writes
     path.write_bytes(bytes(data))
     audio, _ = read_audio(path)
     assert audio.shape[1] == 8000

@@ -35,8 +35,11 @@ def test_cpu_network_builds_from_its_recipe_and_keeps_the_shapes() -> None:
     assert (net.n_fft, net.hop, net.power, net.level) == (512, 256, 0.3, "utterance")
     assert net.cae.encoder[0].conv.in_channels == 257 and net.mae.decoder[-1].conv.out_channels == 257
     assert net.cae.latent_dim == net.mae.latent_dim
-    assert all(layer.depthwise is not None and layer.conv.kernel_size == (1,)
-               for part in (net.cae.encoder, net.mae.decoder) for layer in part)
+    assert all(
+        layer.depthwise is not None and layer.conv.kernel_size == (1,)
+        for part in (net.cae.encoder, net.mae.decoder)
+        for layer in part
+    )
     paper = build_model("cae_mae")
     assert all(layer.depthwise is None for layer in paper.cae.encoder) and paper.level == "none"
     assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in paper.parameters()) / 20
@@ -50,8 +53,11 @@ def test_cpu_network_builds_from_its_recipe_and_keeps_the_shapes() -> None:
     assert z.shape == (2, net.mae.latent_dim, 16001 // 256 + 1)
 
     # a cycle-stage step on it: finite terms, gradients into the MAE only
-    batch = {"clean": torch.randn(2, 8000) * 0.05, "mixture": torch.randn(2, 8000) * 0.05,
-             "noise_only": torch.tensor([False, True])}
+    batch = {
+        "clean": torch.randn(2, 8000) * 0.05,
+        "mixture": torch.randn(2, 8000) * 0.05,
+        "noise_only": torch.tensor([False, True]),
+    }
     terms = module.terms(batch, "cycle")
     assert all(torch.isfinite(v) for v in terms.values())
     module.weighted(terms).backward()
@@ -65,8 +71,17 @@ def test_the_level_side_path_makes_the_output_follow_the_input_level(separable: 
 
     def gain(level: str) -> torch.Tensor:
         torch.manual_seed(1)
-        net = build_model("cae_mae", sample_rate=8000, n_fft=256, hop=128, cae_dims=[32, 16], mae_dims=[32, 24, 16],
-                          power=0.3, level=level, separable=separable).eval()
+        net = build_model(
+            "cae_mae",
+            sample_rate=8000,
+            n_fft=256,
+            hop=128,
+            cae_dims=[32, 16],
+            mae_dims=[32, 24, 16],
+            power=0.3,
+            level=level,
+            separable=separable,
+        ).eval()
         with torch.no_grad():
             quiet, loud = net(wav), net(10 * wav)
         if level == "utterance":
@@ -78,16 +93,33 @@ def test_the_level_side_path_makes_the_output_follow_the_input_level(separable: 
 
 
 def test_level_side_path_features_are_level_free_and_resynthesis_restores_the_input() -> None:
-    net = build_model("cae_mae", sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8],
-                      level="utterance", separable=True).eval()
+    net = build_model(
+        "cae_mae",
+        sample_rate=8000,
+        n_fft=256,
+        hop=64,
+        cae_dims=[16, 8],
+        mae_dims=[16, 8],
+        level="utterance",
+        separable=True,
+    ).eval()
     wav = torch.randn(3, 4001) * 0.1
     spec = net.spectrum(wav)
     feats = net.compress(spec)
     assert torch.allclose(feats.mean((-2, -1)), torch.ones(3), atol=1e-5)  # every clip at one level
     assert torch.allclose(net.features(7 * wav), feats, rtol=1e-4, atol=1e-4)  # up to the |X|² floor
     assert torch.allclose(net.resynthesize(feats, spec, 4001), wav, atol=1e-4)  # x g, with the input's phase
-    slim, args = net.inference_only({"sample_rate": 8000, "n_fft": 256, "hop": 64, "cae_dims": [16, 8],
-                                     "mae_dims": [16, 8], "level": "utterance", "separable": True})
+    slim, args = net.inference_only(
+        {
+            "sample_rate": 8000,
+            "n_fft": 256,
+            "hop": 64,
+            "cae_dims": [16, 8],
+            "mae_dims": [16, 8],
+            "level": "utterance",
+            "separable": True,
+        }
+    )
     with torch.no_grad():
         assert torch.allclose(slim(wav), net(wav), atol=1e-6) and args["parts"] == "enhance"
     with pytest.raises(ModelError, match="level"):
@@ -115,4 +147,6 @@ def test_the_three_cpu_small_recipes_share_network_data_steps_and_seed() -> None
     assert len({c["output_dir"] for c in configs.values()}) == 3
     assert len({c["export"]["name"] for c in configs.values()}) == 3
     # the paper's network stays the default of every other recipe
-    assert "level" not in _config("cpu.yaml")["model"]["args"] and "separable" not in _config("cpu.yaml")["model"]["args"]
+    assert (
+        "level" not in _config("cpu.yaml")["model"]["args"] and "separable" not in _config("cpu.yaml")["model"]["args"]
+    )

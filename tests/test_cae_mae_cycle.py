@@ -99,8 +99,9 @@ def test_each_stage_trains_only_its_autoencoder_and_the_cae_stays_frozen() -> No
 def test_cycle_terms_pull_mae_codes_of_noisy_speech_to_cae_codes_of_its_clean_speech() -> None:
     """Held-out pairs: ‖E_B(noisy) − E_A(clean)‖² drifts up without cycle terms and falls once they are on."""
     torch.manual_seed(0)
-    module = _module(*[f"data.train.{side}.{key}" for side in ("clean", "noisy")
-                       for key in ("segment_seconds=0.5", "n_items=64")])
+    module = _module(
+        *[f"data.train.{side}.{key}" for side in ("clean", "noisy") for key in ("segment_seconds=0.5", "n_items=64")]
+    )
     batches = _batches(module.config, 64, 8)
     held_out = SyntheticMixtures(8, SR, 1, 0.5, (0, 10), seed=99)  # not a training voice (other seed)
     pairs = collate([held_out[i] for i in range(8)])

@@ -37,9 +37,16 @@ def _speech_paths(dataset: object) -> set[str]:
 
 
 def test_demo_config_trains_clean_and_noisy_on_disjoint_speakers(corpus: Path) -> None:
-    cfg = load_config(RECIPES / "demo.yaml", [f"corpus={corpus}", "output_dir=unused",
-                                              "data.train.clean.segment_seconds=0.5",
-                                              "data.train.noisy.segment_seconds=0.5", "data.train.length=40"])
+    cfg = load_config(
+        RECIPES / "demo.yaml",
+        [
+            f"corpus={corpus}",
+            "output_dir=unused",
+            "data.train.clean.segment_seconds=0.5",
+            "data.train.noisy.segment_seconds=0.5",
+            "data.train.length=40",
+        ],
+    )
     ds = build_dataset(cfg["data"]["train"], "data.train", SR, 0)
     assert isinstance(ds, UnpairedDataset)
     clean, noisy = _speech_paths(ds.clean), _speech_paths(ds.noisy)
@@ -83,16 +90,29 @@ def test_assign_sides_balances_the_audio_deterministically() -> None:
 
 
 def test_the_same_utterances_on_both_sides_are_refused(corpus: Path) -> None:
-    side = {"type": "clean_speech", "speech_manifest": str(corpus / "manifests" / "speech.jsonl"), "split": "train",
-            "segment_seconds": 0.5}
+    side = {
+        "type": "clean_speech",
+        "speech_manifest": str(corpus / "manifests" / "speech.jsonl"),
+        "split": "train",
+        "segment_seconds": 0.5,
+    }
     noisy = {**side, "type": "noisy_speech", "noise_manifest": str(corpus / "manifests" / "noise.jsonl")}
     spec = {"type": "unpaired", "clean": side, "noisy": noisy, "disjoint_by": "none"}
     with pytest.raises(ConfigError, match="share 18 utterance"):
         build_dataset(spec, "data.train", SR, 0)
     synthetic = {"type": "synthetic", "n_items": 4, "n_src": 1, "segment_seconds": 0.25}
     with pytest.raises(ConfigError, match="share 4 utterance"):  # the same seed: the same voices
-        build_dataset({"type": "unpaired", "clean": {**synthetic, "seed": 3}, "noisy": {**synthetic, "seed": 3},
-                       "disjoint_by": "none"}, "data.train", 8000, 0)
+        build_dataset(
+            {
+                "type": "unpaired",
+                "clean": {**synthetic, "seed": 3},
+                "noisy": {**synthetic, "seed": 3},
+                "disjoint_by": "none",
+            },
+            "data.train",
+            8000,
+            0,
+        )
     with pytest.raises(ConfigError, match="disjoint_by: none"):  # synthetic data has no speakers to split
         build_dataset({"type": "unpaired", "clean": synthetic, "noisy": synthetic}, "data.train", 8000, 0)
 
@@ -103,15 +123,30 @@ def test_fixed_noisy_set_of_the_clean_recordings_is_split_by_speaker(tmp_path: P
     records = []
     for e in read_manifest(speech, check=False):
         clean = e["path"]
-        noisy = write(tmp_path / "noisy" / Path(clean).name.replace(".wav", f"_{e['speaker']}.wav"),
-                      tone(0.5, SR, 300) + white(0.5, SR, level=0.05), SR)
-        records.append({"id": Path(noisy).stem, "mixture": str(noisy), "sources": [clean], "noise": None,
-                        "duration": e["duration"], "sample_rate": SR, "split": "train", "speakers": [e["speaker"]]})
+        noisy = write(
+            tmp_path / "noisy" / Path(clean).name.replace(".wav", f"_{e['speaker']}.wav"),
+            tone(0.5, SR, 300) + white(0.5, SR, level=0.05),
+            SR,
+        )
+        records.append(
+            {
+                "id": Path(noisy).stem,
+                "mixture": str(noisy),
+                "sources": [clean],
+                "noise": None,
+                "duration": e["duration"],
+                "sample_rate": SR,
+                "split": "train",
+                "speakers": [e["speaker"]],
+            }
+        )
     mixtures = write_manifest(records, tmp_path / "mixtures.jsonl")
-    spec = {"type": "unpaired", "disjoint_by": "speaker",
-            "clean": {"type": "clean_speech", "speech_manifest": str(speech), "split": "train",
-                      "segment_seconds": 0.25},
-            "noisy": {"type": "fixed", "path": str(mixtures), "split": "train", "segment_seconds": 0.25}}
+    spec = {
+        "type": "unpaired",
+        "disjoint_by": "speaker",
+        "clean": {"type": "clean_speech", "speech_manifest": str(speech), "split": "train", "segment_seconds": 0.25},
+        "noisy": {"type": "fixed", "path": str(mixtures), "split": "train", "segment_seconds": 0.25},
+    }
     ds = build_dataset(spec, "data.train", SR, 0)
     noisy_records = ds.noisy.dataset.records  # RandomSegments over the fixed set
     assert len(noisy_records) == 4 and len(ds.clean.speech.entries) == 4

@@ -43,8 +43,15 @@ def test_tiny_recipe_trains_in_stages_exports_and_enhances(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    argv = ["train", str(TINY), f"output_dir={out}", "trainer.max_steps=12", "cae_mae.cae_steps=4",
-            "checkpoint.every_n_train_steps=4", "trainer.enable_progress_bar=false"]
+    argv = [
+        "train",
+        str(TINY),
+        f"output_dir={out}",
+        "trainer.max_steps=12",
+        "cae_mae.cae_steps=4",
+        "checkpoint.every_n_train_steps=4",
+        "trainer.enable_progress_bar=false",
+    ]
     assert main(argv) == 0
     export = out / "export"
     assert capsys.readouterr().out.strip().endswith(str(export))
@@ -97,9 +104,17 @@ def test_a_network_without_its_training_halves_is_refused_for_training(
 @pytest.mark.slow
 def test_a_run_stopped_in_stage_one_resumes_into_the_cycle_stage_on_the_same_curve(tmp_path: Path) -> None:
     def argv(out: Path, steps: int) -> list[str]:
-        return ["train", str(TINY), f"output_dir={out}", f"trainer.max_steps={steps}", "cae_mae.cae_steps=6",
-                "checkpoint.every_n_train_steps=4", "trainer.enable_progress_bar=false", "validation.metrics=[]",
-                "data.valid.n_items=4"]
+        return [
+            "train",
+            str(TINY),
+            f"output_dir={out}",
+            f"trainer.max_steps={steps}",
+            "cae_mae.cae_steps=6",
+            "checkpoint.every_n_train_steps=4",
+            "trainer.enable_progress_bar=false",
+            "validation.metrics=[]",
+            "data.valid.n_items=4",
+        ]
 
     assert main(argv(tmp_path / "a", 12)) == 0
     assert main(argv(tmp_path / "b", 4)) == 0  # stopped after 4 CAE steps

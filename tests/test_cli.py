@@ -42,25 +42,49 @@ def test_enhance_folder_to_out_dir_keeps_names(capsys, enh_model_dir: Path, make
     info = sf.info(tmp_path / "out" / "sub" / "b.flac")
     assert (info.samplerate, info.channels, info.subtype) == (44100, 2, "PCM_24")
     # existing outputs are refused without --force, replaced with it
-    code, _, err = run(capsys, "enhance", tmp_path / "in" / "a.wav", "--out-dir", tmp_path / "out", "--model",
-                       enh_model_dir)
+    code, _, err = run(
+        capsys, "enhance", tmp_path / "in" / "a.wav", "--out-dir", tmp_path / "out", "--model", enh_model_dir
+    )
     assert code == 2
     assert_one_line_error(err, "already exists")
-    code, _, _ = run(capsys, "enhance", tmp_path / "in" / "a.wav", "--out-dir", tmp_path / "out", "--model",
-                     enh_model_dir, "--force")
+    code, _, _ = run(
+        capsys, "enhance", tmp_path / "in" / "a.wav", "--out-dir", tmp_path / "out", "--model", enh_model_dir, "--force"
+    )
     assert code == 0
 
 
 def test_separate_writes_stem_sk(capsys, sep_model_dir: Path, make_wav, tmp_path: Path) -> None:
     make_wav("mix1.wav", seconds=0.4)
     make_wav("mix2.wav", seconds=0.4)
-    code, _, err = run(capsys, "separate", tmp_path / "mix*.wav", "--out-dir", tmp_path / "sep", "--model",
-                       sep_model_dir, "--n-src", "2")
+    code, _, err = run(
+        capsys,
+        "separate",
+        tmp_path / "mix*.wav",
+        "--out-dir",
+        tmp_path / "sep",
+        "--model",
+        sep_model_dir,
+        "--n-src",
+        "2",
+    )
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["mix1_s1.wav", "mix1_s2.wav", "mix2_s1.wav",
-                                                                    "mix2_s2.wav"]
-    code, _, err = run(capsys, "separate", tmp_path / "mix1.wav", "--out-dir", tmp_path / "sep3", "--model",
-                       sep_model_dir, "--n-src", "3")
+    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == [
+        "mix1_s1.wav",
+        "mix1_s2.wav",
+        "mix2_s1.wav",
+        "mix2_s2.wav",
+    ]
+    code, _, err = run(
+        capsys,
+        "separate",
+        tmp_path / "mix1.wav",
+        "--out-dir",
+        tmp_path / "sep3",
+        "--model",
+        sep_model_dir,
+        "--n-src",
+        "3",
+    )
     assert code == 2
     assert_one_line_error(err, "--n-src 3")
 
@@ -103,15 +127,24 @@ def test_bad_input_one_line_exit_2_no_output(capsys, enh_model_dir: Path, make_w
 def test_batch_processes_good_files_and_reports_bad(capsys, enh_model_dir: Path, make_wav, tmp_path: Path) -> None:
     _bad_inputs(tmp_path, make_wav)
     make_wav("bad/good.wav", seconds=0.3)
-    code, out, err = run(capsys, "enhance", tmp_path / "bad", tmp_path / "bad" / "missing.wav", "--out-dir",
-                         tmp_path / "out", "--model", enh_model_dir)
+    code, out, err = run(
+        capsys,
+        "enhance",
+        tmp_path / "bad",
+        tmp_path / "bad" / "missing.wav",
+        "--out-dir",
+        tmp_path / "out",
+        "--model",
+        enh_model_dir,
+    )
     assert code == 2
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.wav"]
     assert "Traceback" not in err and "6 of 7 inputs failed; 1 written" in err
 
 
-def test_folder_where_file_expected_and_output_equal_input(capsys, enh_model_dir: Path, make_wav,
-                                                          tmp_path: Path) -> None:
+def test_folder_where_file_expected_and_output_equal_input(
+    capsys, enh_model_dir: Path, make_wav, tmp_path: Path
+) -> None:
     src = make_wav("x.wav")
     code, _, err = run(capsys, "enhance", src, "-o", src, "--model", enh_model_dir, "--force")
     assert code == 2

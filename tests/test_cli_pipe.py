@@ -36,12 +36,25 @@ def s16(x: np.ndarray) -> bytes:
 def wav_stream(fmt: PcmFormat, data: bytes, declared: int) -> bytes:
     """A WAV stream whose header declares ``declared`` data bytes (an extra chunk before the data, as some writers add)."""
     fmt_body = struct.pack("<HHIIHH", 1, fmt.channels, fmt.rate, fmt.rate * fmt.frame_bytes, fmt.frame_bytes, 16)
-    return (b"RIFF" + struct.pack("<I", 36 + 12 + declared) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt_body
-            + b"LIST" + struct.pack("<I", 4) + b"INFO" + b"data" + struct.pack("<I", declared) + data)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + 12 + declared)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt_body
+        + b"LIST"
+        + struct.pack("<I", 4)
+        + b"INFO"
+        + b"data"
+        + struct.pack("<I", declared)
+        + data
+    )
 
 
-def run_with_stdin(capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path, data: bytes,
-                   monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, bytes, str]:
+def run_with_stdin(
+    capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path, data: bytes, monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, bytes, str]:
     """The CLI in this process, its standard input a file holding ``data`` (read the way a pipe is)."""
     src = tmp_path / "stdin.bin"
     src.write_bytes(data)
@@ -60,8 +73,20 @@ def one_line(err: str, needle: str) -> None:
 def test_wav_in_wav_out_equals_offline(causal_dir: Path, capsysbinary, tmp_path: Path, monkeypatch) -> None:
     x = speechlike(1.0, RATE, seed=4, channels=2)
     fmt = PcmFormat("s16le", RATE, 2)
-    code, out, err = run_with_stdin(capsysbinary, tmp_path, fmt.wav_header() + fmt.encode(x), monkeypatch,
-                                    "enhance", "-", "-o", "-", "--model", causal_dir, "--device", "cpu")
+    code, out, err = run_with_stdin(
+        capsysbinary,
+        tmp_path,
+        fmt.wav_header() + fmt.encode(x),
+        monkeypatch,
+        "enhance",
+        "-",
+        "-o",
+        "-",
+        "--model",
+        causal_dir,
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     assert out[:4] == b"RIFF" and out[36:40] == b"data" and struct.unpack("<HHI", out[20:28]) == (1, 2, RATE)
     y = fmt.decode(out[44:])
@@ -75,19 +100,49 @@ def test_a_stream_cut_inside_a_frame_ends_cleanly(causal_dir: Path, capsysbinary
     fmt = PcmFormat("s16le", RATE, 1)
     data = fmt.encode(x)
     # a recorder's header declares far more than comes (arecord: ~2 GB); this one also stops mid-sample
-    code, out, err = run_with_stdin(capsysbinary, tmp_path, wav_stream(fmt, data + b"\x01", 0x7FFFFFFF), monkeypatch,
-                                    "enhance", "-", "-o", "-", "--model", causal_dir)
+    code, out, err = run_with_stdin(
+        capsysbinary,
+        tmp_path,
+        wav_stream(fmt, data + b"\x01", 0x7FFFFFFF),
+        monkeypatch,
+        "enhance",
+        "-",
+        "-o",
+        "-",
+        "--model",
+        causal_dir,
+    )
     assert code == 2
     one_line(err, "inside a sample frame")
     assert "Traceback" not in err
     assert (len(out) - 44) == len(data)  # every whole frame that came went out
     # without the stray byte the short stream is simply the end of the input
-    code, out, err = run_with_stdin(capsysbinary, tmp_path, wav_stream(fmt, data, 0x7FFFFFFF), monkeypatch,
-                                    "enhance", "-", "-o", "-", "--model", causal_dir)
+    code, out, err = run_with_stdin(
+        capsysbinary,
+        tmp_path,
+        wav_stream(fmt, data, 0x7FFFFFFF),
+        monkeypatch,
+        "enhance",
+        "-",
+        "-o",
+        "-",
+        "--model",
+        causal_dir,
+    )
     assert code == 0 and err == "" and len(out) - 44 == len(data)
     # a declared size is honoured: what follows the data chunk is not audio
-    code, out, err = run_with_stdin(capsysbinary, tmp_path, wav_stream(fmt, data, len(data)) + b"JUNKJUNK", monkeypatch,
-                                    "enhance", "-", "-o", "-", "--model", causal_dir)
+    code, out, err = run_with_stdin(
+        capsysbinary,
+        tmp_path,
+        wav_stream(fmt, data, len(data)) + b"JUNKJUNK",
+        monkeypatch,
+        "enhance",
+        "-",
+        "-o",
+        "-",
+        "--model",
+        causal_dir,
+    )
     assert code == 0 and len(out) - 44 == len(data)
 
 
@@ -95,20 +150,52 @@ def test_raw_float_stdin_to_a_file(causal_dir: Path, capsysbinary, tmp_path: Pat
     x = speechlike(0.7, 48000, seed=6, channels=2)
     fmt = PcmFormat("f32le", 48000, 2)
     dst = tmp_path / "out.wav"
-    code, out, err = run_with_stdin(capsysbinary, tmp_path, fmt.encode(x), monkeypatch, "enhance", "-", "-o", dst,
-                                    "--raw", "f32le", "--rate", "48000", "--channels", "2", "--model", causal_dir)
+    code, out, err = run_with_stdin(
+        capsysbinary,
+        tmp_path,
+        fmt.encode(x),
+        monkeypatch,
+        "enhance",
+        "-",
+        "-o",
+        dst,
+        "--raw",
+        "f32le",
+        "--rate",
+        "48000",
+        "--channels",
+        "2",
+        "--model",
+        causal_dir,
+    )
     assert code == 0, err
     y, rate = sf.read(dst, dtype="float32", always_2d=True)
     assert rate == 48000 and sf.info(dst).subtype == "FLOAT" and y.T.shape == x.shape
     assert np.min(si_sdr(y.T, sepkit.load(causal_dir, device="cpu").enhance(x, 48000))) >= 40.0
 
 
-def test_low_latency_pipe_runs_the_limiter_without_look_ahead(causal_dir: Path, capsysbinary, tmp_path: Path,
-                                                               monkeypatch) -> None:
+def test_low_latency_pipe_runs_the_limiter_without_look_ahead(
+    causal_dir: Path, capsysbinary, tmp_path: Path, monkeypatch
+) -> None:
     x = 0.3 * speechlike(0.5, 16000, seed=7)
     fmt = PcmFormat("f32le", 16000, 1)
-    code, out, err = run_with_stdin(capsysbinary, tmp_path, fmt.encode(x), monkeypatch, "enhance", "-", "-o", "-",
-                                    "--raw", "f32le", "--rate", "16000", "--model", causal_dir, "--low-latency")
+    code, out, err = run_with_stdin(
+        capsysbinary,
+        tmp_path,
+        fmt.encode(x),
+        monkeypatch,
+        "enhance",
+        "-",
+        "-o",
+        "-",
+        "--raw",
+        "f32le",
+        "--rate",
+        "16000",
+        "--model",
+        causal_dir,
+        "--low-latency",
+    )
     assert code == 0, err
     y = np.frombuffer(out, dtype="<f4")
     model = sepkit.load(causal_dir, device="cpu")
@@ -119,8 +206,9 @@ def test_low_latency_pipe_runs_the_limiter_without_look_ahead(causal_dir: Path, 
     assert model.stream(16000, limiter_lookahead_ms=0).latency_ms == model.stream(16000).latency_ms - 5.0
 
 
-def test_refusals_are_one_line_and_write_nothing(causal_dir: Path, enh_model_dir: Path, capsysbinary, tmp_path: Path,
-                                                 monkeypatch) -> None:
+def test_refusals_are_one_line_and_write_nothing(
+    causal_dir: Path, enh_model_dir: Path, capsysbinary, tmp_path: Path, monkeypatch
+) -> None:
     fmt = PcmFormat("s16le", RATE, 1)
     wav = fmt.wav_header() + fmt.encode(speechlike(0.2, RATE))
     cases = [
@@ -137,21 +225,46 @@ def test_refusals_are_one_line_and_write_nothing(causal_dir: Path, enh_model_dir
         one_line(err, needle)
     src = tmp_path / "a.wav"
     sf.write(src, speechlike(0.2, RATE)[0], RATE)
-    for args, needle in [(["-", src, "-o", "-"], "exactly one input"), (["-"], "-o FILE or -o -"),
-                         ([src, "-o", tmp_path / "b.wav", "--raw", "s16le"], "give - as the input or -o -")]:
-        code, out, err = run_with_stdin(capsysbinary, tmp_path, b"", monkeypatch, "enhance", *args, "--model", causal_dir)
+    for args, needle in [
+        (["-", src, "-o", "-"], "exactly one input"),
+        (["-"], "-o FILE or -o -"),
+        ([src, "-o", tmp_path / "b.wav", "--raw", "s16le"], "give - as the input or -o -"),
+    ]:
+        code, out, err = run_with_stdin(
+            capsysbinary, tmp_path, b"", monkeypatch, "enhance", *args, "--model", causal_dir
+        )
         assert code == 2 and out == b""
         one_line(err, needle)
 
 
 def start_pipe(causal_dir: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "sepkit.cli.main", "enhance", "-", "-o", "-", "--raw", "s16le", "--rate", str(RATE),
-           "--model", str(causal_dir), "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sepkit.cli.main",
+        "enhance",
+        "-",
+        "-o",
+        "-",
+        "--raw",
+        "s16le",
+        "--rate",
+        str(RATE),
+        "--model",
+        str(causal_dir),
+        "--device",
+        "cpu",
+    ]
     # SIGINT at its default in the child: a pytest-xdist worker may ignore it, and an ignored SIGINT is
     # inherited through exec (Python then installs no KeyboardInterrupt handler), as for a background job
-    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def read_to_end(proc: subprocess.Popen[bytes], timeout: float = 300.0) -> bytes:

@@ -49,8 +49,22 @@ def enh(tmp_path: Path) -> Path:
 
 
 def test_enhancement_layout_table_csv_json(capsys, enh: Path) -> None:
-    code, out, err = run(capsys, "score", "--est", enh / "est", "--ref", enh / "ref", "--mix", enh / "mix",
-                         "--metrics", "si_sdr,pesq,stoi", "--csv", enh / "o.csv", "--json", enh / "o" / "o.json")
+    code, out, err = run(
+        capsys,
+        "score",
+        "--est",
+        enh / "est",
+        "--ref",
+        enh / "ref",
+        "--mix",
+        enh / "mix",
+        "--metrics",
+        "si_sdr,pesq,stoi",
+        "--csv",
+        enh / "o.csv",
+        "--json",
+        enh / "o" / "o.json",
+    )
     assert code == 0, err
     assert "2 file(s)" in out and "si_sdri" in out and "pesq" in out
     rows = list(csv.DictReader((enh / "o.csv").open()))
@@ -79,8 +93,20 @@ def test_separation_layouts_match_swapped_outputs(capsys, tmp_path: Path, layout
         write(tmp_path / "mix" / f"m{i}.wav", a + b)
         write(tmp_path / "est" / f"m{i}_s1.wav", noisy(b, i))  # swapped on purpose
         write(tmp_path / "est" / f"m{i}_s2.wav", noisy(a, i + 5))
-    code, out, err = run(capsys, "score", "--est", tmp_path / "est", "--ref", tmp_path / "ref", "--mix",
-                         tmp_path / "mix", "--metrics", "si_sdr,sdr", "--json", tmp_path / "o.json")
+    code, out, err = run(
+        capsys,
+        "score",
+        "--est",
+        tmp_path / "est",
+        "--ref",
+        tmp_path / "ref",
+        "--mix",
+        tmp_path / "mix",
+        "--metrics",
+        "si_sdr,sdr",
+        "--json",
+        tmp_path / "o.json",
+    )
     assert code == 0, err
     doc = json.loads((tmp_path / "o.json").read_text())
     assert [r["perm"] for r in doc["rows"]] == [[2, 1], [2, 1]]
@@ -92,11 +118,24 @@ def test_score_what_separate_writes(capsys, tmp_path: Path, sep_model_dir: Path)
     write(tmp_path / "mix" / "m.wav", a + b)
     write(tmp_path / "ref" / "s1" / "m.wav", a)
     write(tmp_path / "ref" / "s2" / "m.wav", b)
-    code, _, err = run(capsys, "separate", tmp_path / "mix" / "m.wav", "--out-dir", tmp_path / "est", "--model",
-                       sep_model_dir)
+    code, _, err = run(
+        capsys, "separate", tmp_path / "mix" / "m.wav", "--out-dir", tmp_path / "est", "--model", sep_model_dir
+    )
     assert code == 0, err
-    code, out, err = run(capsys, "score", "--est", tmp_path / "est", "--ref", tmp_path / "ref", "--mix",
-                         tmp_path / "mix", "--metrics", "si_sdr", "--csv", tmp_path / "o.csv")
+    code, out, err = run(
+        capsys,
+        "score",
+        "--est",
+        tmp_path / "est",
+        "--ref",
+        tmp_path / "ref",
+        "--mix",
+        tmp_path / "mix",
+        "--metrics",
+        "si_sdr",
+        "--csv",
+        tmp_path / "o.csv",
+    )
     assert code == 0, err
     rows = list(csv.DictReader((tmp_path / "o.csv").open()))
     assert len(rows) == 1 and rows[0]["perm"] in ("1 2", "2 1") and np.isfinite(float(rows[0]["si_sdri"]))
@@ -104,8 +143,9 @@ def test_score_what_separate_writes(capsys, tmp_path: Path, sep_model_dir: Path)
 
 def test_dnsmos_alone_needs_no_reference(capsys, tmp_path: Path) -> None:
     write(tmp_path / "est" / "a.wav", noisy(sources(30, seconds=1.2)[0], 0))
-    code, out, err = run(capsys, "score", "--est", tmp_path / "est", "--metrics", "dnsmos", "--json",
-                         tmp_path / "o.json")
+    code, out, err = run(
+        capsys, "score", "--est", tmp_path / "est", "--metrics", "dnsmos", "--json", tmp_path / "o.json"
+    )
     assert code == 0, err
     means = json.loads((tmp_path / "o.json").read_text())["means"]
     assert set(means) == {"dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"}
@@ -118,8 +158,18 @@ def test_estimate_is_resampled_to_reference_rate(capsys, tmp_path: Path) -> None
     from sepkit.metrics._common import resample
 
     write(tmp_path / "est" / "a.wav", resample(a.astype(np.float64), 8000, 16000).astype(np.float32), sr=16000)
-    code, _, err = run(capsys, "score", "--est", tmp_path / "est", "--ref", tmp_path / "ref", "--metrics", "si_sdr",
-                       "--json", tmp_path / "o.json")
+    code, _, err = run(
+        capsys,
+        "score",
+        "--est",
+        tmp_path / "est",
+        "--ref",
+        tmp_path / "ref",
+        "--metrics",
+        "si_sdr",
+        "--json",
+        tmp_path / "o.json",
+    )
     assert code == 0, err
     assert json.loads((tmp_path / "o.json").read_text())["means"]["si_sdr"] > 30
 

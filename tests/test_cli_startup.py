@@ -33,8 +33,9 @@ print(json.dumps({"codes": codes, "runs": runs, "out": out.getvalue(), "torch": 
 
 
 def probe(*runs: list[str]) -> dict:
-    done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(list(runs))], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(list(runs))], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -18,8 +18,9 @@ from sepkit.cli.main import main
         (["data", "nosuch"], "Usage: sepkit data", "No such command 'nosuch'"),
     ],
 )
-def test_usage_error_exits_2_with_hint(capsys: pytest.CaptureFixture[str], args: list[str], usage: str,
-                                        problem: str) -> None:
+def test_usage_error_exits_2_with_hint(
+    capsys: pytest.CaptureFixture[str], args: list[str], usage: str, problem: str
+) -> None:
     code = main(args)
     out, err = capsys.readouterr()
     assert code == 2, err

@@ -9,8 +9,10 @@ import pytest
 from sepkit.train.config import load_config
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
-RUN = ("task: enhance\nsample_rate: 16000\nmodel: {arch: a}\ncorpus: ${data}/demo\noutput_dir: out\n"
-       "data: {batch_size: 4, train: {type: fixed, path: '${corpus}/fixed/train', batch: '${data.batch_size}'}}\n")
+RUN = (
+    "task: enhance\nsample_rate: 16000\nmodel: {arch: a}\ncorpus: ${data}/demo\noutput_dir: out\n"
+    "data: {batch_size: 4, train: {type: fixed, path: '${corpus}/fixed/train', batch: '${data.batch_size}'}}\n"
+)
 
 
 def test_data_is_the_corpus_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -30,8 +32,9 @@ def test_corpus_override_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("recipe", ["enhance/demo.yaml", "pit/demo.yaml", "mixit/demo.yaml", "pse/common.yaml"])
-def test_demo_recipes_find_their_corpus_under_the_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                      recipe: str) -> None:
+def test_demo_recipes_find_their_corpus_under_the_root(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, recipe: str
+) -> None:
     monkeypatch.setenv("SEPKIT_DATA", str(tmp_path))
     cfg = load_config(RECIPES / recipe)
     assert Path(cfg["corpus"]).is_relative_to(tmp_path)

@@ -24,8 +24,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _dataset(corpus: dict[str, Path], **corrupt) -> NoisySpeechDataset:
-    return NoisySpeechDataset(corpus["speech"], corpus["noise"], segment_seconds=1.0, length=12, seed=5,
-                              corrupt=Corruption(**corrupt))
+    return NoisySpeechDataset(
+        corpus["speech"], corpus["noise"], segment_seconds=1.0, length=12, seed=5, corrupt=Corruption(**corrupt)
+    )
 
 
 def _band_power_db(x: np.ndarray, lo: float, hi: float) -> float:
@@ -122,8 +123,14 @@ def test_inactive_corruption_changes_no_item(corpus: dict[str, Path]) -> None:
 
 
 def test_config_builds_corruption_and_rejects_bad_values(corpus: dict[str, Path]) -> None:
-    spec = {"type": "noisy_speech", "speech_manifest": str(corpus["speech"]), "noise_manifest": str(corpus["noise"]),
-            "segment_seconds": 1.0, "length": 4, "corrupt": {"babble_prob": 0.5, "babble_talkers": [3, 5]}}
+    spec = {
+        "type": "noisy_speech",
+        "speech_manifest": str(corpus["speech"]),
+        "noise_manifest": str(corpus["noise"]),
+        "segment_seconds": 1.0,
+        "length": 4,
+        "corrupt": {"babble_prob": 0.5, "babble_talkers": [3, 5]},
+    }
     ds = build_dataset(spec, "data.train", SR, 0)
     assert ds.corrupt.babble_talkers == (3, 5)
     with pytest.raises(ConfigError, match="corrupt"):
@@ -132,8 +139,9 @@ def test_config_builds_corruption_and_rejects_bad_values(corpus: dict[str, Path]
         build_dataset(spec | {"corrupt": {"bogus": 1}}, "data.train", SR, 0)
 
 
-def test_noise_weights_share_draws_between_manifests_whatever_their_durations(tmp_path: Path,
-                                                                             corpus: dict[str, Path]) -> None:
+def test_noise_weights_share_draws_between_manifests_whatever_their_durations(
+    tmp_path: Path, corpus: dict[str, Path]
+) -> None:
     long_pool = noise_corpus(tmp_path / "long", files=3, seconds=9.0)
     short_pool = noise_corpus(tmp_path / "short", files=1, seconds=1.5)
     args = dict(segment_seconds=0.5, length=200, seed=1)

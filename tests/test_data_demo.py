@@ -82,8 +82,9 @@ def test_trim_and_snr_estimate() -> None:
 
 def test_decode_job_trims_cuts_and_skips(tmp_path: Path) -> None:
     sr = 22050
-    long_speech = write(tmp_path / "long.ogg", np.concatenate([tone(8.0, sr), np.zeros(sr // 4, np.float32),
-                                                                tone(8.0, sr)]), sr)
+    long_speech = write(
+        tmp_path / "long.ogg", np.concatenate([tone(8.0, sr), np.zeros(sr // 4, np.float32), tone(8.0, sr)]), sr
+    )
     job = DecodeJob(str(long_speech), str(tmp_path / "out"), "long", "flac", "speech", 16000, 0.4, 10.0)
     pieces = run_job(job)
     assert [p["piece"] for p in pieces] == [0, 1] and all(sf.info(p["path"]).samplerate == 16000 for p in pieces)
@@ -91,8 +92,9 @@ def test_decode_job_trims_cuts_and_skips(tmp_path: Path) -> None:
     silent = write(tmp_path / "silent.wav", np.zeros(sr, np.float32), sr)
     assert run_job(DecodeJob(str(silent), str(tmp_path), "s", "flac", "noise", 16000, 1.0, 30.0)) == "silent"
     narrow = write(tmp_path / "narrow.wav", tone(1.0, 8000), 8000)
-    assert "below 16000" in run_job(DecodeJob(str(narrow), str(tmp_path), "n", "flac", "speech", 16000, 0.4, 15.0,
-                                              min_source_rate=16000))
+    assert "below 16000" in run_job(
+        DecodeJob(str(narrow), str(tmp_path), "n", "flac", "speech", 16000, 0.4, 15.0, min_source_rate=16000)
+    )
     short = write(tmp_path / "short.wav", white(0.5), 16000)
     assert "shorter than 1.0" in run_job(DecodeJob(str(short), str(tmp_path), "x", "flac", "noise", 16000, 1.0, 30.0))
 
@@ -108,11 +110,20 @@ def test_simulated_rooms_are_reproducible_and_split_apart(tmp_path: Path) -> Non
 
 
 def test_summary_and_table() -> None:
-    entries = [{"kind": "speech", "split": "train", "duration": 1800.0, "speaker": "a", "source": "x", "package": "p"},
-               {"kind": "speech", "split": "train", "duration": 1800.0, "speaker": "b", "source": "y", "package": "q"},
-               {"kind": "speech", "split": "train", "duration": 360.0, "speaker": "e1", "source": "espeak-ng",
-                "package": "espeak-ng-data", "synthetic": True},
-               {"kind": "noise", "split": "test", "duration": 720.0, "speaker": None, "source": "z", "package": "r"}]
+    entries = [
+        {"kind": "speech", "split": "train", "duration": 1800.0, "speaker": "a", "source": "x", "package": "p"},
+        {"kind": "speech", "split": "train", "duration": 1800.0, "speaker": "b", "source": "y", "package": "q"},
+        {
+            "kind": "speech",
+            "split": "train",
+            "duration": 360.0,
+            "speaker": "e1",
+            "source": "espeak-ng",
+            "package": "espeak-ng-data",
+            "synthetic": True,
+        },
+        {"kind": "noise", "split": "test", "duration": 720.0, "speaker": None, "source": "z", "package": "r"},
+    ]
     summary = readme.summarize(entries)
     first = summary["splits"][0]
     assert [first[k] for k in ("kind", "split", "files", "hours", "speakers")] == ["speech", "train", 2, 1.0, 2]

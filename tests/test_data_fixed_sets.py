@@ -19,13 +19,24 @@ from sepkit.errors import ManifestError, OutputError
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("fixed_corpus")
-    return {"speech": speech_corpus(root / "speech", speakers=4, split="test"),
-            "noise": noise_corpus(root / "noise", split="test"), "rir": rir_corpus(root / "rir", split="test")}
+    return {
+        "speech": speech_corpus(root / "speech", speakers=4, split="test"),
+        "noise": noise_corpus(root / "noise", split="test"),
+        "rir": rir_corpus(root / "rir", split="test"),
+    }
 
 
 def _enh(corpus: dict[str, Path]) -> NoisySpeechDataset:
-    return NoisySpeechDataset(corpus["speech"], corpus["noise"], rir_manifest=corpus["rir"], reverb_prob=0.5,
-                              segment_seconds=(0.5, 0.7), split="test", length=6, seed=11)
+    return NoisySpeechDataset(
+        corpus["speech"],
+        corpus["noise"],
+        rir_manifest=corpus["rir"],
+        reverb_prob=0.5,
+        segment_seconds=(0.5, 0.7),
+        split="test",
+        length=6,
+        seed=11,
+    )
 
 
 def _files(folder: Path) -> list[str]:

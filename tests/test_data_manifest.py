@@ -14,8 +14,10 @@ from sepkit.errors import ManifestError
 
 
 def _entries(tmp_path: Path, n: int = 3, ext: str = "wav") -> list[dict]:
-    return [file_entry(write(tmp_path / f"a{i}.{ext}", tone(0.5 + 0.1 * i)), "train", "speech", f"s{i}", lang="xx")
-            for i in range(n)]
+    return [
+        file_entry(write(tmp_path / f"a{i}.{ext}", tone(0.5 + 0.1 * i)), "train", "speech", f"s{i}", lang="xx")
+        for i in range(n)
+    ]
 
 
 def test_round_trip_keeps_every_key(tmp_path: Path) -> None:
@@ -41,13 +43,16 @@ def test_malformed_json_names_the_line(tmp_path: Path) -> None:
         read_manifest(path)
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("split", "training", "'split' must be one of"),
-    ("kind", "voice", "'kind' must be one of"),
-    ("path", "relative.wav", "absolute path"),
-    ("duration", -1, "positive number"),
-    ("sample_rate", 16000.5, "positive integer"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("split", "training", "'split' must be one of"),
+        ("kind", "voice", "'kind' must be one of"),
+        ("path", "relative.wav", "absolute path"),
+        ("duration", -1, "positive number"),
+        ("sample_rate", 16000.5, "positive integer"),
+    ],
+)
 def test_bad_fields_are_rejected(tmp_path: Path, key: str, value, message: str) -> None:
     entries = _entries(tmp_path, 2)
     entries[1][key] = value

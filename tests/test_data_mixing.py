@@ -21,8 +21,11 @@ from sepkit.errors import ConfigError, ManifestError
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("corpus")
-    return {"speech": speech_corpus(root / "speech", speakers=5, split="train"),
-            "noise": noise_corpus(root / "noise"), "rir": rir_corpus(root / "rir")}
+    return {
+        "speech": speech_corpus(root / "speech", speakers=5, split="train"),
+        "noise": noise_corpus(root / "noise"),
+        "rir": rir_corpus(root / "rir"),
+    }
 
 
 def _enh(corpus: dict[str, Path], **kw) -> NoisySpeechDataset:
@@ -104,8 +107,9 @@ def test_speaker_mixtures_use_different_speakers(corpus: dict[str, Path]) -> Non
 
 
 def test_noisy_speaker_mixture_and_collate(corpus: dict[str, Path]) -> None:
-    ds = SpeakerMixtureDataset(corpus["speech"], n_src=2, noise_manifest=corpus["noise"], segment_seconds=0.5,
-                               length=4, snr_range=(5.0, 5.0))
+    ds = SpeakerMixtureDataset(
+        corpus["speech"], n_src=2, noise_manifest=corpus["noise"], segment_seconds=0.5, length=4, snr_range=(5.0, 5.0)
+    )
     batch = next(iter(DataLoader(ds, batch_size=2)))
     assert batch["mixture"].shape == (2, 8000) and batch["sources"].shape == (2, 2, 8000)
     item = ds[1]
@@ -149,7 +153,7 @@ def test_resampled_crops_match_whole_file_and_cache(tmp_path: Path) -> None:
     start = direct.aligned(0, 12345)
     assert start % 320 == 0 and 12345 - start < 320  # 22050 -> 16000 repeats every 320 output samples
     crop = direct.crop(0, 12345, 4000)
-    assert torch.allclose(crop, whole[start:start + 4000], atol=1e-4)
+    assert torch.allclose(crop, whole[start : start + 4000], atol=1e-4)
     assert torch.allclose(cached.crop(0, 12345, 4000), crop, atol=1e-4)
     assert direct.crop(0, 31000, 4000)[-1000:].abs().max() == 0  # zero-padded past the end
 
@@ -172,8 +176,10 @@ def test_partial_overlap_draws_the_overlapping_share(corpus: dict[str, Path]) ->
     lengths = set()
     for i in range(12):
         item = half[i]
-        (a0, b0), (a1, b1) = ((round(s * 16000), round(e * 16000)) for s, e in
-                              zip(item["info"]["active_starts"], item["info"]["active_stops"]))
+        (a0, b0), (a1, b1) = (
+            (round(s * 16000), round(e * 16000))
+            for s, e in zip(item["info"]["active_starts"], item["info"]["active_stops"])
+        )
         assert a0 == 0 and b1 == n and b0 - a1 == n // 2  # together they cover it, half of it both talk
         first, second = item["sources"]
         assert not first[b0:].any() and not second[:a1].any()  # silent outside their spans
@@ -195,8 +201,15 @@ def test_partial_overlap_draws_the_overlapping_share(corpus: dict[str, Path]) ->
 
 
 def test_noise_on_a_share_of_speaker_mixtures(corpus: dict[str, Path]) -> None:
-    ds = SpeakerMixtureDataset(corpus["speech"], noise_manifest=corpus["noise"], segment_seconds=0.5, length=60,
-                               seed=5, snr_range=(10.0, 30.0), noise_prob=0.3)
+    ds = SpeakerMixtureDataset(
+        corpus["speech"],
+        noise_manifest=corpus["noise"],
+        segment_seconds=0.5,
+        length=60,
+        seed=5,
+        snr_range=(10.0, 30.0),
+        noise_prob=0.3,
+    )
     noisy = 0
     for i in range(60):
         item = ds[i]
@@ -210,15 +223,17 @@ def test_noise_on_a_share_of_speaker_mixtures(corpus: dict[str, Path]) -> None:
     assert 8 <= noisy <= 30  # about 30 % of 60
     batch = next(iter(DataLoader(ds, batch_size=6)))  # items with and without noise collate together
     assert batch["mixture"].shape == (6, 8000)
-    quiet = SpeakerMixtureDataset(corpus["speech"], noise_manifest=corpus["noise"], segment_seconds=0.5, length=10,
-                                  noise_prob=0.0)
+    quiet = SpeakerMixtureDataset(
+        corpus["speech"], noise_manifest=corpus["noise"], segment_seconds=0.5, length=10, noise_prob=0.0
+    )
     assert not any(quiet[i]["noise"].any() for i in range(10))
 
 
 def test_speed_perturbation_of_each_speaker(corpus: dict[str, Path]) -> None:
     factors = (0.95, 0.975, 1.0, 1.025, 1.05)
-    ds = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=20, seed=7,
-                               augment=Augmentation(speed_factors=factors))
+    ds = SpeakerMixtureDataset(
+        corpus["speech"], segment_seconds=1.0, length=20, seed=7, augment=Augmentation(speed_factors=factors)
+    )
     speeds = [s for i in range(20) for s in ds[i]["info"]["speeds"]]
     assert set(speeds) <= set(factors) and len(set(speeds)) >= 4
     plain = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=20, seed=7)

@@ -32,11 +32,15 @@ def test_home_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_portable_names_the_root_by_its_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SEPKIT_DATA", str(tmp_path / "corpora"))
     text = f"fixed (path={tmp_path}/corpora/demo/fixed/enh_dev), other={tmp_path}/corpora2/x, root={tmp_path}/corpora"
-    assert portable(text) == f"fixed (path=$SEPKIT_DATA/demo/fixed/enh_dev), other={tmp_path}/corpora2/x, root=$SEPKIT_DATA"
+    assert (
+        portable(text)
+        == f"fixed (path=$SEPKIT_DATA/demo/fixed/enh_dev), other={tmp_path}/corpora2/x, root=$SEPKIT_DATA"
+    )
 
 
-def test_data_demo_builds_under_the_root_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_demo_builds_under_the_root_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sepkit.data.demo
     from sepkit.cli.main import main
 

@@ -76,8 +76,11 @@ def test_vctk_split_is_speaker_disjoint(tmp_path: Path) -> None:
         for utt in range(2):
             _clip(root / f"p{225 + k}" / f"p{225 + k}_{utt:03d}.wav", sr=48000)
     _clip(tmp_path / "VCTK-Corpus" / "wav48_mic" / "p300" / "p300_001_mic2.flac")  # second microphone: skipped
-    speech = read_manifest(prepare("vctk", tmp_path / "VCTK-Corpus", tmp_path / "out",
-                                   PrepareOptions(dev_fraction=0.2, test_fraction=0.2))["speech"])
+    speech = read_manifest(
+        prepare(
+            "vctk", tmp_path / "VCTK-Corpus", tmp_path / "out", PrepareOptions(dev_fraction=0.2, test_fraction=0.2)
+        )["speech"]
+    )
     splits = _splits(speech)
     assert len(speech) == 20 and len(splits["dev"]) == 2 and len(splits["test"]) == 2
     assert not (splits["train"] & splits["dev"]) and not (splits["train"] & splits["test"])

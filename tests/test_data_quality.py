@@ -19,8 +19,11 @@ def _corpus(root: Path) -> Path:
     """Two clean-ish tones and two of the same buried in loud white noise (train), one dev file."""
     entries = []
     for i in range(2):
-        entries.append(file_entry(write(root / f"clean{i}.wav", tone(2.0, freq=180 + 60 * i, noise=0.0)), "train",
-                                  "speech", f"c{i}"))
+        entries.append(
+            file_entry(
+                write(root / f"clean{i}.wav", tone(2.0, freq=180 + 60 * i, noise=0.0)), "train", "speech", f"c{i}"
+            )
+        )
         noisy = tone(2.0, freq=180 + 60 * i, noise=0.0) + white(2.0, seed=i, level=0.2)
         entries.append(file_entry(write(root / f"noisy{i}.wav", np.clip(noisy, -1, 1)), "train", "speech", f"n{i}"))
     entries.append(file_entry(write(root / "dev.wav", tone(1.0)), "dev", "speech", "d"))
@@ -76,8 +79,9 @@ def test_speech_min_restricts_the_speech_a_dataset_draws(rated: tuple[Path, Path
     _, out = rated
     noise = noise_corpus(tmp_path / "noise")
     cut = max(e["dnsmos_bak"] for e in read_manifest(out) if Path(e["path"]).stem.startswith("noisy"))
-    ds = NoisySpeechDataset(out, noise, split="train", segment_seconds=1.0, length=8,
-                            speech_min={"dnsmos_bak": cut + 1e-3})
+    ds = NoisySpeechDataset(
+        out, noise, split="train", segment_seconds=1.0, length=8, speech_min={"dnsmos_bak": cut + 1e-3}
+    )
     assert {Path(e["path"]).stem for e in ds.speech.entries} <= {"clean0", "clean1"}
     assert all(Path(p).stem.startswith("clean") for p in (ds[i]["info"]["speech_files"][0] for i in range(8)))
     with pytest.raises(ManifestError, match="none of the 4 entries"):
@@ -101,8 +105,10 @@ def test_a_corrupt_file_stops_rating_with_its_name(tmp_path: Path, capsys: pytes
     good = write(tmp_path / "good.wav", tone(1.0))
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF....WAVEfmt not really audio")
-    manifest = write_manifest([file_entry(good, "train", "speech", "a"),
-                               {**file_entry(good, "train", "speech", "b"), "path": str(bad)}], tmp_path / "m.jsonl")
+    manifest = write_manifest(
+        [file_entry(good, "train", "speech", "a"), {**file_entry(good, "train", "speech", "b"), "path": str(bad)}],
+        tmp_path / "m.jsonl",
+    )
     code = main(["data", "rate", str(manifest), str(tmp_path / "rated.jsonl")])
     err = capsys.readouterr().err
     assert code != 0 and "bad.wav" in err and "Traceback" not in err

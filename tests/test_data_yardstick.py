@@ -21,8 +21,7 @@ from data_fixtures import white, write
 from sepkit.data.demo import catalog as demo
 from sepkit.data.yardstick import YardstickOptions, held_out_violations, write_yardstick
 from sepkit.data.yardstick import catalog
-from sepkit.data.yardstick.plan import (SNR_BANDS, EnhancementPlan, SeparationPlan, allocate, counts,
-                                        plan_enhancement)
+from sepkit.data.yardstick.plan import SNR_BANDS, EnhancementPlan, SeparationPlan, allocate, counts, plan_enhancement
 from sepkit.errors import OutputError
 from sepkit_fixtures import speechlike
 
@@ -76,9 +75,21 @@ def _speaker(root: Path, name: str, lang: str, rate: int, lengths: list[float], 
     for j, seconds in enumerate(lengths):
         audio = speechlike(seconds, rate, seed * 10 + j)[0]
         path = write(root / "speech" / name / f"u{j}.flac", audio, rate)
-        out.append({"path": str(path), "duration": round(audio.size / rate, 4), "sample_rate": rate, "speaker": name,
-                    "split": "yardstick", "kind": "speech", "source": name, "package": f"pkg-{name}",
-                    "original": f"u{j}.wav", "lang": lang, "est_snr_db": 40.0})
+        out.append(
+            {
+                "path": str(path),
+                "duration": round(audio.size / rate, 4),
+                "sample_rate": rate,
+                "speaker": name,
+                "split": "yardstick",
+                "kind": "speech",
+                "source": name,
+                "package": f"pkg-{name}",
+                "original": f"u{j}.wav",
+                "lang": lang,
+                "est_snr_db": 40.0,
+            }
+        )
     return out
 
 
@@ -95,16 +106,38 @@ def tiny_pool(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     for i, (family, level) in enumerate(families.items()):
         for j, seconds in enumerate((0.5, 3.0)):  # a short file is looped
             path = write(root / "noise" / f"{family}{j}.flac", white(seconds, 16000, 100 * i + j, level), 16000)
-            entries.append({"path": str(path), "duration": seconds, "sample_rate": 16000, "speaker": None,
-                            "split": "yardstick", "kind": "music" if family == "music" else "noise",
-                            "source": f"{family}-src{j}", "package": f"pkg-{family}", "original": f"{family}{j}.ogg",
-                            "family": family})
+            entries.append(
+                {
+                    "path": str(path),
+                    "duration": seconds,
+                    "sample_rate": 16000,
+                    "speaker": None,
+                    "split": "yardstick",
+                    "kind": "music" if family == "music" else "noise",
+                    "source": f"{family}-src{j}",
+                    "package": f"pkg-{family}",
+                    "original": f"{family}{j}.ogg",
+                    "family": family,
+                }
+            )
     rng = np.random.default_rng(7)
     rir = rng.standard_normal(4000) * np.exp(-np.arange(4000) / 800) * 0.3
     rir[:40], rir[40] = 0.0, 1.0
     path = write(root / "rir" / "room.wav", rir.astype(np.float32), 16000, "FLOAT")
-    entries.append({"path": str(path), "duration": 0.25, "sample_rate": 16000, "speaker": None, "split": "test",
-                    "kind": "rir", "source": "rir", "package": "pkg-rir", "original": "room.wav", "real": True})
+    entries.append(
+        {
+            "path": str(path),
+            "duration": 0.25,
+            "sample_rate": 16000,
+            "speaker": None,
+            "split": "test",
+            "kind": "rir",
+            "source": "rir",
+            "package": "pkg-rir",
+            "original": "room.wav",
+            "real": True,
+        }
+    )
     return entries
 
 
@@ -117,8 +150,9 @@ def _rms_db(x: np.ndarray) -> float:
 
 
 def test_builder_writes_both_sets_with_every_promised_slice(tiny_pool: list[dict], tmp_path: Path) -> None:
-    opts = YardstickOptions(out=tmp_path / "ys", enhancement=EnhancementPlan(items=40),
-                            separation=SeparationPlan(items=8))
+    opts = YardstickOptions(
+        out=tmp_path / "ys", enhancement=EnhancementPlan(items=40), separation=SeparationPlan(items=8)
+    )
     sets = write_yardstick(tmp_path / "ys", tiny_pool, opts, "sepkit data yardstick ys")
     enh = _rows(sets["enh"])
     assert len(enh) == 40

@@ -18,8 +18,16 @@ from sepkit.train.switching import PermutationRecord, SwitchCount, count_switche
 from sepkit.train.warm_start import init_from_config, init_weights
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "denoise_pretrain"
-TINY = {"n_filters": 32, "kernel_size": 16, "bn_chan": 16, "hid_chan": 32, "skip_chan": 16, "n_blocks": 2,
-        "n_repeats": 1, "sample_rate": 8000}
+TINY = {
+    "n_filters": 32,
+    "kernel_size": 16,
+    "bn_chan": 16,
+    "hid_chan": 32,
+    "skip_chan": 16,
+    "n_blocks": 2,
+    "n_repeats": 1,
+    "sample_rate": 8000,
+}
 MASK = ["net.masker.mask_net.1.bias", "net.masker.mask_net.1.weight"]  # the projection to n_src masks
 QUICK = ["trainer.enable_progress_bar=false", "validation.metrics=[]"]
 
@@ -51,8 +59,9 @@ def test_permutation_record_closes_epochs_and_survives_a_checkpoint() -> None:
 
 # ---- warm start from a denoiser ------------------------------------------------------------------
 def _export(net: torch.nn.Module, out: Path, n_src: int, args: dict) -> Path:
-    config = ModelConfig(arch="conv_tasnet", args={**args, "n_src": n_src}, sample_rate=8000, task="enhance",
-                         n_src=n_src, name=out.name)
+    config = ModelConfig(
+        arch="conv_tasnet", args={**args, "n_src": n_src}, sample_rate=8000, task="enhance", n_src=n_src, name=out.name
+    )
     return export_model(net, out, config, "---\ntraining_data: none (test)\n---\n# test\n")
 
 
@@ -96,12 +105,31 @@ def test_warm_start_refuses_what_is_more_than_a_shape_change(tmp_path: Path) -> 
 def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny pretrain (8 steps) -> fine-tune (3 epochs of 4 steps), each from the recipe's configs."""
     root = tmp_path_factory.mktemp("denoise_pretrain")
-    pretrained = train(load_config(RECIPE / "tiny_pretrain.yaml", [
-        f"output_dir={root / 'pretrain'}", "trainer.max_steps=8", "data.train.n_items=16", "data.valid.n_items=4",
-        *QUICK]))
-    train(load_config(RECIPE / "tiny_finetune.yaml", [
-        f"output_dir={root / 'finetune'}", f"init.from={pretrained}", "trainer.max_steps=12",
-        "data.train.n_items=16", "data.valid.n_items=4", *QUICK]))
+    pretrained = train(
+        load_config(
+            RECIPE / "tiny_pretrain.yaml",
+            [
+                f"output_dir={root / 'pretrain'}",
+                "trainer.max_steps=8",
+                "data.train.n_items=16",
+                "data.valid.n_items=4",
+                *QUICK,
+            ],
+        )
+    )
+    train(
+        load_config(
+            RECIPE / "tiny_finetune.yaml",
+            [
+                f"output_dir={root / 'finetune'}",
+                f"init.from={pretrained}",
+                "trainer.max_steps=12",
+                "data.train.n_items=16",
+                "data.valid.n_items=4",
+                *QUICK,
+            ],
+        )
+    )
     return {"pretrain": root / "pretrain", "export": pretrained, "finetune": root / "finetune"}
 
 
@@ -125,8 +153,13 @@ def test_the_switching_rate_is_recorded_for_every_epoch_after_the_first(tiny_run
     assert [int(r["examples"]) for r in rows] == [16, 16]  # every example was seen in both epochs
     logged = {}
     for path in (tiny_runs["finetune"] / "logs").glob("version_*/metrics.csv"):
-        logged.update({int(r["epoch"]): float(r["train/switch_rate"])
-                       for r in csv.DictReader(path.open()) if r.get("train/switch_rate")})
+        logged.update(
+            {
+                int(r["epoch"]): float(r["train/switch_rate"])
+                for r in csv.DictReader(path.open())
+                if r.get("train/switch_rate")
+            }
+        )
     assert logged == pytest.approx(rates, abs=1e-6)
     assert not (tiny_runs["pretrain"] / "switch_rate.csv").exists()  # one output: nothing to permute
 
@@ -150,8 +183,21 @@ def test_the_comparison_table_and_plot_cover_every_run_in_order(tiny_runs: dict[
     script = RECIPE / "plot_switching.py"
     png, table = tmp_path / "cmp.png", tmp_path / "cmp.md"
     runs = ["--run", f"fine-tuned={tiny_runs['finetune']}", "--run", f"denoiser={tiny_runs['pretrain']}"]
-    done = subprocess.run([sys.executable, str(script), *runs, "--pretrain", str(tiny_runs["pretrain"]),
-                           "--png", str(png), "--table", str(table)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            *runs,
+            "--pretrain",
+            str(tiny_runs["pretrain"]),
+            "--png",
+            str(png),
+            "--table",
+            str(table),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert png.stat().st_size > 1000
     rows = [line for line in table.read_text().splitlines() if line.startswith("| ") and "`" in line]
@@ -159,6 +205,7 @@ def test_the_comparison_table_and_plot_cover_every_run_in_order(tiny_runs: dict[
     assert "denoising-pretrained" in rows[0] and "| random |" in rows[1]
     assert "(denoiser's best)" in table.read_text()  # the first run from random weights is the baseline
     assert "learned filterbank" in rows[0] and "Pretraining (`pretrain`" in table.read_text()
-    bad = subprocess.run([sys.executable, str(script), *runs, "--baseline", "nope", "--png", str(png)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(script), *runs, "--baseline", "nope", "--png", str(png)], capture_output=True, text=True
+    )
     assert bad.returncode != 0 and "is not one of the --run labels" in bad.stderr

@@ -59,7 +59,7 @@ def test_stream_resampler_matches_one_shot(orig: int, new: int) -> None:
     parts, i = [], 0
     while i < x.shape[-1]:
         k = int(torch.randint(1, 7000, (1,), generator=gen))
-        parts.append(stream.push(x[:, i: i + k]))
+        parts.append(stream.push(x[:, i : i + k]))
         i += k
     parts.append(stream.flush())
     y = torch.cat(parts, dim=-1)
@@ -72,8 +72,13 @@ def test_stream_resampler_matches_one_shot(orig: int, new: int) -> None:
 def test_engine_keeps_input_rate_and_length(rate: int) -> None:
     net = ConvTestModel(kernel=9).eval()
     x = below_full_scale(1, int(rate * 0.7) + 3)
-    out = process_array(x, rate, model_runner(net, torch.device("cpu")), 16000,
-                        InferenceSettings(chunk_seconds=0.2, overlap_seconds=0.05))
+    out = process_array(
+        x,
+        rate,
+        model_runner(net, torch.device("cpu")),
+        16000,
+        InferenceSettings(chunk_seconds=0.2, overlap_seconds=0.05),
+    )
     assert out.shape == (1, 1, x.shape[-1])
     # equals: resample -> model in one shot -> resample back
     ref = resample(one_shot(net, resample(x, rate, 16000)), 16000, rate)[..., : x.shape[-1]]
@@ -93,7 +98,7 @@ def test_windows_cover_every_sample() -> None:
     starts = chunk_starts(total, chunk, overlap)
     den = torch.zeros(total)
     for i, s in enumerate(starts):
-        den[s: s + chunk] += chunk_window(chunk, overlap, first=i == 0, last=i == len(starts) - 1)
+        den[s : s + chunk] += chunk_window(chunk, overlap, first=i == 0, last=i == len(starts) - 1)
     assert starts[-1] + chunk == total
     assert den.min() > 0.5
 
@@ -101,8 +106,9 @@ def test_windows_cover_every_sample() -> None:
 def test_streaming_memory_is_bounded() -> None:
     """Buffers never hold more than a few chunks, however long the stream."""
     net = ConvTestModel(kernel=9).eval()
-    ola = StreamingOverlapAdd(model_runner(net, torch.device("cpu")), total=16000 * 60, chunk=16000, overlap=1600,
-                              batch_size=2)
+    ola = StreamingOverlapAdd(
+        model_runner(net, torch.device("cpu")), total=16000 * 60, chunk=16000, overlap=1600, batch_size=2
+    )
     peak = 0
     for _ in range(60):
         ola.push(torch.randn(1, 16000))
@@ -116,9 +122,18 @@ def test_process_stream_reports_progress() -> None:
     net = ConvTestModel(kernel=9).eval()
     seen: list[int] = []
     x = np.random.default_rng(0).standard_normal((1, 16000)).astype(np.float32)
-    blocks = [x[:, i: i + 4000] for i in range(0, 16000, 4000)]
-    out = list(process_stream(blocks, 16000, 16000, model_runner(net, torch.device("cpu")), 16000,
-                              InferenceSettings(chunk_seconds=0.3, overlap_seconds=0.05), seen.append))
+    blocks = [x[:, i : i + 4000] for i in range(0, 16000, 4000)]
+    out = list(
+        process_stream(
+            blocks,
+            16000,
+            16000,
+            model_runner(net, torch.device("cpu")),
+            16000,
+            InferenceSettings(chunk_seconds=0.3, overlap_seconds=0.05),
+            seen.append,
+        )
+    )
     assert seen == [4000, 8000, 12000, 16000]
     assert sum(o.shape[-1] for o in out) == 16000
 
@@ -170,6 +185,7 @@ def test_inputs_shorter_than_the_model_window_still_give_outputs(length: int) ->
     net = StridedSeparator().eval()
     with pytest.raises(RuntimeError):
         net(torch.randn(1, 5))
-    out = process_array(torch.randn(1, length), 16000, model_runner(net, torch.device("cpu")), 16000,
-                        InferenceSettings())
+    out = process_array(
+        torch.randn(1, length), 16000, model_runner(net, torch.device("cpu")), 16000, InferenceSettings()
+    )
     assert out.shape == (2, 1, length) and torch.isfinite(out).all()

@@ -33,8 +33,18 @@ def _enhancer_dir(tmp_path: Path, seed: int = 0, **overrides: int) -> Path:
     with torch.no_grad():
         net.decode.weight.normal_(0, 0.3)  # a mask that varies, unlike the pass-through init
     out = tmp_path / f"enhancer{seed}"
-    return export_model(net, out, ModelConfig(arch="fast_enhancer", args={**args, "sample_rate": 8000},
-                                              sample_rate=8000, task="enhance", n_src=1, name=out.name))
+    return export_model(
+        net,
+        out,
+        ModelConfig(
+            arch="fast_enhancer",
+            args={**args, "sample_rate": 8000},
+            sample_rate=8000,
+            task="enhance",
+            n_src=1,
+            name=out.name,
+        ),
+    )
 
 
 def _overrides(tmp_path: Path, enhancer_dir: Path | None) -> list[str]:
@@ -95,8 +105,18 @@ def test_training_copies_the_named_enhancer_and_refuses_a_missing_or_mismatched_
 @pytest.mark.slow
 def test_tiny_run_lowers_the_error_and_exports_a_self_contained_estimator(tmp_path: Path) -> None:
     source = _enhancer_dir(tmp_path)
-    assert main(["train", str(TINY), *_overrides(tmp_path, source), "trainer.max_steps=24",
-                 "trainer.enable_progress_bar=false"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(TINY),
+                *_overrides(tmp_path, source),
+                "trainer.max_steps=24",
+                "trainer.enable_progress_bar=false",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader((tmp_path / "run" / "logs" / "version_0" / "metrics.csv").open()))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:6])  # the head corrects the raw estimate

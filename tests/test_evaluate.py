@@ -37,13 +37,29 @@ def test_set(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_enhancer_beside_unprocessed_and_noisereduce(test_set: Path, enh_model_dir: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_enhancer_beside_unprocessed_and_noisereduce(
+    test_set: Path, enh_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = tmp_path / "model"
     shutil.copytree(enh_model_dir, model)
     report = tmp_path / "eval.json"
-    args = ["evaluate", model, "--mix", test_set / "mix", "--ref", test_set / "s1", "--baseline", "noisereduce",
-            "--metrics", "si_sdr,estoi", "--json", report, "--update-card", "--test-name", "tiny"]
+    args = [
+        "evaluate",
+        model,
+        "--mix",
+        test_set / "mix",
+        "--ref",
+        test_set / "s1",
+        "--baseline",
+        "noisereduce",
+        "--metrics",
+        "si_sdr,estoi",
+        "--json",
+        report,
+        "--update-card",
+        "--test-name",
+        "tiny",
+    ]
     code, out, err = run(capsys, *args)
     assert code == 0, err
     doc = json.loads(report.read_text())
@@ -51,8 +67,12 @@ def test_enhancer_beside_unprocessed_and_noisereduce(test_set: Path, enh_model_d
     # the unprocessed row is the mixture scored as it is: no improvement, the SI-SDR of the input
     unprocessed = doc["means"]["unprocessed"]
     assert unprocessed["si_sdri"] == pytest.approx(0.0, abs=1e-9)
-    direct = np.mean([si_sdr(sf.read(test_set / "mix" / f"u{i}.wav")[0], sf.read(test_set / "s1" / f"u{i}.wav")[0])
-                      for i in range(3)])
+    direct = np.mean(
+        [
+            si_sdr(sf.read(test_set / "mix" / f"u{i}.wav")[0], sf.read(test_set / "s1" / f"u{i}.wav")[0])
+            for i in range(3)
+        ]
+    )
     assert unprocessed["si_sdr"] == pytest.approx(direct, abs=1e-6)
     assert doc["means"]["noisereduce"]["si_sdr"] != pytest.approx(direct, abs=1e-3)  # the baseline really ran
     assert "| noisereduce |" in out and "| unprocessed |" in out
@@ -74,59 +94,107 @@ def test_enhancer_beside_unprocessed_and_noisereduce(test_set: Path, enh_model_d
     assert body2.count("## Test-set scores") == 1 and set(meta) == set(meta2)
 
 
-def test_models_lists_test_scores_from_the_card(test_set: Path, enh_model_dir: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_lists_test_scores_from_the_card(
+    test_set: Path,
+    enh_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     root = tmp_path / "shipped"
     shutil.copytree(enh_model_dir, root / "test-enh")
-    code, _, err = run(capsys, "evaluate", root / "test-enh", "--mix", test_set / "mix", "--ref", test_set / "s1",
-                       "--metrics", "si_sdr", "--update-card", "--test-name", "tiny-set")
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        root / "test-enh",
+        "--mix",
+        test_set / "mix",
+        "--ref",
+        test_set / "s1",
+        "--metrics",
+        "si_sdr",
+        "--update-card",
+        "--test-name",
+        "tiny-set",
+    )
     assert code == 0, err
     monkeypatch.setenv("SEPKIT_PRETRAINED", str(root))
     code, out, _ = run(capsys, "models")
     assert code == 0 and "test (tiny-set): si_sdr" in out
 
 
-def test_separator_unprocessed_row_and_permutation(test_set: Path, sep_model_dir: Path,
-                                                   capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_separator_unprocessed_row_and_permutation(
+    test_set: Path, sep_model_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     report = tmp_path / "eval.json"
-    code, out, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
-                         "--metrics", "si_sdr", "--json", report)
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        sep_model_dir,
+        "--mix",
+        test_set / "mix2",
+        "--ref",
+        test_set,
+        "--metrics",
+        "si_sdr",
+        "--json",
+        report,
+    )
     assert code == 0, err
     means = json.loads(report.read_text())["means"]
     assert means["unprocessed"]["si_sdri"] == pytest.approx(0.0, abs=1e-9)
     assert np.isfinite(means["test-sep2"]["si_sdr"])
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--baseline", "wiener9000"], "unknown baseline 'wiener9000'"),
-    (["--metrics", "si_sdr,blah"], "blah"),
-])
-def test_bad_requests_fail_in_one_line(test_set: Path, enh_model_dir: Path, capsys: pytest.CaptureFixture[str],
-                                       extra: list[str], message: str) -> None:
-    code, out, err = run(capsys, "evaluate", enh_model_dir, "--mix", test_set / "mix", "--ref", test_set / "s1",
-                         *extra)
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--baseline", "wiener9000"], "unknown baseline 'wiener9000'"),
+        (["--metrics", "si_sdr,blah"], "blah"),
+    ],
+)
+def test_bad_requests_fail_in_one_line(
+    test_set: Path, enh_model_dir: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, "evaluate", enh_model_dir, "--mix", test_set / "mix", "--ref", test_set / "s1", *extra)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_separator_with_enhancement_baseline_is_refused(test_set: Path, sep_model_dir: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
-                       "--baseline", "noisereduce")
+def test_separator_with_enhancement_baseline_is_refused(
+    test_set: Path, sep_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set, "--baseline", "noisereduce"
+    )
     assert code == 2 and "separate model" in err
 
 
-def test_another_model_is_a_baseline_run_and_scored_in_the_same_run(test_set: Path, sep_model_dir: Path,
-                                                                    tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_another_model_is_a_baseline_run_and_scored_in_the_same_run(
+    test_set: Path, sep_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     other = tmp_path / "older"
     shutil.copytree(sep_model_dir, other)
     config = json.loads((other / "config.json").read_text())
     config["name"] = "older-sep2"
     (other / "config.json").write_text(json.dumps(config))
     report, work = tmp_path / "eval.json", tmp_path / "work"
-    code, out, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
-                         "--baseline", other, "--metrics", "si_sdr", "--json", report, "--work-dir", work)
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        sep_model_dir,
+        "--mix",
+        test_set / "mix2",
+        "--ref",
+        test_set,
+        "--baseline",
+        other,
+        "--metrics",
+        "si_sdr",
+        "--json",
+        report,
+        "--work-dir",
+        work,
+    )
     assert code == 0, err
     doc = json.loads(report.read_text())
     assert list(doc["means"]) == ["unprocessed", "older-sep2", "test-sep2"]
@@ -136,18 +204,38 @@ def test_another_model_is_a_baseline_run_and_scored_in_the_same_run(test_set: Pa
     assert doc["seconds"]["older-sep2"] > 0 and "| older-sep2 |" in out
 
 
-@pytest.mark.parametrize("baseline, message", [
-    ("self", "two systems are called 'test-sep2'"),
-    ("enhancer", "does enhance, not separate like test-sep2"),
-    ("not-a-model-dir", "not a sepkit model directory"),
-])
-def test_bad_model_baselines_fail_in_one_line(test_set: Path, sep_model_dir: Path, enh_model_dir: Path,
-                                              tmp_path: Path, capsys: pytest.CaptureFixture[str], baseline: str,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    "baseline, message",
+    [
+        ("self", "two systems are called 'test-sep2'"),
+        ("enhancer", "does enhance, not separate like test-sep2"),
+        ("not-a-model-dir", "not a sepkit model directory"),
+    ],
+)
+def test_bad_model_baselines_fail_in_one_line(
+    test_set: Path,
+    sep_model_dir: Path,
+    enh_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    baseline: str,
+    message: str,
+) -> None:
     (tmp_path / "empty").mkdir()
     target = {"self": sep_model_dir, "enhancer": enh_model_dir, "not-a-model-dir": tmp_path / "empty"}[baseline]
-    code, _, err = run(capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set,
-                       "--baseline", target, "--metrics", "si_sdr")
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        sep_model_dir,
+        "--mix",
+        test_set / "mix2",
+        "--ref",
+        test_set,
+        "--baseline",
+        target,
+        "--metrics",
+        "si_sdr",
+    )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 

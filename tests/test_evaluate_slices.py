@@ -23,21 +23,33 @@ def _evaluation() -> Evaluation:
     """Four files: the model gains 2 dB on the two 'low' ones and loses 1 dB on the two 'high' ones."""
     base = {"a": 0.0, "b": 1.0, "c": 10.0, "d": 12.0}
     gain = {"a": 2.0, "b": 2.0, "c": -1.0, "d": -1.0}
-    rows = {"unprocessed": {f: {"si_sdr": v, "si_sdri": 0.0} for f, v in base.items()},
-            "m": {f: {"si_sdr": v + gain[f], "si_sdri": gain[f]} for f, v in base.items()}}
-    means = {s: {c: float(np.mean([r[c] for r in files.values()])) for c in ("si_sdr", "si_sdri")}
-             for s, files in rows.items()}
+    rows = {
+        "unprocessed": {f: {"si_sdr": v, "si_sdri": 0.0} for f, v in base.items()},
+        "m": {f: {"si_sdr": v + gain[f], "si_sdri": gain[f]} for f, v in base.items()},
+    }
+    means = {
+        s: {c: float(np.mean([r[c] for r in files.values()])) for c in ("si_sdr", "si_sdri")}
+        for s, files in rows.items()
+    }
     return Evaluation("m", "enhance", 4, ["si_sdr"], means=means, rows=rows)
 
 
-LABELS = {"a": {"snr": "-5..0 dB", "noise": "babble"}, "b": {"snr": "-5..0 dB", "noise": "music"},
-          "c": {"snr": "10..20 dB", "noise": "babble"}, "d": {"snr": "10..20 dB", "noise": "music"}}
+LABELS = {
+    "a": {"snr": "-5..0 dB", "noise": "babble"},
+    "b": {"snr": "-5..0 dB", "noise": "music"},
+    "c": {"snr": "10..20 dB", "noise": "babble"},
+    "d": {"snr": "10..20 dB", "noise": "music"},
+}
 
 
 def test_report_groups_files_by_every_slice() -> None:
     report = slice_report(_evaluation(), LABELS)
     assert [(r["slice"], r["value"], r["files"]) for r in report] == [
-        ("snr", "-5..0 dB", 2), ("snr", "10..20 dB", 2), ("noise", "babble", 2), ("noise", "music", 2)]
+        ("snr", "-5..0 dB", 2),
+        ("snr", "10..20 dB", 2),
+        ("noise", "babble", 2),
+        ("noise", "music", 2),
+    ]
     low, high, babble = report[0], report[1], report[2]
     assert low["means"]["m"]["si_sdr"] == pytest.approx(2.5) and low["means"]["unprocessed"]["si_sdr"] == 0.5
     assert low["paired"]["unprocessed"]["si_sdr"]["mean"] == pytest.approx(2.0)
@@ -80,14 +92,32 @@ def sliced_set(tmp_path: Path) -> Path:
     return tmp_path / "set"
 
 
-def test_evaluate_reports_slices_found_beside_the_mixtures(sliced_set: Path, enh_model_dir: Path, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_reports_slices_found_beside_the_mixtures(
+    sliced_set: Path, enh_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert find_slices(sliced_set / "mix") == sliced_set / "items.jsonl"
     model = tmp_path / "model"
     shutil.copytree(enh_model_dir, model)
     report = tmp_path / "eval.json"
-    code = main([str(a) for a in ("evaluate", model, "--mix", sliced_set / "mix", "--ref", sliced_set / "s1",
-                                  "--baseline", "noisereduce", "--metrics", "si_sdr", "--json", report)])
+    code = main(
+        [
+            str(a)
+            for a in (
+                "evaluate",
+                model,
+                "--mix",
+                sliced_set / "mix",
+                "--ref",
+                sliced_set / "s1",
+                "--baseline",
+                "noisereduce",
+                "--metrics",
+                "si_sdr",
+                "--json",
+                report,
+            )
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     doc = json.loads(report.read_text())
@@ -101,10 +131,23 @@ def test_evaluate_reports_slices_found_beside_the_mixtures(sliced_set: Path, enh
     assert "Per slice" in out and "Slice 'snr'" in out
 
 
-def test_evaluate_refuses_a_missing_slices_file_before_any_work(sliced_set: Path, enh_model_dir: Path,
-                                                                tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code = main([str(a) for a in ("evaluate", enh_model_dir, "--mix", sliced_set / "mix", "--ref",
-                                  sliced_set / "s1", "--slices", tmp_path / "nope.jsonl")])
+def test_evaluate_refuses_a_missing_slices_file_before_any_work(
+    sliced_set: Path, enh_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            str(a)
+            for a in (
+                "evaluate",
+                enh_model_dir,
+                "--mix",
+                sliced_set / "mix",
+                "--ref",
+                sliced_set / "s1",
+                "--slices",
+                tmp_path / "nope.jsonl",
+            )
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 2 and "nope.jsonl: no such slices file" in err and len(err.strip().splitlines()) == 1

@@ -70,15 +70,25 @@ def test_linear_schedule_continues_a_planned_budget() -> None:
 
     from sepkit.train.supervised import SupervisedModule
 
-    config = {"task": "enhance", "paradigm": "supervised", "sample_rate": 16000,
-              "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1}},
-              "optim": {"lr": 1.0, "scheduler": {"name": "linear", "warmup_steps": 10, "total_steps": 1000,
-                                                 "start_step": 500}},
-              "output_dir": "unused"}
+    config = {
+        "task": "enhance",
+        "paradigm": "supervised",
+        "sample_rate": 16000,
+        "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1}},
+        "optim": {
+            "lr": 1.0,
+            "scheduler": {"name": "linear", "warmup_steps": 10, "total_steps": 1000, "start_step": 500},
+        },
+        "output_dir": "unused",
+    }
     module = SupervisedModule(config)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(SupervisedModule, "trainer", property(lambda self: SimpleNamespace(estimated_stepping_batches=200)),
-                   raising=False)
+        mp.setattr(
+            SupervisedModule,
+            "trainer",
+            property(lambda self: SimpleNamespace(estimated_stepping_batches=200)),
+            raising=False,
+        )
         out = module.configure_optimizers()
     scheduler = out["lr_scheduler"]["scheduler"]
     factor = scheduler.lr_lambdas[0]

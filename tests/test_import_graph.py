@@ -36,7 +36,8 @@ def module_files(root: Path = ROOT) -> dict[str, Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _import_time_nodes(body: list[ast.stmt]):
@@ -182,7 +183,8 @@ def test_sepkit_has_no_import_cycles() -> None:
     assert len(graph) > 50 and "sepkit.api" in graph
     cycles = find_cycles(graph)
     assert not cycles, "import cycles among sepkit's modules (module-level imports):\n" + "\n".join(
-        " -> ".join(cycle) for cycle in cycles)
+        " -> ".join(cycle) for cycle in cycles
+    )
 
 
 @pytest.fixture
@@ -193,7 +195,7 @@ def toy_package(tmp_path: Path) -> Path:
         "__init__.py": "from sepkit.a import f\n",
         "a.py": "from sepkit import b\ndef f():\n    from sepkit import c\n",
         "b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sepkit.a import f\nelse:\n"
-                "    import os\nfrom .sub import d\n",
+        "    import os\nfrom .sub import d\n",
         "c.py": "import sepkit.a\n",
         "sub/__init__.py": "",
         "sub/d.py": "try:\n    from ..a import f\nexcept ImportError:\n    pass\n",

@@ -39,8 +39,15 @@ class Doubler(nn.Module):
 @pytest.fixture(scope="module")
 def doubler_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models") / "doubler"
-    config = ModelConfig(arch="test_doubler", args={}, sample_rate=16000, task="enhance", n_src=1, name="doubler",
-                         inference={"chunk_seconds": 1.0, "overlap_seconds": 0.2})
+    config = ModelConfig(
+        arch="test_doubler",
+        args={},
+        sample_rate=16000,
+        task="enhance",
+        n_src=1,
+        name="doubler",
+        inference={"chunk_seconds": 1.0, "overlap_seconds": 0.2},
+    )
     return export_model(Doubler(), out, config, "---\ntraining_data: none (test fixture)\n---\n# doubler\n")
 
 
@@ -112,7 +119,7 @@ def test_limiter_streams_in_any_blocks_with_the_same_result(blocks: list[int]) -
     ref = torch.cat([whole.push(x), whole.flush()], dim=-1)
     limiter, parts, start = PeakLimiter(16000), [], 0
     for n in blocks:
-        parts.append(limiter.push(x[..., start: start + n]))
+        parts.append(limiter.push(x[..., start : start + n]))
         start += n
     parts.append(limiter.flush())
     out = torch.cat(parts, dim=-1)
@@ -159,7 +166,7 @@ def test_limiter_without_look_ahead_holds_full_scale_at_once_and_ramps_back(bloc
     x = torch.from_numpy(model_out).reshape(1, 2, -1)
     limiter, parts, start = PeakLimiter(16000, lookahead_seconds=0), [], 0
     for n in blocks:
-        parts.append(limiter.push(x[..., start: start + n]))
+        parts.append(limiter.push(x[..., start : start + n]))
         assert parts[-1].shape[-1] == n  # every sample comes back at once
         start += n
     assert limiter.flush().shape[-1] == 0

@@ -64,8 +64,12 @@ def test_si_sdr_stays_accurate_at_high_sdr() -> None:
 
 @pytest.mark.parametrize(
     "elementwise, pairwise",
-    [(neg_si_sdr, pairwise_neg_si_sdr), (neg_snr, pairwise_neg_snr), (neg_sd_sdr, pairwise_neg_sd_sdr),
-     (thresholded_snr, pairwise_thresholded_snr)],
+    [
+        (neg_si_sdr, pairwise_neg_si_sdr),
+        (neg_snr, pairwise_neg_snr),
+        (neg_sd_sdr, pairwise_neg_sd_sdr),
+        (thresholded_snr, pairwise_thresholded_snr),
+    ],
 )
 def test_pairwise_matrix_matches_elementwise(elementwise, pairwise) -> None:
     est, ref = torch.randn(2, 3, 1000), torch.randn(2, 3, 1000)

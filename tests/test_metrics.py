@@ -65,8 +65,9 @@ def test_si_sdr_equals_references(pair: tuple[np.ndarray, np.ndarray]) -> None:
     value = si_sdr(est, ref)
     assert isinstance(value, float)
     assert value == pytest.approx(si_sdr_float64(est, ref), abs=1e-9)
-    tm = scale_invariant_signal_distortion_ratio(torch.from_numpy(est).double(), torch.from_numpy(ref).double(),
-                                                 zero_mean=True)
+    tm = scale_invariant_signal_distortion_ratio(
+        torch.from_numpy(est).double(), torch.from_numpy(ref).double(), zero_mean=True
+    )
     assert value == pytest.approx(float(tm), abs=1e-9)
     ast = -pairwise_neg_sisdr(torch.from_numpy(est).double()[None, None], torch.from_numpy(ref).double()[None, None])
     assert value == pytest.approx(float(ast), abs=1e-4)  # asteroid adds 1e-8 in its ratios
@@ -83,8 +84,9 @@ def test_si_sdr_torch_matches_numpy_batched_and_differentiable() -> None:
     np.testing.assert_allclose(got.detach().numpy(), expected, atol=1e-4)
     got.sum().backward()
     assert est_t.grad is not None and torch.isfinite(est_t.grad).all()
-    assert float(si_sdr_torch(torch.from_numpy(ests).double(), torch.from_numpy(refs).double())[1, 2]) == \
-        pytest.approx(expected[1, 2], abs=1e-9)
+    assert float(si_sdr_torch(torch.from_numpy(ests).double(), torch.from_numpy(refs).double())[1, 2]) == pytest.approx(
+        expected[1, 2], abs=1e-9
+    )
 
 
 def test_si_sdr_is_scale_invariant_and_crops_to_shorter(pair: tuple[np.ndarray, np.ndarray]) -> None:
@@ -217,8 +219,14 @@ def test_score_signals_averages_channels_and_broadcasts_mono() -> None:
 def test_registry_names_columns_and_errors() -> None:
     ms = get_metrics("si_sdr, dnsmos,si_sdr")
     assert [m.name for m in ms] == ["si_sdr", "dnsmos"]
-    assert metric_columns(ms, with_mix=True) == ["si_sdr", "si_sdri", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak",
-                                                  "dnsmos_p808"]
+    assert metric_columns(ms, with_mix=True) == [
+        "si_sdr",
+        "si_sdri",
+        "dnsmos_ovrl",
+        "dnsmos_sig",
+        "dnsmos_bak",
+        "dnsmos_p808",
+    ]
     with pytest.raises(ConfigError, match="unknown metric 'si_sdri'.*mixture is given"):
         get_metrics("si_sdri")
 

@@ -11,8 +11,9 @@ from sepkit.losses import mixit_assignment, mixit_loss, mixture_consistency
 from sepkit.losses.criteria import EPS
 
 
-def _brute_force(est: torch.Tensor, mix: torch.Tensor, snr_max: float = 30.0,
-                 allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _brute_force(
+    est: torch.Tensor, mix: torch.Tensor, snr_max: float = 30.0, allowed: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss (B,) and best remix (B, N, T) by remixing the waveforms of every assignment."""
     n_est, n_mix = est.shape[1], mix.shape[1]
     tau = 10.0 ** (-snr_max / 10.0)
@@ -20,8 +21,9 @@ def _brute_force(est: torch.Tensor, mix: torch.Tensor, snr_max: float = 30.0,
     for assign in itertools.product(range(n_mix), repeat=n_est):
         if allowed is not None and not all(bool(allowed[m, n]) for m, n in enumerate(assign)):
             continue
-        parts = [sum((est[:, m] for m in range(n_est) if assign[m] == n), torch.zeros_like(mix[:, 0]))
-                 for n in range(n_mix)]
+        parts = [
+            sum((est[:, m] for m in range(n_est) if assign[m] == n), torch.zeros_like(mix[:, 0])) for n in range(n_mix)
+        ]
         remixed = torch.stack(parts, 1)
         error = ((mix - remixed) ** 2).sum(-1)
         losses.append((10 * torch.log10(error + tau * (mix**2).sum(-1) + EPS)).mean(-1))
@@ -32,8 +34,7 @@ def _brute_force(est: torch.Tensor, mix: torch.Tensor, snr_max: float = 30.0,
     return table[batch, best], torch.stack(remixes, 1)[batch, best]
 
 
-def _inputs(batch: int, n_est: int, n_mix: int, samples: int = 200, seed: int = 0
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def _inputs(batch: int, n_est: int, n_mix: int, samples: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Estimates and mixtures that are noisy sums of random subsets of them (a meaningful optimum)."""
     g = torch.Generator().manual_seed(seed)
     est = torch.randn(batch, n_est, samples, generator=g, dtype=torch.float64)

@@ -31,8 +31,11 @@ SEPARATORS = ["conv_tasnet", "dprnn", "dccrn", "sudormrf", "sepformer", "stft_se
 
 def _cases() -> list[tuple[str, dict]]:
     cases = [(arch, {**args, "n_src": n}) for arch, args in TINY.items() if arch in SEPARATORS for n in (1, 2)]
-    return cases + [("fast_enhancer", TINY["fast_enhancer"]), ("fast_enhancer", {**TINY["fast_enhancer"], "mask": "complex"}),
-                    ("filter_enhancer", TINY["filter_enhancer"])]
+    return cases + [
+        ("fast_enhancer", TINY["fast_enhancer"]),
+        ("fast_enhancer", {**TINY["fast_enhancer"], "mask": "complex"}),
+        ("filter_enhancer", TINY["filter_enhancer"]),
+    ]
 
 
 # Architectures whose outputs are not (B, K, T) waveforms from a bare waveform, or that need a
@@ -55,7 +58,9 @@ def test_every_architecture_has_a_tiny_case() -> None:
         assert arch in (here / test_file).read_text(), f"{test_file} does not build {arch}"
 
 
-@pytest.mark.parametrize("arch, args", _cases(), ids=lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+@pytest.mark.parametrize(
+    "arch, args", _cases(), ids=lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+)
 def test_interface_and_export_round_trip(arch: str, args: dict, tmp_path) -> None:
     json.dumps(args)  # configs must be JSON
     torch.manual_seed(0)
@@ -77,11 +82,13 @@ def test_interface_and_export_round_trip(arch: str, args: dict, tmp_path) -> Non
 
 def test_deferred_architectures_register_when_first_asked_for() -> None:
     """The SSL heads and encoder are not imported with sepkit.models (sepkit.ssl imports the registry)."""
-    code = ("import sys, sepkit.models as m\n"
-            "assert not {'sepkit.ssl', 'sepkit.models.ssl_masker', 'sepkit.models.ssl_blstm'} & set(sys.modules)\n"
-            f"assert set({sorted(DEFERRED)!r}) <= set(m.available_models())\n"
-            "assert m.registry.model_builder('ssl_blstm').__name__ == 'SslBlstm' and 'sepkit.ssl' in sys.modules\n"
-            "try:\n    m.build_model('nope')\nexcept Exception as e:\n    assert 'ssl_masker' in str(e), e\n")
+    code = (
+        "import sys, sepkit.models as m\n"
+        "assert not {'sepkit.ssl', 'sepkit.models.ssl_masker', 'sepkit.models.ssl_blstm'} & set(sys.modules)\n"
+        f"assert set({sorted(DEFERRED)!r}) <= set(m.available_models())\n"
+        "assert m.registry.model_builder('ssl_blstm').__name__ == 'SslBlstm' and 'sepkit.ssl' in sys.modules\n"
+        "try:\n    m.build_model('nope')\nexcept Exception as e:\n    assert 'ssl_masker' in str(e), e\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
 
 

@@ -11,8 +11,10 @@ REPO = Path(__file__).resolve().parent.parent
 # such as /usr/share or /proc are the same everywhere and allowed. Built from words so that this
 # file does not match itself.
 MACHINE_DIRS = ("work", "root", "home", "Users", "tmp", "mnt", "media", "scratch", "data", "srv", "opt", "var/tmp")
-PATTERN = re.compile(r"(?<![\w.~}$/])/(?:" + "|".join(re.escape(d) for d in MACHINE_DIRS) + r")/"
-                     r"|\b[A-Za-z]:\\(?:Users|Documents and Settings)\\")
+PATTERN = re.compile(
+    r"(?<![\w.~}$/])/(?:" + "|".join(re.escape(d) for d in MACHINE_DIRS) + r")/"
+    r"|\b[A-Za-z]:\\(?:Users|Documents and Settings)\\"
+)
 
 
 def tracked_text_files() -> list[Path]:
@@ -37,9 +39,22 @@ def test_the_pattern_catches_machine_paths_and_spares_system_ones() -> None:
     def path(*parts: str) -> str:  # joined here, so that this file holds no such path
         return "/" + "/".join(parts)
 
-    for bad in ("corpus: " + path("work", "data", "demo"), "--mix " + path("root", "x"), "C:" + "\\Users\\me",
-                "'" + path("tmp", "unused") + "'", "path=" + path("data", "LibriMix")):
+    for bad in (
+        "corpus: " + path("work", "data", "demo"),
+        "--mix " + path("root", "x"),
+        "C:" + "\\Users\\me",
+        "'" + path("tmp", "unused") + "'",
+        "path=" + path("data", "LibriMix"),
+    ):
         assert PATTERN.search(bad), bad
-    for good in ("corpus: ${data}/demo", "$SEPKIT_DATA/demo/fixed", "usr/share/games/torcs/data/sound",
-                 "/usr/share/doc", "/proc/cpuinfo", "runs/enhance/export", "~/.cache/sepkit", "sepkit/data/paths.py"):
+    for good in (
+        "corpus: ${data}/demo",
+        "$SEPKIT_DATA/demo/fixed",
+        "usr/share/games/torcs/data/sound",
+        "/usr/share/doc",
+        "/proc/cpuinfo",
+        "runs/enhance/export",
+        "~/.cache/sepkit",
+        "sepkit/data/paths.py",
+    ):
         assert not PATTERN.search(good), good

@@ -60,8 +60,9 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("name", ["separate-2spk", *ARCHS])
-def test_onnxruntime_matches_pytorch_on_a_real_clip(exports: dict[str, Path], real_clip: torch.Tensor,
-                                                    name: str) -> None:
+def test_onnxruntime_matches_pytorch_on_a_real_clip(
+    exports: dict[str, Path], real_clip: torch.Tensor, name: str
+) -> None:
     folder = exports[name]
     torch_dir = folder.with_name(f"{name}-torch") if name in ARCHS else name
     net = sepkit.load(torch_dir, device="cpu").net
@@ -77,8 +78,9 @@ def test_onnxruntime_matches_pytorch_on_a_real_clip(exports: dict[str, Path], re
 
 
 @pytest.mark.parametrize("rate,channels,seconds", [(44100, 2, 1.3), (8000, 1, 9.5), (16000, 3, 0.02)])
-def test_backend_onnx_runs_any_length_rate_and_channels(exports: dict[str, Path], tmp_path: Path, rate: int,
-                                                        channels: int, seconds: float) -> None:
+def test_backend_onnx_runs_any_length_rate_and_channels(
+    exports: dict[str, Path], tmp_path: Path, rate: int, channels: int, seconds: float
+) -> None:
     from sepkit_fixtures import speechlike
 
     src = tmp_path / "in.wav"
@@ -87,16 +89,34 @@ def test_backend_onnx_runs_any_length_rate_and_channels(exports: dict[str, Path]
         dst = tmp_path / f"{name}.wav"
         assert main(["enhance", str(src), "-o", str(dst), "--model", str(exports[name]), "--backend", "onnx"]) == 0
         info = sf.info(dst)
-        assert (info.samplerate, info.channels, info.frames, info.subtype) == (rate, channels, sf.info(src).frames,
-                                                                               "PCM_24")
+        assert (info.samplerate, info.channels, info.frames, info.subtype) == (
+            rate,
+            channels,
+            sf.info(src).frames,
+            "PCM_24",
+        )
         if 1 < seconds < 8:  # one chunk, no padding: the ONNX graph gives what the PyTorch model gives
             onnx_out, _ = sf.read(dst, dtype="float32", always_2d=True)
             torch_out = sepkit.load(exports[name].with_name(f"{name}-torch"), device="cpu").enhance(
-                sf.read(src, dtype="float32", always_2d=True)[0].T, rate)
+                sf.read(src, dtype="float32", always_2d=True)[0].T, rate
+            )
             assert np.min(si_sdr(onnx_out.T, torch_out)) > 40.0
     sep_dir = tmp_path / "sep"
-    assert main(["separate", str(src), "--out-dir", str(sep_dir), "--model", str(exports["separate-2spk"]),
-                 "--backend", "onnx"]) == 0
+    assert (
+        main(
+            [
+                "separate",
+                str(src),
+                "--out-dir",
+                str(sep_dir),
+                "--model",
+                str(exports["separate-2spk"]),
+                "--backend",
+                "onnx",
+            ]
+        )
+        == 0
+    )
     assert [sf.info(sep_dir / f"in_s{k}.wav").frames for k in (1, 2)] == [sf.info(src).frames] * 2
 
 
@@ -108,8 +128,9 @@ def test_backend_onnx_separation_equals_the_torch_backend(exports: dict[str, Pat
     assert np.abs(onnx - ref).max() < 1e-4
 
 
-def test_export_and_backend_refusals_are_one_line(exports: dict[str, Path], capsys: pytest.CaptureFixture[str],
-                                                  enh_model_dir: Path) -> None:
+def test_export_and_backend_refusals_are_one_line(
+    exports: dict[str, Path], capsys: pytest.CaptureFixture[str], enh_model_dir: Path
+) -> None:
     def error(*args: str) -> str:
         assert main([str(a) for a in args]) == 2
         err = capsys.readouterr().err
@@ -119,8 +140,9 @@ def test_export_and_backend_refusals_are_one_line(exports: dict[str, Path], caps
     torch_dir = exports["filter_enhancer"].with_name("filter_enhancer-torch")
     assert "no model.onnx" in error("enhance", "x.wav", "--model", torch_dir, "--backend", "onnx")
     assert "--backend onnx" in error("enhance", "x.wav", "--model", exports["filter_enhancer"])
-    assert "runs on the CPU" in error("enhance", "x.wav", "--model", exports["filter_enhancer"], "--backend", "onnx",
-                                      "--device", "cuda")
+    assert "runs on the CPU" in error(
+        "enhance", "x.wav", "--model", exports["filter_enhancer"], "--backend", "onnx", "--device", "cuda"
+    )
     assert "refusing to replace an input" in error("export", torch_dir, torch_dir, "--format", "onnx")
     assert "already exists" in error("export", torch_dir, exports["filter_enhancer"], "--format", "onnx")
     assert "not a checkpoint file" in error("export", torch_dir, exports["filter_enhancer"].parent / "new")

@@ -70,9 +70,11 @@ def test_installed_wheel_enhances_from_another_folder(wheel: Path, tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if k not in ("SEPKIT_PRETRAINED", "PYTHONPATH")}
     env.update(http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")  # any download would fail
 
-    probe = ("import json, sepkit, sepkit.pretrained as p; net = sepkit.load('separate-2spk', device='cpu'); "
-             "print(json.dumps({'file': sepkit.__file__, 'n_src': net.n_src, "
-             "'models': {k: str(v) for k, v in p.shipped_models().items()}}))")
+    probe = (
+        "import json, sepkit, sepkit.pretrained as p; net = sepkit.load('separate-2spk', device='cpu'); "
+        "print(json.dumps({'file': sepkit.__file__, 'n_src': net.n_src, "
+        "'models': {k: str(v) for k, v in p.shipped_models().items()}}))"
+    )
     found = json.loads(_run(python, "-c", probe, cwd=work, env=env).stdout.strip().splitlines()[-1])
     assert Path(found["file"]).is_relative_to(purelib), found["file"]  # the wheel's copy, not the checkout's
     assert found["n_src"] == 2

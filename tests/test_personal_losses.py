@@ -75,8 +75,10 @@ def test_a_noisy_segment_gets_a_lower_weight_and_teaches_less() -> None:
     err = 0.3 * torch.randn(1, 4000, generator=g)
     wrong_in_clean = ref + torch.cat([err, torch.zeros(1, 4000)], 1)
     wrong_in_noisy = ref + torch.cat([torch.zeros(1, 4000), err], 1)
-    loss = {name: weighted_distance(est, ref, neg_snr, w, 256, 64).item()
-            for name, est in (("clean", wrong_in_clean), ("noisy", wrong_in_noisy))}
+    loss = {
+        name: weighted_distance(est, ref, neg_snr, w, 256, 64).item()
+        for name, est in (("clean", wrong_in_clean), ("noisy", wrong_in_noisy))
+    }
     assert loss["noisy"] < loss["clean"] - 5  # the same error, in the noisy half, costs far less
     unweighted = [weighted_distance(est, ref, neg_snr).item() for est in (wrong_in_clean, wrong_in_noisy)]
     assert unweighted[0] == pytest.approx(unweighted[1], abs=0.5)  # without weights the two are alike
@@ -104,8 +106,10 @@ def test_contrastive_loss_terms() -> None:
     # with weights: signal terms by each example's weights, positive by w1, negative by w1 * w2
     w1, w2 = torch.rand(4, 13, generator=g), torch.rand(4, 13, generator=g)
     t = contrastive_mixtures_loss(y1, y2, p1, p2, positive, neg_snr, w1=w1, w2=w2, window=256, hop=64)
-    torch.testing.assert_close(t["signal"], 0.5 * (weighted_distance(y1, p1, neg_snr, w1, 256, 64)
-                                                   + weighted_distance(y2, p2, neg_snr, w2, 256, 64)))
+    torch.testing.assert_close(
+        t["signal"],
+        0.5 * (weighted_distance(y1, p1, neg_snr, w1, 256, 64) + weighted_distance(y2, p2, neg_snr, w2, 256, 64)),
+    )
     torch.testing.assert_close(t["positive"][:2], weighted_distance(y1, y2, neg_snr, w1, 256, 64)[:2])
     apart = weighted_distance(p1, p2, neg_snr, w1 * w2, 256, 64) - weighted_distance(y1, y2, neg_snr, w1 * w2, 256, 64)
     torch.testing.assert_close(t["negative"][2:], apart[2:] ** 2)
@@ -126,20 +130,32 @@ class _Oracle(torch.nn.Module):
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 def test_personalize_module_weights_frames_with_the_estimator(tmp_path: Path) -> None:
     est_args = {"n_fft": 512, "hop": 128, "hidden": 8, "layers": 1}
-    export_model(SnrEstimator(sample_rate=16000, **est_args), tmp_path / "snr",
-                 ModelConfig("snr_estimator", {**est_args, "sample_rate": 16000}, 16000, "snr", 1))
-    config = {"task": "enhance", "paradigm": "personalize", "sample_rate": 8000, "output_dir": str(tmp_path / "run"),
-              "model": {"arch": "fast_enhancer", "args": {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}},
-              "personalize": {"method": "cm", "purify": {"model": str(tmp_path / "snr")}},
-              "data": {"batch_size": 4}, "validation": {"metrics": []}}
+    export_model(
+        SnrEstimator(sample_rate=16000, **est_args),
+        tmp_path / "snr",
+        ModelConfig("snr_estimator", {**est_args, "sample_rate": 16000}, 16000, "snr", 1),
+    )
+    config = {
+        "task": "enhance",
+        "paradigm": "personalize",
+        "sample_rate": 8000,
+        "output_dir": str(tmp_path / "run"),
+        "model": {"arch": "fast_enhancer", "args": {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}},
+        "personalize": {"method": "cm", "purify": {"model": str(tmp_path / "snr")}},
+        "data": {"batch_size": 4},
+        "validation": {"metrics": []},
+    }
     module = PersonalizeModule(config)
     assert (module.window, module.hop) == (256, 64)  # the estimator's 32 ms / 8 ms frames at 8 kHz
     module._estimator[0] = _Oracle(module._estimator[0])
     w = module.frame_weights(torch.randn(2, 8000))
     assert w is not None and w.shape == (2, 1 + 8000 // 64)
     assert w[:, :50].min() > 0.99 and w[:, -50:].max() < 0.01  # sigmoid(+-20 dB), resampled to the loss grid
-    batch = {"sources": 0.1 * torch.randn(4, 1, 8000), "noise": 0.1 * torch.randn(4, 8000),
-             "noise_alt": 0.1 * torch.randn(4, 8000)}
+    batch = {
+        "sources": 0.1 * torch.randn(4, 1, 8000),
+        "noise": 0.1 * torch.randn(4, 8000),
+        "noise_alt": 0.1 * torch.randn(4, 8000),
+    }
     batch["mixture"] = batch["sources"][:, 0] + batch["noise"]
     loss = module.contrastive_step(batch, batch["sources"][:, 0], w.repeat(2, 1))
     loss.backward()
@@ -149,10 +165,16 @@ def test_personalize_module_weights_frames_with_the_estimator(tmp_path: Path) ->
 
 
 def test_oracle_purification_weights_frames_by_their_true_snr() -> None:
-    config = {"task": "enhance", "paradigm": "personalize", "sample_rate": 16000, "output_dir": "unused",
-              "model": {"arch": "fast_enhancer", "args": {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}},
-              "personalize": {"method": "pseudose", "purify": {"model": "oracle"}},
-              "data": {"batch_size": 2}, "validation": {"metrics": []}}
+    config = {
+        "task": "enhance",
+        "paradigm": "personalize",
+        "sample_rate": 16000,
+        "output_dir": "unused",
+        "model": {"arch": "fast_enhancer", "args": {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}},
+        "personalize": {"method": "pseudose", "purify": {"model": "oracle"}},
+        "data": {"batch_size": 2},
+        "validation": {"metrics": []},
+    }
     module = PersonalizeModule(config)
     assert (module.window, module.hop) == (1024, 256) and not module._estimator
     speech = torch.zeros(2, 16000)
@@ -171,12 +193,13 @@ def test_energy_weighted_snr_is_the_plain_snr_with_equal_weights_and_ignores_zer
     est = ref + 0.3 * torch.randn(3, 16000)
     ones = torch.ones(3, 1 + 16000 // 256)
     assert torch.allclose(weighted_snr(est, ref, ones), neg_snr(est, ref), atol=0.05)
-    assert torch.allclose(weighted_distance(est, ref, neg_snr, 0.5 * ones, reduce="energy"), neg_snr(est, ref),
-                          atol=0.05)  # the weights' scale does not matter, only their shape
+    assert torch.allclose(
+        weighted_distance(est, ref, neg_snr, 0.5 * ones, reduce="energy"), neg_snr(est, ref), atol=0.05
+    )  # the weights' scale does not matter, only their shape
     spoilt = est.clone()
     spoilt[:, 8000:] = 0.0  # a bad second half...
     w = ones.clone()
-    w[:, 8000 // 256 - 4:] = 0.0  # ...that the weights say not to trust
+    w[:, 8000 // 256 - 4 :] = 0.0  # ...that the weights say not to trust
     first = neg_snr(est[:, :7000], ref[:, :7000])
     assert torch.allclose(weighted_snr(spoilt, ref, w), first, atol=0.3)
     assert (weighted_snr(spoilt, ref, ones) > first + 3).all()
@@ -189,7 +212,7 @@ def test_a_purified_target_is_the_recording_where_trusted_and_the_speech_estimat
     premixture, speech = torch.randn(2, 16000), 0.1 * torch.randn(2, 16000)
     frames_n = 1 + 16000 // 256
     w = torch.ones(2, frames_n)
-    w[:, frames_n // 2:] = 0.0  # the second half is judged noisy
+    w[:, frames_n // 2 :] = 0.0  # the second half is judged noisy
     curve = sample_weights(w, 16000, 256)
     assert curve.shape == (2, 16000) and curve[:, :7680].min() == 1 and curve[:, 7936:].max() == 0
     target = purified_target(premixture, speech, w, 256)
@@ -201,23 +224,35 @@ def test_a_purified_target_is_the_recording_where_trusted_and_the_speech_estimat
 
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 def test_target_purification_trains_towards_the_enhancer_estimate_and_needs_an_enhancer_snr_estimator(
-    tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     from sepkit.models import build_model
 
     enhancer = {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}
     est_args = {"n_fft": 256, "hop": 64, "bands": 8, "hidden": 8, "layers": 1, "enhancer": enhancer}
-    export_model(build_model("enhancer_snr", sample_rate=8000, **est_args), tmp_path / "esnr",
-                 ModelConfig("enhancer_snr", {**est_args, "sample_rate": 8000}, 8000, "snr", 1))
+    export_model(
+        build_model("enhancer_snr", sample_rate=8000, **est_args),
+        tmp_path / "esnr",
+        ModelConfig("enhancer_snr", {**est_args, "sample_rate": 8000}, 8000, "snr", 1),
+    )
     plain = {"n_fft": 256, "hop": 64, "hidden": 8, "layers": 1}
-    export_model(SnrEstimator(sample_rate=8000, **plain), tmp_path / "snr",
-                 ModelConfig("snr_estimator", {**plain, "sample_rate": 8000}, 8000, "snr", 1))
+    export_model(
+        SnrEstimator(sample_rate=8000, **plain),
+        tmp_path / "snr",
+        ModelConfig("snr_estimator", {**plain, "sample_rate": 8000}, 8000, "snr", 1),
+    )
 
     def config(model: Path, method: str = "pseudose") -> dict:
-        return {"task": "enhance", "paradigm": "personalize", "sample_rate": 8000, "output_dir": str(tmp_path / "run"),
-                "model": {"arch": "fast_enhancer", "args": enhancer},
-                "personalize": {"method": method, "purify": {"model": str(model), "reduce": "target"}},
-                "data": {"batch_size": 4}, "validation": {"metrics": []}}
+        return {
+            "task": "enhance",
+            "paradigm": "personalize",
+            "sample_rate": 8000,
+            "output_dir": str(tmp_path / "run"),
+            "model": {"arch": "fast_enhancer", "args": enhancer},
+            "personalize": {"method": method, "purify": {"model": str(model), "reduce": "target"}},
+            "data": {"batch_size": 4},
+            "validation": {"metrics": []},
+        }
 
     with pytest.raises(ConfigError, match="enhancer_snr"):
         PersonalizeModule(config(tmp_path / "snr"))

@@ -46,9 +46,13 @@ def _recordings(folder: Path, rate: int, seconds: float, count: int) -> Path:
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One speaker's recordings at 16 and 8 kHz (64 s each), a noise folder, a tiny 16 kHz base, an SNR estimator."""
     root = tmp_path_factory.mktemp("personalize")
-    out = {"noisy16": _recordings(root / "noisy16", 16000, 8.0, 8),
-           "noisy8": _recordings(root / "noisy8", 8000, 8.0, 8),
-           "short": _recordings(root / "short", 16000, 5.0, 2), "empty": root / "empty", "noise": root / "noise"}
+    out = {
+        "noisy16": _recordings(root / "noisy16", 16000, 8.0, 8),
+        "noisy8": _recordings(root / "noisy8", 8000, 8.0, 8),
+        "short": _recordings(root / "short", 16000, 5.0, 2),
+        "empty": root / "empty",
+        "noise": root / "noise",
+    }
     out["empty"].mkdir()
     (out["empty"] / "notes.txt").write_text("no audio here")
     out["noise"].mkdir()
@@ -56,22 +60,46 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for i in range(2):
         sf.write(out["noise"] / f"n{i}.wav", (0.1 * rng.standard_normal(48000)).astype(np.float32), 16000)
     torch.manual_seed(0)
-    out["base"] = export_model(FastEnhancer(sample_rate=16000, **BASE_ARGS), root / "base",
-                               ModelConfig("fast_enhancer", {**BASE_ARGS, "sample_rate": 16000}, 16000, "enhance", 1,
-                                           name="base"))
+    out["base"] = export_model(
+        FastEnhancer(sample_rate=16000, **BASE_ARGS),
+        root / "base",
+        ModelConfig("fast_enhancer", {**BASE_ARGS, "sample_rate": 16000}, 16000, "enhance", 1, name="base"),
+    )
     snr_args = {"n_fft": 256, "hop": 64, "hidden": 8, "layers": 1}
-    out["snr"] = export_model(SnrEstimator(sample_rate=16000, **snr_args), root / "snr",
-                              ModelConfig("snr_estimator", {**snr_args, "sample_rate": 16000}, 16000, "snr", 1))
+    out["snr"] = export_model(
+        SnrEstimator(sample_rate=16000, **snr_args),
+        root / "snr",
+        ModelConfig("snr_estimator", {**snr_args, "sample_rate": 16000}, 16000, "snr", 1),
+    )
     esnr_args = {"n_fft": 256, "hop": 64, "bands": 8, "hidden": 8, "layers": 1, "enhancer": BASE_ARGS}
-    out["esnr"] = export_model(build_model("enhancer_snr", sample_rate=16000, **esnr_args), root / "esnr",
-                               ModelConfig("enhancer_snr", {**esnr_args, "sample_rate": 16000}, 16000, "snr", 1))
+    out["esnr"] = export_model(
+        build_model("enhancer_snr", sample_rate=16000, **esnr_args),
+        root / "esnr",
+        ModelConfig("enhancer_snr", {**esnr_args, "sample_rate": 16000}, 16000, "snr", 1),
+    )
     return out
 
 
 def _argv(files: dict[str, Path], noisy: str, out: Path, *extra: str) -> list[str]:
-    return ["personalize", str(files[noisy]), "--out", str(out), "--base", str(files["base"]), "--noise",
-            str(files["noise"]), "--steps", "6", "--validate-every", "3", "--batch-size", "4", "--device", "cpu",
-            *extra]
+    return [
+        "personalize",
+        str(files[noisy]),
+        "--out",
+        str(out),
+        "--base",
+        str(files["base"]),
+        "--noise",
+        str(files["noise"]),
+        "--steps",
+        "6",
+        "--validate-every",
+        "3",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -98,8 +126,12 @@ def test_personalize_makes_a_model_folder_that_enhance_and_load_use(
     assert printed.strip().splitlines()[-1] == str(out)
     assert (out / "training" / "checkpoints" / "last.ckpt").is_file()
     net, config = load_network(out)
-    assert (config.task, config.arch, config.sample_rate, config.args["n_fft"]) == ("enhance", "fast_enhancer", 16000,
-                                                                                    128)
+    assert (config.task, config.arch, config.sample_rate, config.args["n_fft"]) == (
+        "enhance",
+        "fast_enhancer",
+        16000,
+        128,
+    )
     meta, _ = read_card(out)
     assert meta["paradigm"] == "personalize" and meta["steps"] == 6 and "si_sdri" in meta["scores"]
 
@@ -131,8 +163,16 @@ class CrashAt(pl.Callback):
 def test_an_interrupted_run_resumes_where_it_stopped(
     files: dict[str, Path], personalized: tuple[Path, str], tmp_path: Path
 ) -> None:
-    opts = PersonalizeOptions(files["noisy16"], tmp_path / "stopped", base=str(files["base"]),
-                              noise=str(files["noise"]), device="cpu", steps=6, validate_every=3, batch_size=4)
+    opts = PersonalizeOptions(
+        files["noisy16"],
+        tmp_path / "stopped",
+        base=str(files["base"]),
+        noise=str(files["noise"]),
+        device="cpu",
+        steps=6,
+        validate_every=3,
+        batch_size=4,
+    )
     with pytest.raises(Crash):  # killed after step 5: the last checkpoint is step 3
         personalize(opts, callbacks=[CrashAt(5)])
     ckpt = tmp_path / "stopped" / "training" / "checkpoints" / "last.ckpt"
@@ -177,14 +217,15 @@ def test_8khz_recordings_give_an_8khz_model_with_contrastive_mixtures_and_purifi
         ("target-needs-speech", "--purify-form target needs an estimator that also estimates the speech"),
     ],
 )
-def test_clear_one_line_errors(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                               case: str, message: str) -> None:
+def test_clear_one_line_errors(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, message: str
+) -> None:
     argv = _argv(files, {"short": "short", "empty": "empty"}.get(case, "noisy16"), tmp_path / "out")
     if case == "missing":
         argv[1] = str(tmp_path / "nowhere")
     if case == "no-noise":
         i = argv.index("--noise")
-        del argv[i:i + 2]
+        del argv[i : i + 2]
     if case == "no-estimator":
         argv += ["--purify", "--snr-model", "no-such-estimator"]
     if case == "no-base":

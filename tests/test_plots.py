@@ -38,8 +38,9 @@ def test_spectrogram_power_and_one_colour_scale() -> None:
     assert spectrogram(np.zeros(rate * 600, np.float32), rate).db.shape[1] <= 2001
 
 
-def test_enhance_plot_writes_a_before_after_png(capsys: pytest.CaptureFixture[str], enh_model_dir: Path,
-                                                make_wav) -> None:
+def test_enhance_plot_writes_a_before_after_png(
+    capsys: pytest.CaptureFixture[str], enh_model_dir: Path, make_wav
+) -> None:
     src = make_wav("noisy.wav", seconds=1.0)
     code = main(["enhance", str(src), "--model", str(enh_model_dir), "--device", "cpu", "--plot"])
     out, err = capsys.readouterr()
@@ -49,21 +50,23 @@ def test_enhance_plot_writes_a_before_after_png(capsys: pytest.CaptureFixture[st
     assert png_size(png) == (800, 420)  # 8 x 4.2 inches at 100 dpi: two panels of 1.9 in and the axis label
 
 
-def test_plot_never_overwrites_without_force(capsys: pytest.CaptureFixture[str], enh_model_dir: Path,
-                                             make_wav) -> None:
+def test_plot_never_overwrites_without_force(capsys: pytest.CaptureFixture[str], enh_model_dir: Path, make_wav) -> None:
     src = make_wav("noisy.wav", seconds=0.5)
     png = src.with_name("noisy_enhanced.png")
     png.write_bytes(b"mine")
     code = main(["enhance", str(src), "--model", str(enh_model_dir), "--device", "cpu", "--plot"])
     err = capsys.readouterr().err
     assert code == 2 and "already exists" in err and "Traceback" not in err
-    assert png.read_bytes() == b"mine" and not src.with_name("noisy_enhanced.wav").exists()  # checked before the model ran
+    assert (
+        png.read_bytes() == b"mine" and not src.with_name("noisy_enhanced.wav").exists()
+    )  # checked before the model ran
     assert main(["enhance", str(src), "--model", str(enh_model_dir), "--device", "cpu", "--plot", "--force"]) == 0
     assert png_size(png) == (800, 420)
 
 
-def test_separate_plot_shows_the_mixture_above_each_source(capsys: pytest.CaptureFixture[str], sep_model_dir: Path,
-                                                          tmp_path: Path) -> None:
+def test_separate_plot_shows_the_mixture_above_each_source(
+    capsys: pytest.CaptureFixture[str], sep_model_dir: Path, tmp_path: Path
+) -> None:
     mix = tmp_path / "mix.wav"
     sf.write(mix, speechlike(1.0, 8000, 3)[0], 8000)
     code = main(["separate", str(mix), "--out-dir", str(tmp_path / "out"), "--model", str(sep_model_dir), "--plot"])

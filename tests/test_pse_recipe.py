@@ -32,7 +32,9 @@ def test_pse_configs_resolve(config: str) -> None:
     assert (purify is not None) == config.endswith("_dp.yaml")
     assert cfg["data"]["train"]["type"] == ("noisy_speech" if config == "supervised.yaml" else "premixtures")
     if config != "tiny.yaml":
-        assert cfg["personalize"]["init_from"] == "enhance-default" and cfg["test"]["mix"] == "corpora/spk/fixed/test/mix"
+        assert (
+            cfg["personalize"]["init_from"] == "enhance-default" and cfg["test"]["mix"] == "corpora/spk/fixed/test/mix"
+        )
 
 
 @pytest.mark.parametrize("config", ["demo.yaml", "demo_music.yaml", "enhancer.yaml", "tiny.yaml"])  # common: a base
@@ -56,10 +58,13 @@ def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sf.write(root / name, audio.astype(np.float32), 16000)
         return root / name
 
-    speech = [file_entry(wav(f"u{i}.wav", speechlike(2.0, 16000, seed=i)[0]), "test", "speech", "spk")
-              for i in range(10)]
-    noise = {s: [file_entry(wav(f"{s}{k}.wav", 0.05 * rng.standard_normal(24000)), s, "noise") for k in range(2)]
-             for s in ("train", "dev", "test")}
+    speech = [
+        file_entry(wav(f"u{i}.wav", speechlike(2.0, 16000, seed=i)[0]), "test", "speech", "spk") for i in range(10)
+    ]
+    noise = {
+        s: [file_entry(wav(f"{s}{k}.wav", 0.05 * rng.standard_normal(24000)), s, "noise") for k in range(2)]
+        for s in ("train", "dev", "test")
+    }
     opts = SpeakerSetOptions(n_dev=4, n_test=4, segment_seconds=1.0)
     write_speaker_sets(speech, "spk", noise["dev"], noise["test"], noise["train"], root / "spk", opts)
     return root / "spk"
@@ -70,12 +75,21 @@ def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tiny_pse_recipe_trains_on_a_speaker_folder(speaker: Path, tmp_path: Path, extra: list[str]) -> None:
     if extra:
         args = {"n_fft": 256, "hop": 64, "hidden": 8, "layers": 1}
-        export_model(SnrEstimator(sample_rate=16000, **args), tmp_path / "snr",
-                     ModelConfig("snr_estimator", {**args, "sample_rate": 16000}, 16000, "snr", 1))
+        export_model(
+            SnrEstimator(sample_rate=16000, **args),
+            tmp_path / "snr",
+            ModelConfig("snr_estimator", {**args, "sample_rate": 16000}, 16000, "snr", 1),
+        )
         extra = [e.replace("SNR", str(tmp_path / "snr")) for e in extra]
     out = tmp_path / "run"
-    argv = ["train", str(RECIPES / "pse" / "tiny.yaml"), f"corpus={speaker}", f"output_dir={out}",
-            "trainer.enable_progress_bar=false", *extra]
+    argv = [
+        "train",
+        str(RECIPES / "pse" / "tiny.yaml"),
+        f"corpus={speaker}",
+        f"output_dir={out}",
+        "trainer.enable_progress_bar=false",
+        *extra,
+    ]
     assert main(argv) == 0
     meta, _ = read_card(out / "export")
     assert meta["paradigm"] == "personalize" and meta["sample_rate"] == 8000

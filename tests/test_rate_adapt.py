@@ -33,8 +33,12 @@ def _base() -> FastEnhancer:
 
 
 def test_args_keep_window_and_hop_durations() -> None:
-    assert FastEnhancer.args_at_rate({**ARGS, "sample_rate": 16000}, 8000) == {**ARGS, "sample_rate": 8000,
-                                                                              "n_fft": 256, "hop": 64}
+    assert FastEnhancer.args_at_rate({**ARGS, "sample_rate": 16000}, 8000) == {
+        **ARGS,
+        "sample_rate": 8000,
+        "n_fft": 256,
+        "hop": 64,
+    }
     wide = FastEnhancer.args_at_rate({"sample_rate": 16000}, 44100)  # defaults filled in: 512/128 at 16 kHz
     assert (wide["n_fft"], wide["hop"]) == (1411, 353)
     assert rate_adaptable("fast_enhancer") and not rate_adaptable("test_conv")
@@ -73,8 +77,9 @@ def test_warm_start_from_an_exported_model(tmp_path: Path) -> None:
     assert warm_start(net, tmp_path / "b", "fast_enhancer").sample_rate == 16000
     torch.testing.assert_close(net.feat_scale, base.feat_scale[:129])
     with pytest.raises(ConfigError, match="model.args must equal"):
-        warm_start(FastEnhancer(sample_rate=16000, n_fft=512, hop=128, hidden=24, layers=2), tmp_path / "b",
-                   "fast_enhancer")
+        warm_start(
+            FastEnhancer(sample_rate=16000, n_fft=512, hop=128, hidden=24, layers=2), tmp_path / "b", "fast_enhancer"
+        )
     with pytest.raises(ConfigError, match="is a fast_enhancer model"):
         warm_start(ConvTestModel(), tmp_path / "b", "test_conv")
     conv = ModelConfig("test_conv", {"sample_rate": 16000}, 16000, "enhance", 1)

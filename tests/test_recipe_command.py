@@ -27,13 +27,28 @@ def test_enhance_run_sh_trains_scores_and_writes_the_card(tmp_path: Path) -> Non
         for folder, audio in (("ref", clean), ("mix", clean + 0.05 * rng.standard_normal(SR).astype(np.float32))):
             (tmp_path / folder).mkdir(exist_ok=True)
             sf.write(tmp_path / folder / f"u{i}.wav", audio, SR)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "JOBS": "1",
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "JOBS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     run = tmp_path / "run"
     proc = subprocess.run(
-        ["bash", "recipes/enhance/run.sh", "recipes/enhance/tiny.yaml", f"output_dir={run}",
-         f"test.mix={tmp_path / 'mix'}", f"test.ref={tmp_path / 'ref'}", "data.num_workers=0"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        [
+            "bash",
+            "recipes/enhance/run.sh",
+            "recipes/enhance/tiny.yaml",
+            f"output_dir={run}",
+            f"test.mix={tmp_path / 'mix'}",
+            f"test.ref={tmp_path / 'ref'}",
+            "data.num_workers=0",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     means = json.loads((run / "test" / "scores.json").read_text())["means"]

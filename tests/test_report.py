@@ -57,19 +57,35 @@ def test_set(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def evaluate(capsys: pytest.CaptureFixture[str], test_set: Path, model: Path | str, report: Path,
-             *extra: str) -> tuple[int, str, str]:
-    code = main(["evaluate", str(model), "--mix", str(test_set / "mix"), "--ref", str(test_set / "s1"),
-                 "--metrics", "si_sdr,estoi", "--report", str(report), *extra])
+def evaluate(
+    capsys: pytest.CaptureFixture[str], test_set: Path, model: Path | str, report: Path, *extra: str
+) -> tuple[int, str, str]:
+    code = main(
+        [
+            "evaluate",
+            str(model),
+            "--mix",
+            str(test_set / "mix"),
+            "--ref",
+            str(test_set / "s1"),
+            "--metrics",
+            "si_sdr,estoi",
+            "--report",
+            str(report),
+            *extra,
+        ]
+    )
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_report_links_only_files_it_wrote_with_the_right_audio(test_set: Path, enh_model_dir: Path, tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_links_only_files_it_wrote_with_the_right_audio(
+    test_set: Path, enh_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = tmp_path / "report"
-    code, out, err = evaluate(capsys, test_set, enh_model_dir, report, "--baseline", "noisereduce",
-                              "--report-files", "u1.wav")
+    code, out, err = evaluate(
+        capsys, test_set, enh_model_dir, report, "--baseline", "noisereduce", "--report-files", "u1.wav"
+    )
     assert code == 0, err
     assert str(report / "index.html") in out
     text = (report / "index.html").read_text()
@@ -104,14 +120,19 @@ def test_report_links_only_files_it_wrote_with_the_right_audio(test_set: Path, e
 def test_files_shown_are_the_best_median_and_worst_then_the_named() -> None:
     gains = {"a": 3.0, "b": -1.0, "c": 0.5, "d": float("nan"), "e": 1.0}
     result = Evaluation("m", "enhance", 5, ["si_sdr"], rows={"m": {f: {"si_sdri": g} for f, g in gains.items()}})
-    assert chosen_files(result, ["b", "d"]) == {"a": ["best by SI-SDRi"], "e": ["median by SI-SDRi"],
-                                                "b": ["worst by SI-SDRi", "named"], "d": ["named"]}
+    assert chosen_files(result, ["b", "d"]) == {
+        "a": ["best by SI-SDRi"],
+        "e": ["median by SI-SDRi"],
+        "b": ["worst by SI-SDRi", "named"],
+        "d": ["named"],
+    }
     two = Evaluation("m", "enhance", 2, ["si_sdr"], rows={"m": {"x": {"si_sdri": 1.0}, "y": {"si_sdri": 2.0}}})
     assert chosen_files(two) == {"y": ["best by SI-SDRi", "median by SI-SDRi"], "x": ["worst by SI-SDRi"]}
 
 
-def test_a_second_report_replaces_the_first(test_set: Path, enh_model_dir: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_second_report_replaces_the_first(
+    test_set: Path, enh_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = tmp_path / "report"
     assert evaluate(capsys, test_set, enh_model_dir, report)[0] == 0
     (report / "audio" / "stale.flac").write_bytes(b"old")
@@ -129,18 +150,25 @@ def _unwritable(tmp_path: Path) -> Path:
     return locked / "report"
 
 
-@pytest.mark.parametrize("target, extra, message", [
-    ("file", [], "is a file"),
-    ("full", [], "holds other files"),
-    ("unwritable", [], "cannot write here"),
-    ("new", ["--metrics", "estoi"], "needs si_sdr"),
-    ("new", ["--report-files", "nope"], "'nope': no such mixture"),
-])
-def test_bad_report_requests_fail_in_one_line_before_any_model_runs(test_set: Path, tmp_path: Path, target: str,
-                                                                    extra: list[str], message: str,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    report = {"file": tmp_path / "taken.html", "full": test_set, "new": tmp_path / "new",
-              "unwritable": _unwritable(tmp_path)}[target]
+@pytest.mark.parametrize(
+    "target, extra, message",
+    [
+        ("file", [], "is a file"),
+        ("full", [], "holds other files"),
+        ("unwritable", [], "cannot write here"),
+        ("new", ["--metrics", "estoi"], "needs si_sdr"),
+        ("new", ["--report-files", "nope"], "'nope': no such mixture"),
+    ],
+)
+def test_bad_report_requests_fail_in_one_line_before_any_model_runs(
+    test_set: Path, tmp_path: Path, target: str, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = {
+        "file": tmp_path / "taken.html",
+        "full": test_set,
+        "new": tmp_path / "new",
+        "unwritable": _unwritable(tmp_path),
+    }[target]
     if target == "file":
         report.write_text("mine")
     # a model that does not exist: the report request must be refused before the model is even looked up

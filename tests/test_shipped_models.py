@@ -14,8 +14,19 @@ from sepkit.pretrained import load_network, read_card
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 SHIPPED = sorted(d for d in PRETRAINED.iterdir() if (d / "config.json").is_file())
-CARD_KEYS = {"name", "task", "arch", "sample_rate", "parameters", "training_data", "steps", "training_time",
-             "device", "command", "scores"}
+CARD_KEYS = {
+    "name",
+    "task",
+    "arch",
+    "sample_rate",
+    "parameters",
+    "training_data",
+    "steps",
+    "training_time",
+    "device",
+    "command",
+    "scores",
+}
 
 
 def test_the_shipped_models_are_there() -> None:

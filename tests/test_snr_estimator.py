@@ -48,15 +48,16 @@ def test_tiny_recipe_loss_falls_and_exports_an_snr_model_that_cannot_enhance(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    assert main(["train", str(TINY), f"output_dir={out}", "trainer.max_steps=24",
-                 "trainer.enable_progress_bar=false"]) == 0
+    assert (
+        main(["train", str(TINY), f"output_dir={out}", "trainer.max_steps=24", "trainer.enable_progress_bar=false"])
+        == 0
+    )
     rows = list(csv.DictReader((out / "logs" / "version_0" / "metrics.csv").open()))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert len(losses) == 24
     assert np.mean(losses[-6:]) < 0.6 * np.mean(losses[:6])  # MSE in dB^2 falls
     vals = [r for r in rows if r.get("val/mae_db")]
-    assert vals and all(0 <= float(r["val/weight_mae"]) <= 1 and 0 <= float(r["val/side_accuracy"]) <= 1
-                        for r in vals)
+    assert vals and all(0 <= float(r["val/weight_mae"]) <= 1 and 0 <= float(r["val/side_accuracy"]) <= 1 for r in vals)
 
     scores = frame_errors(str(out / "export"), TINY, items=4)
     assert scores["frames"] > 0 and scores["mae_db"] >= 0 and 0 <= scores["side_of_0db_accuracy"] <= 1
@@ -67,11 +68,26 @@ def test_tiny_recipe_loss_falls_and_exports_an_snr_model_that_cannot_enhance(
         for i in range(2):
             clean = (0.1 * rng.standard_normal(16000)).astype(np.float32)
             sf.write(tmp_path / f"c{i}.wav", clean, 16000, subtype="FLOAT")
-            sf.write(tmp_path / f"n{i}.wav", clean + 0.05 * rng.standard_normal(16000).astype(np.float32), 16000,
-                     subtype="FLOAT")
-            f.write(json.dumps({"path": str(tmp_path / f"n{i}.wav"), "clean": str(tmp_path / f"c{i}.wav"),
-                                "duration": 1.0, "sample_rate": 16000, "split": "train", "kind": "speech",
-                                "speaker": "me"}) + "\n")
+            sf.write(
+                tmp_path / f"n{i}.wav",
+                clean + 0.05 * rng.standard_normal(16000).astype(np.float32),
+                16000,
+                subtype="FLOAT",
+            )
+            f.write(
+                json.dumps(
+                    {
+                        "path": str(tmp_path / f"n{i}.wav"),
+                        "clean": str(tmp_path / f"c{i}.wav"),
+                        "duration": 1.0,
+                        "sample_rate": 16000,
+                        "split": "train",
+                        "kind": "speech",
+                        "speaker": "me",
+                    }
+                )
+                + "\n"
+            )
     on_recordings = recording_errors(str(out / "export"), tmp_path / "recordings.jsonl", items=10)
     hop = load_network(out / "export")[0].hop
     assert on_recordings["frames"] == 2 * (1 + 8000 // hop)  # both files, resampled to 8 kHz, every frame

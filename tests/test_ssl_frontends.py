@@ -19,9 +19,20 @@ from sepkit.pretrained import ModelConfig, export_model, load_network
 from sepkit_fixtures import export_test_model, export_tiny_ssl_encoder
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
-HEADS = {"ssl_masker": {"n_src": 2, "n_filters": 16, "kernel_size": 16, "ssl_channels": 8, "n_blocks": 2,
-                        "n_repeats": 1, "bn_chan": 8, "hid_chan": 16, "skip_chan": 8},
-         "ssl_blstm": {"n_src": 1, "n_fft": 256, "hidden": 16, "layers": 2, "spectrum": True}}
+HEADS = {
+    "ssl_masker": {
+        "n_src": 2,
+        "n_filters": 16,
+        "kernel_size": 16,
+        "ssl_channels": 8,
+        "n_blocks": 2,
+        "n_repeats": 1,
+        "bn_chan": 8,
+        "hid_chan": 16,
+        "skip_chan": 8,
+    },
+    "ssl_blstm": {"n_src": 1, "n_fft": 256, "hidden": 16, "layers": 2, "spectrum": True},
+}
 
 FIRST_HEAD_LAYER = {"ssl_masker": "ssl_proj.weight", "ssl_blstm": "blstm.weight_ih_l0"}
 
@@ -35,8 +46,13 @@ def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _head(arch: str, encoder: Path | dict, mode: str = "frozen", **args: object) -> torch.nn.Module:
-    return build_model(arch, encoder=encoder if isinstance(encoder, dict) else str(encoder), sample_rate=8000,
-                       encoder_mode=mode, **{**HEADS[arch], **args})
+    return build_model(
+        arch,
+        encoder=encoder if isinstance(encoder, dict) else str(encoder),
+        sample_rate=8000,
+        encoder_mode=mode,
+        **{**HEADS[arch], **args},
+    )
 
 
 @pytest.mark.parametrize("arch", ["ssl_masker", "ssl_blstm"])
@@ -70,8 +86,9 @@ def test_one_encoder_export_feeds_heads_that_load_without_it(encoder_dir: Path, 
     original, _ = load_network(encoder_dir)
     for (name, a), b in zip(net.frontend.encoder.state_dict().items(), original.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)  # the head starts from the exported weights
-    args = net.export_args({**HEADS["ssl_masker"], "encoder": str(moved), "sample_rate": 8000,
-                            "encoder_mode": "frozen"})
+    args = net.export_args(
+        {**HEADS["ssl_masker"], "encoder": str(moved), "sample_rate": 8000, "encoder_mode": "frozen"}
+    )
     assert args["encoder"]["arch"] == "ssl_encoder" and args["encoder"]["source"] == str(moved)
     config = ModelConfig(arch="ssl_masker", args=args, sample_rate=8000, task="separate", n_src=2, name="head")
     export_model(net, tmp_path / "head", config)
@@ -97,9 +114,16 @@ def test_front_end_errors_name_the_problem(encoder_dir: Path, tmp_path: Path) ->
 @pytest.mark.slow
 def test_tiny_separator_with_an_ssl_front_end_trains_end_to_end(encoder_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    argv = ["train", str(RECIPES / "ssl_pretrain" / "tiny_ssl_masker.yaml"), f"output_dir={out}",
-            f"model.args.encoder={encoder_dir}", "trainer.max_steps=6", "checkpoint.every_n_train_steps=3",
-            "trainer.enable_progress_bar=false", "validation.metrics=[]"]
+    argv = [
+        "train",
+        str(RECIPES / "ssl_pretrain" / "tiny_ssl_masker.yaml"),
+        f"output_dir={out}",
+        f"model.args.encoder={encoder_dir}",
+        "trainer.max_steps=6",
+        "checkpoint.every_n_train_steps=3",
+        "trainer.enable_progress_bar=false",
+        "validation.metrics=[]",
+    ]
     assert main(argv) == 0
     stored = json.loads((out / "export" / "config.json").read_text())
     assert stored["arch"] == "ssl_masker" and stored["args"]["encoder"]["arch"] == "ssl_encoder"

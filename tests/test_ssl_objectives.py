@@ -65,7 +65,7 @@ def test_quantizer_concatenates_one_entry_per_codebook_with_gradients_to_the_log
     torch.testing.assert_close(out.avg_probs.sum(-1), torch.ones(2))
     q.train()
     out = q(x, tau=0.5)  # hard one-hot forward: the codes are exact entries; soft gradient backward
-    assert all(out.codes[n, 2 * g:2 * g + 2].tolist() in q.codebook[g].tolist() for n in range(2) for g in range(2))
+    assert all(out.codes[n, 2 * g : 2 * g + 2].tolist() in q.codebook[g].tolist() for n in range(2) for g in range(2))
     (out.codes * torch.randn_like(out.codes)).sum().backward()
     assert q.logits.weight.grad is not None and q.logits.weight.grad.abs().sum() > 0
 
@@ -138,7 +138,7 @@ def test_kmeans_recovers_well_separated_clusters() -> None:
     assert sorted(order.tolist()) == [0, 1, 2]
     torch.testing.assert_close(found[order], centres, atol=0.2, rtol=0)
     labels = nearest(x, found)
-    assert all(len(set(labels[k * 100:(k + 1) * 100].tolist())) == 1 for k in range(3))
+    assert all(len(set(labels[k * 100 : (k + 1) * 100].tolist())) == 1 for k in range(3))
     torch.testing.assert_close(kmeans(x, 3, seed=0), found)  # seeded: the same result
 
 

@@ -34,8 +34,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for objective in OBJECTIVES:
         out[objective] = root / objective
-        argv = ["train", str(RECIPES / f"tiny_{objective}.yaml"), f"output_dir={out[objective]}",
-                "trainer.enable_progress_bar=false"]
+        argv = [
+            "train",
+            str(RECIPES / f"tiny_{objective}.yaml"),
+            f"output_dir={out[objective]}",
+            "trainer.enable_progress_bar=false",
+        ]
         assert main(argv) == 0
     return out
 
@@ -85,9 +89,17 @@ def test_hubert_second_iteration_clusters_a_previous_export(runs: dict[str, Path
     first = load_checkpoint(runs["hubert"] / "checkpoints" / "last.ckpt")["state_dict"]
     assert bool(first["objective.targets.fitted"]) and first["objective.targets.centroids"].shape == (16, 39)
     out = tmp_path / "iteration2"
-    argv = ["train", str(RECIPES / "tiny_hubert.yaml"), f"output_dir={out}", "trainer.max_steps=4",
-            f"ssl.hubert.targets={runs['hubert'] / 'export'}", "ssl.hubert.layer=2", "ssl.hubert.clusters=8",
-            "data.valid=null", "trainer.enable_progress_bar=false"]
+    argv = [
+        "train",
+        str(RECIPES / "tiny_hubert.yaml"),
+        f"output_dir={out}",
+        "trainer.max_steps=4",
+        f"ssl.hubert.targets={runs['hubert'] / 'export'}",
+        "ssl.hubert.layer=2",
+        "ssl.hubert.clusters=8",
+        "data.valid=null",
+        "trainer.enable_progress_bar=false",
+    ]
     assert main(argv) == 0
     state = load_checkpoint(out / "checkpoints" / "last.ckpt")["state_dict"]
     assert state["objective.targets.centroids"].shape == (8, 32)  # clusters of the teacher's 32-d layer

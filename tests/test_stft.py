@@ -36,8 +36,9 @@ def test_a_window_is_a_buffer_that_is_not_saved() -> None:
     assert module.to(torch.float64).window.dtype == torch.float64  # follows the module
 
 
-@pytest.mark.parametrize("kind, n_fft, hop", [("sqrt_hann", 320, 160), ("sqrt_hann", 512, 128), ("hann", 512, 128),
-                                              ("hann", 1024, 256)])
+@pytest.mark.parametrize(
+    "kind, n_fft, hop", [("sqrt_hann", 320, 160), ("sqrt_hann", 512, 128), ("hann", 512, 128), ("hann", 1024, 256)]
+)
 @pytest.mark.parametrize("length", [16000, 16001, 12345])
 def test_round_trip_gives_the_signal_back(kind: str, n_fft: int, hop: int, length: int) -> None:
     torch.manual_seed(0)
@@ -72,8 +73,10 @@ def test_padding_modes_differ_at_the_edges_only() -> None:
     assert torch.equal(zero[..., 2:-2], mirror[..., 2:-2])  # frames 2.. stay inside the signal
 
 
-@pytest.mark.parametrize("arch, args", [("fast_enhancer", {}), ("filter_enhancer", {}), ("stft_separator", {}),
-                                        ("cae_mae", {}), ("enhancer_snr", {})])
+@pytest.mark.parametrize(
+    "arch, args",
+    [("fast_enhancer", {}), ("filter_enhancer", {}), ("stft_separator", {}), ("cae_mae", {}), ("enhancer_snr", {})],
+)
 def test_models_on_the_front_end_save_no_window(arch: str, args: dict) -> None:
     net = build_model(arch, **args)
     assert isinstance(net.window, torch.Tensor)

@@ -66,9 +66,14 @@ def test_learns_to_separate_two_voices_with_upit_on_capped_si_sdr() -> None:
     from sepkit.train.supervised import SupervisedModule
 
     torch.manual_seed(0)
-    config = {"task": "separate", "paradigm": "supervised", "sample_rate": 16000,
-              "model": {"arch": "stft_separator", "args": {"hidden": 48, "layers": 1}},
-              "loss": {"si_sdr": 1.0, "si_sdr_max": 30.0}, "output_dir": "unused"}
+    config = {
+        "task": "separate",
+        "paradigm": "supervised",
+        "sample_rate": 16000,
+        "model": {"arch": "stft_separator", "args": {"hidden": 48, "layers": 1}},
+        "loss": {"si_sdr": 1.0, "si_sdr_max": 30.0},
+        "output_dir": "unused",
+    }
     module = SupervisedModule(config)
     sources = torch.stack([torch.from_numpy(speechlike(1.0, seed=s)[0]) for s in (1, 2, 3, 4)]).view(2, 2, -1)
     mixture = sources.sum(1)
@@ -98,16 +103,34 @@ def test_the_recipe_trains_on_its_data_switches(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     manifests = corpus / "manifests"
     manifests.mkdir(parents=True)
-    for name, made in (("speech", speech_corpus(tmp_path / "s", speakers=4, split="train")),
-                       ("noise", noise_corpus(tmp_path / "n")), ("rir", rir_corpus(tmp_path / "r"))):
+    for name, made in (
+        ("speech", speech_corpus(tmp_path / "s", speakers=4, split="train")),
+        ("noise", noise_corpus(tmp_path / "n")),
+        ("rir", rir_corpus(tmp_path / "r")),
+    ):
         (manifests / f"{name}.jsonl").write_text(made.read_text())
-    write_fixed_set(SpeakerMixtureDataset(manifests / "speech.jsonl", segment_seconds=0.5, length=2), corpus /
-                    "fixed" / "sep2_dev", 2)
+    write_fixed_set(
+        SpeakerMixtureDataset(manifests / "speech.jsonl", segment_seconds=0.5, length=2),
+        corpus / "fixed" / "sep2_dev",
+        2,
+    )
     out = tmp_path / "run"
-    rc = main(["train", str(REPO / "recipes" / "pit" / "stft.yaml"), f"corpus={corpus}", f"output_dir={out}",
-               "model.args.hidden=8", "model.args.layers=1", "data.batch_size=2", "data.num_workers=0",
-               "data.train.length=4", "data.train.segment_seconds=0.5", "trainer.max_steps=2",
-               "validation.metrics=[]"])
+    rc = main(
+        [
+            "train",
+            str(REPO / "recipes" / "pit" / "stft.yaml"),
+            f"corpus={corpus}",
+            f"output_dir={out}",
+            "model.args.hidden=8",
+            "model.args.layers=1",
+            "data.batch_size=2",
+            "data.num_workers=0",
+            "data.train.length=4",
+            "data.train.segment_seconds=0.5",
+            "trainer.max_steps=2",
+            "validation.metrics=[]",
+        ]
+    )
     assert rc == 0
     rows = list(csv.DictReader(next((out / "logs").glob("version_0/metrics.csv")).open()))
     assert any(r.get("val/si_sdri") for r in rows)

@@ -61,7 +61,7 @@ def test_one_dimensional_blocks_and_integer_samples(causal_dir: Path) -> None:
     model = sepkit.load(causal_dir, device="cpu")
     x = (speechlike(0.5, 16000, seed=3)[0] * 32767).astype(np.int16)
     stream = model.stream(16000)
-    parts = [stream.process(x[i: i + 300]) for i in range(0, x.size, 300)] + [stream.flush()]
+    parts = [stream.process(x[i : i + 300]) for i in range(0, x.size, 300)] + [stream.flush()]
     assert all(p.ndim == 1 and p.dtype == np.float32 for p in parts)
     out = np.concatenate(parts)
     assert db(model.enhance(x.astype(np.float32) / 32768, 16000), out) >= 40.0

@@ -31,11 +31,17 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 # ---- configs ----------------------------------------------------------------------------------
 def test_config_base_overrides_and_references(tmp_path: Path) -> None:
-    _write(tmp_path / "common.yaml", "task: enhance\nsample_rate: 16000\nmodel: {arch: a, args: {x: 1, y: 2}}\n"
-                                     "optim: {lr: 1e-3}\ndata: {batch_size: 4}\n")
+    _write(
+        tmp_path / "common.yaml",
+        "task: enhance\nsample_rate: 16000\nmodel: {arch: a, args: {x: 1, y: 2}}\n"
+        "optim: {lr: 1e-3}\ndata: {batch_size: 4}\n",
+    )
     cfg = load_config(
-        _write(tmp_path / "run.yaml", "base: common.yaml\ncorpus: corpora/demo\nmodel: {args: {y: 3}}\n"
-                                      "data: {train: {type: fixed, dir: '${corpus}/train'}}\noutput_dir: out\n"),
+        _write(
+            tmp_path / "run.yaml",
+            "base: common.yaml\ncorpus: corpora/demo\nmodel: {args: {y: 3}}\n"
+            "data: {train: {type: fixed, dir: '${corpus}/train'}}\noutput_dir: out\n",
+        ),
         ["model.args.hidden=64", "trainer.max_steps=20", "data.batch_size=8", "optim.betas=[0.8, 0.9]"],
     )
     assert cfg["model"] == {"arch": "a", "args": {"x": 1, "y": 3, "hidden": 64}}
@@ -48,16 +54,32 @@ def test_config_base_overrides_and_references(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "overrides", "message"),
     [
-        ("task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\noutput_dir: o\n"
-         "bogus: 1\n", [], "unknown key 'bogus'"),
-        ("task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\n", [],
-         "missing required key 'output_dir'"),
-        ("task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\noutput_dir: o\n",
-         ["trainer.max_steps"], "not of the form key.path=value"),
-        ("task: denoise\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\noutput_dir: o\n", [],
-         "task must be one of"),
-        ("task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {path: '${corpus}/x'}}\noutput_dir: o\n",
-         [], "refers to 'corpus'"),
+        (
+            "task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\noutput_dir: o\n"
+            "bogus: 1\n",
+            [],
+            "unknown key 'bogus'",
+        ),
+        (
+            "task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\n",
+            [],
+            "missing required key 'output_dir'",
+        ),
+        (
+            "task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\noutput_dir: o\n",
+            ["trainer.max_steps"],
+            "not of the form key.path=value",
+        ),
+        (
+            "task: denoise\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {type: synthetic}}\noutput_dir: o\n",
+            [],
+            "task must be one of",
+        ),
+        (
+            "task: enhance\nsample_rate: 8000\nmodel: {arch: a}\ndata: {train: {path: '${corpus}/x'}}\noutput_dir: o\n",
+            [],
+            "refers to 'corpus'",
+        ),
         ("base: missing.yaml\n", [], "config file not found"),
     ],
 )
@@ -143,8 +165,15 @@ def test_loader_state_continues_mid_epoch_and_rolls_over() -> None:
 @pytest.mark.parametrize("recipe", ["enhance", "pit"])
 def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    argv = ["train", str(RECIPES / recipe / "tiny.yaml"), f"output_dir={out}", f"export.dir={out / 'model'}",
-            "trainer.max_steps=12", "checkpoint.every_n_train_steps=4", "trainer.enable_progress_bar=false"]
+    argv = [
+        "train",
+        str(RECIPES / recipe / "tiny.yaml"),
+        f"output_dir={out}",
+        f"export.dir={out / 'model'}",
+        "trainer.max_steps=12",
+        "checkpoint.every_n_train_steps=4",
+        "trainer.enable_progress_bar=false",
+    ]
     assert main(argv) == 0
     assert capsys.readouterr().out.strip().endswith(str(out / "model"))
     model = sepkit.load(out / "model", device="cpu")
@@ -184,8 +213,16 @@ def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsy
 @pytest.mark.slow
 def test_tiny_pit_recipe_separates_three_speakers(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    argv = ["train", str(RECIPES / "pit" / "tiny.yaml"), f"output_dir={out}", "model.args.n_src=3",
-            "data.train.n_src=3", "data.valid.n_src=3", "trainer.max_steps=3", "trainer.enable_progress_bar=false"]
+    argv = [
+        "train",
+        str(RECIPES / "pit" / "tiny.yaml"),
+        f"output_dir={out}",
+        "model.args.n_src=3",
+        "data.train.n_src=3",
+        "data.valid.n_src=3",
+        "trainer.max_steps=3",
+        "trainer.enable_progress_bar=false",
+    ]
     assert main(argv) == 0
     model = sepkit.load(out / "export", device="cpu")
     assert model.separate(np.zeros(4000, np.float32), 8000).shape == (3, 4000)

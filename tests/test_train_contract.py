@@ -28,10 +28,18 @@ from sepkit.train.supervised import SupervisedModule
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 # One optimiser step, no validation, no progress output: the cheapest run through the whole spine.
-ONE_STEP = ["trainer.max_steps=1", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1",
-            "checkpoint.every_n_train_steps=1", "data.valid=null", "data.train.n_items=4"]
-UNPAIRED = ("{type: unpaired, disjoint_by: none, clean: {type: synthetic, n_items: 4, segment_seconds: 0.5}, "
-            "noisy: {type: synthetic, n_items: 4, segment_seconds: 0.5}}")
+ONE_STEP = [
+    "trainer.max_steps=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
+    "checkpoint.every_n_train_steps=1",
+    "data.valid=null",
+    "data.train.n_items=4",
+]
+UNPAIRED = (
+    "{type: unpaired, disjoint_by: none, clean: {type: synthetic, n_items: 4, segment_seconds: 0.5}, "
+    "noisy: {type: synthetic, n_items: 4, segment_seconds: 0.5}}"
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
@@ -53,8 +61,13 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_a_declared_key_the_data_lacks_is_a_config_error_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["train", str(RECIPES / "enhance" / "tiny.yaml"), f"output_dir={tmp_path / 'run'}",
-            "paradigm=test_needs_speaker", *ONE_STEP]
+    argv = [
+        "train",
+        str(RECIPES / "enhance" / "tiny.yaml"),
+        f"output_dir={tmp_path / 'run'}",
+        "paradigm=test_needs_speaker",
+        *ONE_STEP,
+    ]
     assert main(argv) == 2
     line = _error_line(capsys)
     assert "data.train" in line and "test_needs_speaker" in line and "lack speaker_id" in line
@@ -62,33 +75,51 @@ def test_a_declared_key_the_data_lacks_is_a_config_error_naming_it(
 
 
 def test_a_validation_set_without_references_is_refused_for_paradigms_that_score_them(tmp_path: Path) -> None:
-    config = load_config(RECIPES / "enhance" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP,
-                                                             f"data.valid={UNPAIRED}"])
+    config = load_config(
+        RECIPES / "enhance" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP, f"data.valid={UNPAIRED}"]
+    )
     with pytest.raises(ConfigError, match="data.valid: paradigm supervised reads mixture, sources .* lack sources"):
         train(config)
 
 
 def test_cae_mae_names_the_unpaired_keys_a_paired_set_lacks(tmp_path: Path) -> None:
-    config = load_config(RECIPES / "cae_mae" / "tiny.yaml", [
-        f"output_dir={tmp_path / 'run'}", *ONE_STEP[:-1],
-        "data.train={type: synthetic, n_items: 4, n_src: 1, segment_seconds: 0.5}"])
+    config = load_config(
+        RECIPES / "cae_mae" / "tiny.yaml",
+        [
+            f"output_dir={tmp_path / 'run'}",
+            *ONE_STEP[:-1],
+            "data.train={type: synthetic, n_items: 4, n_src: 1, segment_seconds: 0.5}",
+        ],
+    )
     with pytest.raises(ConfigError, match="lack clean, noise_only"):
         train(config)
 
 
 def test_the_old_item_shape_checks_still_apply(tmp_path: Path) -> None:
-    config = load_config(RECIPES / "enhance" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP,
-                                                             "data.train.n_src=2"])
+    config = load_config(
+        RECIPES / "enhance" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP, "data.train.n_src=2"]
+    )
     with pytest.raises(ConfigError, match="data.train has 2 sources per item but the model has 1 outputs"):
         train(config)
 
 
 # ---- the former fakes train one step without them ------------------------------------------------
 def test_an_ssl_encoder_has_no_n_src_and_trains_a_step(tmp_path: Path) -> None:
-    assert not hasattr(build_model("ssl_encoder", sample_rate=8000, stem="logmel", n_mels=40, dim=32, layers=1,
-                                   heads=2, pos_conv_kernel=16, pos_conv_groups=4), "n_src")
-    out = train(load_config(RECIPES / "ssl_pretrain" / "tiny_tera.yaml", [f"output_dir={tmp_path / 'run'}",
-                                                                         *ONE_STEP]))
+    assert not hasattr(
+        build_model(
+            "ssl_encoder",
+            sample_rate=8000,
+            stem="logmel",
+            n_mels=40,
+            dim=32,
+            layers=1,
+            heads=2,
+            pos_conv_kernel=16,
+            pos_conv_groups=4,
+        ),
+        "n_src",
+    )
+    out = train(load_config(RECIPES / "ssl_pretrain" / "tiny_tera.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP]))
     config = read_config(out)
     assert (config.task, config.arch, config.n_src) == ("ssl", "ssl_encoder", 1)  # config.json's format is kept
 
@@ -98,18 +129,22 @@ def test_snr_estimators_have_no_n_src_and_train_a_step(tmp_path: Path, arch: str
     extra = []
     if arch == "enhancer_snr":
         base = _fast_enhancer(tmp_path / "enh", 8000, n_fft=128, hop=32)
-        extra = ["model.arch=enhancer_snr", "model.args={n_fft: 256, hop: 64, bands: 8, hidden: 8, layers: 1, "
-                 "enhancer: {n_fft: 128, hop: 32, hidden: 8, layers: 1}}", f"snr_estimator.enhancer_from={base}"]
-    config = load_config(RECIPES / "snr_estimator" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP,
-                                                                  *extra])
+        extra = [
+            "model.arch=enhancer_snr",
+            "model.args={n_fft: 256, hop: 64, bands: 8, hidden: 8, layers: 1, "
+            "enhancer: {n_fft: 128, hop: 32, hidden: 8, layers: 1}}",
+            f"snr_estimator.enhancer_from={base}",
+        ]
+    config = load_config(RECIPES / "snr_estimator" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP, *extra])
     assert not hasattr(build_model(arch, **config["model"]["args"], sample_rate=8000), "n_src")
     out = train(config)
     assert (read_config(out).task, read_config(out).n_src) == ("snr", 1)
 
 
 def test_cae_mae_trains_a_step_on_items_without_sources(tmp_path: Path) -> None:
-    config = load_config(RECIPES / "cae_mae" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP[:-1],
-                                                             "data.train.length=4"])
+    config = load_config(
+        RECIPES / "cae_mae" / "tiny.yaml", [f"output_dir={tmp_path / 'run'}", *ONE_STEP[:-1], "data.train.length=4"]
+    )
     from sepkit.train.datamodule import TrainingData
 
     assert "sources" not in TrainingData(config).train_set[0]
@@ -123,15 +158,25 @@ def _fast_enhancer(out: Path, rate: int, **args: Any) -> Path:
     net = FastEnhancer(sample_rate=rate, **args)
     with torch.no_grad():
         net.decode.weight.normal_(0, 0.3)  # unlike a fresh network's
-    return export_model(net, out, ModelConfig("fast_enhancer", {**args, "sample_rate": rate}, rate, "enhance", 1,
-                                              name=out.name))
+    return export_model(
+        net, out, ModelConfig("fast_enhancer", {**args, "sample_rate": rate}, rate, "enhance", 1, name=out.name)
+    )
 
 
 def test_personalize_init_from_warm_starts_through_the_spine_and_records_it(tmp_path: Path) -> None:
     base = _fast_enhancer(tmp_path / "base", 16000, n_fft=256, hop=64)  # 16 kHz: mapped to the run's 8 kHz
-    config = load_config(RECIPES / "enhance" / "tiny.yaml", [
-        f"output_dir={tmp_path / 'run'}", *ONE_STEP, "paradigm=personalize", f"personalize.init_from={base}",
-        "model.args={n_fft: 128, hop: 32, hidden: 8, layers: 1}", "optim.lr=0.0", "validation.metrics=[]"])
+    config = load_config(
+        RECIPES / "enhance" / "tiny.yaml",
+        [
+            f"output_dir={tmp_path / 'run'}",
+            *ONE_STEP,
+            "paradigm=personalize",
+            f"personalize.init_from={base}",
+            "model.args={n_fft: 128, hop: 32, hidden: 8, layers: 1}",
+            "optim.lr=0.0",
+            "validation.metrics=[]",
+        ],
+    )
     out = train(config)
     record = json.loads((tmp_path / "run" / "init.json").read_text())
     trained, _ = load_network(out)
@@ -147,10 +192,19 @@ def test_personalize_init_from_warm_starts_through_the_spine_and_records_it(tmp_
 
 def test_enhancer_from_warm_starts_through_the_spine_and_records_it(tmp_path: Path) -> None:
     base = _fast_enhancer(tmp_path / "enh", 8000, n_fft=128, hop=32)
-    out = train(load_config(RECIPES / "snr_estimator" / "tiny.yaml", [
-        f"output_dir={tmp_path / 'run'}", *ONE_STEP, "model.arch=enhancer_snr",
-        "model.args={n_fft: 256, hop: 64, bands: 8, hidden: 8, layers: 1, "
-        "enhancer: {n_fft: 128, hop: 32, hidden: 8, layers: 1}}", f"snr_estimator.enhancer_from={base}"]))
+    out = train(
+        load_config(
+            RECIPES / "snr_estimator" / "tiny.yaml",
+            [
+                f"output_dir={tmp_path / 'run'}",
+                *ONE_STEP,
+                "model.arch=enhancer_snr",
+                "model.args={n_fft: 256, hop: 64, bands: 8, hidden: 8, layers: 1, "
+                "enhancer: {n_fft: 128, hop: 32, hidden: 8, layers: 1}}",
+                f"snr_estimator.enhancer_from={base}",
+            ],
+        )
+    )
     record = json.loads((tmp_path / "run" / "init.json").read_text())
     source, _ = load_network(base)
     assert record["into"] == "enhancer" and record["skipped_by_name"] == [] and record["skipped_by_shape"] == {}
@@ -162,12 +216,20 @@ def test_enhancer_from_warm_starts_through_the_spine_and_records_it(tmp_path: Pa
 
 def test_init_into_a_part_is_the_general_form_of_enhancer_from(tmp_path: Path) -> None:
     base = _fast_enhancer(tmp_path / "enh", 8000, n_fft=128, hop=32)
-    common = [f"output_dir={tmp_path / 'run'}", *ONE_STEP, "model.arch=enhancer_snr",
-              "model.args={n_fft: 256, hop: 64, bands: 8, hidden: 8, layers: 1, "
-              "enhancer: {n_fft: 128, hop: 32, hidden: 8, layers: 1}}"]
+    common = [
+        f"output_dir={tmp_path / 'run'}",
+        *ONE_STEP,
+        "model.arch=enhancer_snr",
+        "model.args={n_fft: 256, hop: 64, bands: 8, hidden: 8, layers: 1, "
+        "enhancer: {n_fft: 128, hop: 32, hidden: 8, layers: 1}}",
+    ]
     train(load_config(RECIPES / "snr_estimator" / "tiny.yaml", [*common, f"init={{from: {base}, into: enhancer}}"]))
     record = json.loads((tmp_path / "run" / "init.json").read_text())
     assert record["into"] == "enhancer" and len(record["copied"]) == len(load_network(base)[0].state_dict())
     with pytest.raises(ConfigError, match="no part 'decoder'"):
-        train(load_config(RECIPES / "snr_estimator" / "tiny.yaml", [
-            *common[1:], f"output_dir={tmp_path / 'other'}", f"init={{from: {base}, into: decoder}}"]))
+        train(
+            load_config(
+                RECIPES / "snr_estimator" / "tiny.yaml",
+                [*common[1:], f"output_dir={tmp_path / 'other'}", f"init={{from: {base}, into: decoder}}"],
+            )
+        )

@@ -21,11 +21,15 @@ def _csv(path: Path, text: str) -> None:
 
 
 def test_a_restart_replaces_the_steps_it_logs_again(tmp_path: Path) -> None:
-    _csv(tmp_path / "logs" / "version_0" / "metrics.csv",
-         "epoch,step,train/loss,val/si_sdri\n0,0,5.0,\n0,1,4.0,\n0,2,3.0,\n0,2,,1.5\n0,3,2.0,\n")
+    _csv(
+        tmp_path / "logs" / "version_0" / "metrics.csv",
+        "epoch,step,train/loss,val/si_sdri\n0,0,5.0,\n0,1,4.0,\n0,2,3.0,\n0,2,,1.5\n0,3,2.0,\n",
+    )
     # the run stopped after step 3 and resumed from the checkpoint of step 2
-    _csv(tmp_path / "logs" / "version_1" / "metrics.csv",
-         "epoch,step,train/loss,val/si_sdri,train/switch_rate\n0,2,2.5,,\n0,3,1.0,,0.25\n0,4,,2.5,\n")
+    _csv(
+        tmp_path / "logs" / "version_1" / "metrics.csv",
+        "epoch,step,train/loss,val/si_sdri,train/switch_rate\n0,2,2.5,,\n0,3,1.0,,0.25\n0,4,,2.5,\n",
+    )
     _csv(tmp_path / "logs" / "version_10" / "metrics.csv", "epoch,step,train/loss\n0,11,0.5\n")  # 10 after 1, not 0
     series = read_logged(tmp_path)
     steps, loss = series["train/loss"]
@@ -48,12 +52,19 @@ class CurvesSeen(pl.Callback):
 
 
 @pytest.mark.slow
-def test_every_validation_redraws_the_curves_and_plot_only_redraws_them(tmp_path: Path,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_validation_redraws_the_curves_and_plot_only_redraws_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "run"
-    config = load_config(RECIPES / "enhance" / "tiny.yaml",
-                         [f"output_dir={out}", f"export.dir={out / 'model'}", "trainer.max_steps=16",
-                          "trainer.enable_progress_bar=false"])  # 8 batches an epoch: validations at steps 8, 16
+    config = load_config(
+        RECIPES / "enhance" / "tiny.yaml",
+        [
+            f"output_dir={out}",
+            f"export.dir={out / 'model'}",
+            "trainer.max_steps=16",
+            "trainer.enable_progress_bar=false",
+        ],
+    )  # 8 batches an epoch: validations at steps 8, 16
     probe = CurvesSeen(out)
     train(config, callbacks=[probe])
     assert probe.seen == [False, True]  # drawn by the first validation, before training went on
@@ -67,13 +78,17 @@ def test_every_validation_redraws_the_curves_and_plot_only_redraws_them(tmp_path
     assert capsys.readouterr().out.strip() == str(png) and png.stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--plot-only", "{tmp}/missing"], "no such run folder"),
-    (["--plot-only", "{tmp}"], "no logged metrics"),
-    ([], "give a CONFIG"),
-])
-def test_plot_only_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
-                                       message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--plot-only", "{tmp}/missing"], "no such run folder"),
+        (["--plot-only", "{tmp}"], "no logged metrics"),
+        ([], "give a CONFIG"),
+    ],
+)
+def test_plot_only_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     assert main(["train", *(a.format(tmp=tmp_path) for a in args)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1

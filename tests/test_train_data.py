@@ -41,8 +41,15 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
             noise.append(file_entry(path, split, "noise"))
     write_manifest(speech, root / "speech.jsonl")
     write_manifest(noise, root / "noise.jsonl")
-    dev = NoisySpeechDataset(root / "speech.jsonl", root / "noise.jsonl", sample_rate=RATE, segment_seconds=1.0,
-                             split="dev", seed=7, length=4)
+    dev = NoisySpeechDataset(
+        root / "speech.jsonl",
+        root / "noise.jsonl",
+        sample_rate=RATE,
+        segment_seconds=1.0,
+        split="dev",
+        seed=7,
+        length=4,
+    )
     write_fixed_set(dev, root / "enh_dev", 4, split="dev")
     return root
 
@@ -50,13 +57,21 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_enhance_on_the_fly_noisy_speech_with_a_fixed_validation_set(tmp_path: Path, corpus: Path) -> None:
     out = tmp_path / "run"
-    rc = main([
-        "train", str(ROOT / "recipes" / "enhance" / "tiny.yaml"), f"corpus={corpus}", f"output_dir={out}",
-        f"export.dir={out / 'model'}", "data.train={type: noisy_speech, speech_manifest: '${corpus}/speech.jsonl', "
-        "noise_manifest: '${corpus}/noise.jsonl', split: train, segment_seconds: 1.0, length: 8}",
-        "data.valid={type: fixed, path: '${corpus}/enh_dev'}", "trainer.max_steps=4",
-        "checkpoint.every_n_train_steps=2", "trainer.enable_progress_bar=false",
-    ])
+    rc = main(
+        [
+            "train",
+            str(ROOT / "recipes" / "enhance" / "tiny.yaml"),
+            f"corpus={corpus}",
+            f"output_dir={out}",
+            f"export.dir={out / 'model'}",
+            "data.train={type: noisy_speech, speech_manifest: '${corpus}/speech.jsonl', "
+            "noise_manifest: '${corpus}/noise.jsonl', split: train, segment_seconds: 1.0, length: 8}",
+            "data.valid={type: fixed, path: '${corpus}/enh_dev'}",
+            "trainer.max_steps=4",
+            "checkpoint.every_n_train_steps=2",
+            "trainer.enable_progress_bar=false",
+        ]
+    )
     assert rc == 0
     meta, _ = read_card(out / "model")
     assert meta["steps"] == 4 and "si_sdri" in meta["scores"] and meta["training_data"].startswith("noisy_speech (")
@@ -68,22 +83,35 @@ def test_separate_on_random_crops_of_a_fixed_set_with_on_the_fly_validation(tmp_
     fixed_train = tmp_path / "sep_train"
     from sepkit.data import SpeakerMixtureDataset
 
-    write_fixed_set(SpeakerMixtureDataset(corpus / "speech.jsonl", n_src=2, sample_rate=RATE, segment_seconds=(1.2, 1.5),
-                                          split="train", length=8), fixed_train, 8)
-    rc = main([
-        "train", str(ROOT / "recipes" / "pit" / "tiny.yaml"), f"output_dir={out}", f"export.dir={out / 'model'}",
-        f"data.train={{type: fixed, path: '{fixed_train}', segment_seconds: 1.0}}",  # whole files differ in length
-        f"data.valid={{type: speaker_mixture, speech_manifest: '{corpus / 'speech.jsonl'}', split: dev, "
-        "segment_seconds: 1.0, length: 4}", "trainer.max_steps=4", "checkpoint.every_n_train_steps=2",
-        "trainer.enable_progress_bar=false",
-    ])
+    write_fixed_set(
+        SpeakerMixtureDataset(
+            corpus / "speech.jsonl", n_src=2, sample_rate=RATE, segment_seconds=(1.2, 1.5), split="train", length=8
+        ),
+        fixed_train,
+        8,
+    )
+    rc = main(
+        [
+            "train",
+            str(ROOT / "recipes" / "pit" / "tiny.yaml"),
+            f"output_dir={out}",
+            f"export.dir={out / 'model'}",
+            f"data.train={{type: fixed, path: '{fixed_train}', segment_seconds: 1.0}}",  # whole files differ in length
+            f"data.valid={{type: speaker_mixture, speech_manifest: '{corpus / 'speech.jsonl'}', split: dev, "
+            "segment_seconds: 1.0, length: 4}",
+            "trainer.max_steps=4",
+            "checkpoint.every_n_train_steps=2",
+            "trainer.enable_progress_bar=false",
+        ]
+    )
     assert rc == 0
     assert read_card(out / "model")[0]["n_src"] == 2
 
 
 def test_random_segments_cut_every_aligned_array_the_same_way(corpus: Path) -> None:
-    data = build_dataset({"type": "fixed", "path": str(corpus / "enh_dev"), "segment_seconds": 0.5}, "data.train",
-                         RATE, seed=3)
+    data = build_dataset(
+        {"type": "fixed", "path": str(corpus / "enh_dev"), "segment_seconds": 0.5}, "data.train", RATE, seed=3
+    )
     item = data[1]
     assert item["mixture"].shape == (RATE // 2,) and item["sources"].shape == (1, RATE // 2)
     np.testing.assert_allclose(item["mixture"], item["sources"][0] + item["noise"], atol=1e-5)
@@ -91,8 +119,14 @@ def test_random_segments_cut_every_aligned_array_the_same_way(corpus: Path) -> N
     assert not np.allclose(data[1]["mixture"], item["mixture"])  # new crops each epoch
 
 
-@pytest.mark.parametrize("recipe", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "recipes").glob("*/*.yaml")
-                                          if not p.name.endswith("common.yaml")))
+@pytest.mark.parametrize(
+    "recipe",
+    sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "recipes").glob("*/*.yaml")
+        if not p.name.endswith("common.yaml")
+    ),
+)
 def test_every_recipe_resolves_and_names_only_known_dataset_keys(recipe: str, tmp_path: Path) -> None:
     cfg = load_config(ROOT / recipe, [f"corpus={tmp_path}"])
     for part in ("train", "valid"):

@@ -19,9 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_ddp_two_cpu_processes_train_and_export(tmp_path: Path) -> None:
     out = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "sepkit.cli.main", "train", str(ROOT / "recipes" / "enhance" / "tiny.yaml"),
-        f"output_dir={out}", f"export.dir={out / 'model'}", "trainer.strategy=ddp", "trainer.devices=2",
-        "trainer.accelerator=cpu", "trainer.max_steps=4", "checkpoint.every_n_train_steps=2",
+        sys.executable,
+        "-m",
+        "sepkit.cli.main",
+        "train",
+        str(ROOT / "recipes" / "enhance" / "tiny.yaml"),
+        f"output_dir={out}",
+        f"export.dir={out / 'model'}",
+        "trainer.strategy=ddp",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+        "trainer.max_steps=4",
+        "checkpoint.every_n_train_steps=2",
         "trainer.enable_progress_bar=false",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

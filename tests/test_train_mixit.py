@@ -71,9 +71,17 @@ def test_tiny_recipe_trains_and_exports_a_two_source_separator(tmp_path: Path) -
 @pytest.mark.slow
 def test_semi_supervised_steps_with_mixture_consistency(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    argv = ["train", str(TINY), f"output_dir={out}", "trainer.max_steps=6", "trainer.enable_progress_bar=false",
-            "mixit.semi_supervised_ratio=0.5", "mixit.consistency=magsq", "data.valid=null",
-            "checkpoint.every_n_train_steps=3"]
+    argv = [
+        "train",
+        str(TINY),
+        f"output_dir={out}",
+        "trainer.max_steps=6",
+        "trainer.enable_progress_bar=false",
+        "mixit.semi_supervised_ratio=0.5",
+        "mixit.consistency=magsq",
+        "data.valid=null",
+        "checkpoint.every_n_train_steps=3",
+    ]
     assert main(argv) == 0
     supervised, unsupervised = _metric(out, "train/supervised_loss"), _metric(out, "train/mixit_loss")
     assert len(set(supervised)) == 3 and len(set(unsupervised)) == 3  # (the CSV repeats a value on later steps)
@@ -144,6 +152,7 @@ def test_fixed_set_scores_equal_a_search_over_output_sets() -> None:
     sets = list(itertools.combinations(range(4), 2))
     assert scores.shape == (3, len(sets))
     for i, chosen in enumerate(sets):
-        best = torch.stack([-neg_si_sdr(est[:, list(order)], ref).sum(-1)
-                            for order in itertools.permutations(chosen)]).amax(0)
+        best = torch.stack(
+            [-neg_si_sdr(est[:, list(order)], ref).sum(-1) for order in itertools.permutations(chosen)]
+        ).amax(0)
         torch.testing.assert_close(scores[:, i], best.double(), rtol=1e-5, atol=1e-4)

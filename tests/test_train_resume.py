@@ -47,12 +47,23 @@ class CrashAt(pl.Callback):
 
 def _config(out: Path) -> dict:
     # 20 items / batch 4 = 5 steps per epoch; checkpoints every 3 steps, validation every 4.
-    return load_config(RECIPE, [
-        f"output_dir={out}", "model.arch=test_dropout_conv", "model.args={n_src: 2, hidden: 8}",
-        "data.train.n_items=20", "data.valid.n_items=4", "trainer.max_steps=12", "trainer.val_check_interval=4",
-        "trainer.check_val_every_n_epoch=null", "checkpoint.every_n_train_steps=3", "trainer.enable_progress_bar=false",
-        "validation.metrics=[]", "data.num_workers=1",  # a worker process: prefetching must not shift the order
-    ])
+    return load_config(
+        RECIPE,
+        [
+            f"output_dir={out}",
+            "model.arch=test_dropout_conv",
+            "model.args={n_src: 2, hidden: 8}",
+            "data.train.n_items=20",
+            "data.valid.n_items=4",
+            "trainer.max_steps=12",
+            "trainer.val_check_interval=4",
+            "trainer.check_val_every_n_epoch=null",
+            "checkpoint.every_n_train_steps=3",
+            "trainer.enable_progress_bar=false",
+            "validation.metrics=[]",
+            "data.num_workers=1",  # a worker process: prefetching must not shift the order
+        ],
+    )
 
 
 def _logged(out: Path, key: str) -> dict[int, float]:

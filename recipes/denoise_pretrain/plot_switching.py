@@ -55,9 +55,17 @@ def summary(run: Path) -> dict[str, Any]:
     rates = read_csv(run)
     best_step = max(curve, key=curve.__getitem__) if curve else None
     init = json.loads((run / "init.json").read_text()) if (run / "init.json").is_file() else None
-    return {"run": run.name, "front_end": front_end(run), "curve": curve, "rates": rates, "best_step": best_step,
-            "best": curve[best_step] if best_step is not None else math.nan, "card": card, "init": init,
-            "test": test_scores(run)}
+    return {
+        "run": run.name,
+        "front_end": front_end(run),
+        "curve": curve,
+        "rates": rates,
+        "best_step": best_step,
+        "best": curve[best_step] if best_step is not None else math.nan,
+        "card": card,
+        "init": init,
+        "test": test_scores(run),
+    }
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -77,10 +85,12 @@ def front_end(run: Path) -> str:
 def table(runs: dict[str, dict[str, Any]], baseline: str, pretrains: list[Path]) -> str:
     """The comparison as a Markdown table (steps to reach the baseline run's best), with a line per pretraining run."""
     target = runs[baseline]["best"]
-    lines = ["| run | front end | initialisation | steps | val SI-SDRi after epoch 1 (dB) | best val SI-SDRi (dB) @ step "
-             f"| steps to reach {_fmt(target)} dB ({baseline}'s best) | test SI-SDRi / SDRi (dB) | switch rate, mean "
-             "| switch rate, last epoch | training time |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| run | front end | initialisation | steps | val SI-SDRi after epoch 1 (dB) | best val SI-SDRi (dB) @ step "
+        f"| steps to reach {_fmt(target)} dB ({baseline}'s best) | test SI-SDRi / SDRi (dB) | switch rate, mean "
+        "| switch rate, last epoch | training time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for label, s in runs.items():
         curve, rates, card = s["curve"], s["rates"], s["card"]
         first = next(iter(curve.values()), None)
@@ -88,18 +98,22 @@ def table(runs: dict[str, dict[str, Any]], baseline: str, pretrains: list[Path])
         init = "denoising-pretrained (mask projection skipped)" if s["init"] else "random"
         mean_rate = sum(rates.values()) / len(rates) if rates else None
         last_rate = rates[max(rates)] if rates else None
-        lines.append(f"| {label} (`{s['run']}`) | {s['front_end']} | {init} | {card.get('steps', '–')} | {_fmt(first)} | "
-                     f"{_fmt(s['best'])} @ {s['best_step']} | {reach if reach is not None else 'not reached'} | "
-                     f"{_fmt(s['test'].get('si_sdri'))} / {_fmt(s['test'].get('sdri'))} | {_fmt(mean_rate, 3)} | "
-                     f"{_fmt(last_rate, 3)} | {card.get('training_time', '–')} |")
+        lines.append(
+            f"| {label} (`{s['run']}`) | {s['front_end']} | {init} | {card.get('steps', '–')} | {_fmt(first)} | "
+            f"{_fmt(s['best'])} @ {s['best_step']} | {reach if reach is not None else 'not reached'} | "
+            f"{_fmt(s['test'].get('si_sdri'))} / {_fmt(s['test'].get('sdri'))} | {_fmt(mean_rate, 3)} | "
+            f"{_fmt(last_rate, 3)} | {card.get('training_time', '–')} |"
+        )
     for pretrain in pretrains:
         card, _ = read_card(pretrain / "export")
         curve = logged(pretrain, "val/si_sdri")
         lines.append("")
-        lines.append(f"Pretraining (`{pretrain.name}`, denoising, 1 output, {front_end(pretrain)}): "
-                     f"{card.get('steps', '–')} steps, best validation SI-SDRi "
-                     f"{_fmt(max(curve.values()) if curve else None)} dB, "
-                     f"{card.get('training_time', '–')} on {card.get('device', '–')}.")
+        lines.append(
+            f"Pretraining (`{pretrain.name}`, denoising, 1 output, {front_end(pretrain)}): "
+            f"{card.get('steps', '–')} steps, best validation SI-SDRi "
+            f"{_fmt(max(curve.values()) if curve else None)} dB, "
+            f"{card.get('training_time', '–')} on {card.get('device', '–')}."
+        )
     return "\n".join(lines)
 
 
@@ -118,8 +132,9 @@ def plot(runs: dict[str, dict[str, Any]], png: Path) -> None:
         left.plot(list(rates), list(rates.values()), style, label=label)
         right.plot(list(s["curve"]), list(s["curve"].values()), style, label=label)
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.set(xlabel="epoch (vs the previous one)", ylabel="label-switching rate", title="PIT label switching",
-             ylim=(0, None))
+    left.set(
+        xlabel="epoch (vs the previous one)", ylabel="label-switching rate", title="PIT label switching", ylim=(0, None)
+    )
     right.set(xlabel="training steps (updates)", ylabel="validation SI-SDRi (dB)", title="Convergence")
     for ax in (left, right):
         ax.grid(alpha=0.3)
@@ -140,12 +155,26 @@ def labelled_run(text: str) -> tuple[str, Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=labelled_run, action="append", required=True, metavar="LABEL=RUN_DIR",
-                        help="a separation run to compare, with its label (repeat; table and legend keep this order)")
-    parser.add_argument("--baseline", help="label of the run whose best validation SI-SDRi the others race to "
-                                           "(default: the first run from random weights)")
-    parser.add_argument("--pretrain", type=Path, action="append", default=[],
-                        help="run folder of a denoising pretraining, described under the table (repeat)")
+    parser.add_argument(
+        "--run",
+        type=labelled_run,
+        action="append",
+        required=True,
+        metavar="LABEL=RUN_DIR",
+        help="a separation run to compare, with its label (repeat; table and legend keep this order)",
+    )
+    parser.add_argument(
+        "--baseline",
+        help="label of the run whose best validation SI-SDRi the others race to "
+        "(default: the first run from random weights)",
+    )
+    parser.add_argument(
+        "--pretrain",
+        type=Path,
+        action="append",
+        default=[],
+        help="run folder of a denoising pretraining, described under the table (repeat)",
+    )
     parser.add_argument("--png", type=Path, required=True, help="where to write the plot")
     parser.add_argument("--table", type=Path, help="also write the Markdown table here")
     args = parser.parse_args()

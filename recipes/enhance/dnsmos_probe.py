@@ -26,7 +26,7 @@ LEVEL_DBFS = -26.0
 
 def _at_level(x: np.ndarray, dbfs: float = LEVEL_DBFS) -> np.ndarray:
     """``x`` scaled to an RMS of ``dbfs``, then down to a peak of 0.99 if it would exceed it."""
-    y = x * (10 ** (dbfs / 20) / max(float(np.sqrt(np.mean(x ** 2))), 1e-9))
+    y = x * (10 ** (dbfs / 20) / max(float(np.sqrt(np.mean(x**2))), 1e-9))
     peak = float(np.abs(y).max())
     return y * (0.99 / peak) if peak > 0.99 else y
 
@@ -39,8 +39,8 @@ def _score(outputs: list[np.ndarray], refs: list[np.ndarray], rate: int) -> str:
         warnings.simplefilter("ignore")
         raw = [dnsmos(x, rate) for x in outputs]
         levelled = [dnsmos(_at_level(x), rate) for x in outputs]
-    sdr = np.mean([si_sdr(x[:len(r)], r[:len(x)]) for x, r in zip(outputs, refs)])
-    level = np.mean([20 * np.log10(max(float(np.sqrt(np.mean(x ** 2))), 1e-9)) for x in outputs])
+    sdr = np.mean([si_sdr(x[: len(r)], r[: len(x)]) for x, r in zip(outputs, refs)])
+    level = np.mean([20 * np.log10(max(float(np.sqrt(np.mean(x**2))), 1e-9)) for x in outputs])
 
     def cols(rows: list[dict[str, float]]) -> str:
         return " | ".join(f"{np.mean([r[k] for r in rows]):.3f}" for k in ("ovrl", "sig", "bak"))

@@ -13,9 +13,23 @@ from pathlib import Path
 
 from sepkit.pretrained import read_card
 
-VARIANTS = ("generalist", "pseudose", "pseudose_frames", "pseudose_dp", "pseudose_oracle",
-            "pseudose_dp_energy", "pseudose_oracle_energy", "pseudose_dp_target", "pseudose_distill", "cm",
-            "cm_dp", "cm_dp_energy", "cm_dp_target", "cm_distill", "upper")
+VARIANTS = (
+    "generalist",
+    "pseudose",
+    "pseudose_frames",
+    "pseudose_dp",
+    "pseudose_oracle",
+    "pseudose_dp_energy",
+    "pseudose_oracle_energy",
+    "pseudose_dp_target",
+    "pseudose_distill",
+    "cm",
+    "cm_dp",
+    "cm_dp_energy",
+    "cm_dp_target",
+    "cm_distill",
+    "upper",
+)
 
 
 def cell(run: Path, variant: str) -> str:

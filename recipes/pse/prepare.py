@@ -24,8 +24,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("speaker", help="speaker id in the corpus's speech manifest, e.g. asterisk-ivrvoiceru")
     parser.add_argument("out", type=Path, help="folder for the speaker's sets")
-    parser.add_argument("--corpus", type=Path, default=data_root() / "demo",
-                        help="the demo corpus [default: $SEPKIT_DATA/demo]")
+    parser.add_argument(
+        "--corpus", type=Path, default=data_root() / "demo", help="the demo corpus [default: $SEPKIT_DATA/demo]"
+    )
     parser.add_argument("--premixture-snr", type=float, nargs=2, default=(0.0, 10.0), metavar=("LO", "HI"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -35,12 +36,21 @@ def main() -> None:
     if not splits:
         parser.error(f"no speaker {args.speaker!r} in {args.corpus}/manifests/speech.jsonl")
     if "train" in splits:
-        parser.error(f"speaker {args.speaker!r} is in the corpus's train split, which enhance-default trained on: "
-                     f"pick a dev or test speaker")
+        parser.error(
+            f"speaker {args.speaker!r} is in the corpus's train split, which enhance-default trained on: "
+            f"pick a dev or test speaker"
+        )
     by_split = {s: [e for e in noise if e["split"] == s] for s in ("train", "dev", "test")}
     opts = SpeakerSetOptions(premixture_snr=tuple(args.premixture_snr), seed=args.seed)
-    written = write_speaker_sets(speech, args.speaker, environment_noise=by_split["dev"], test_noise=by_split["test"],
-                                 inject_noise=by_split["train"], out=args.out, opts=opts)
+    written = write_speaker_sets(
+        speech,
+        args.speaker,
+        environment_noise=by_split["dev"],
+        test_noise=by_split["test"],
+        inject_noise=by_split["train"],
+        out=args.out,
+        opts=opts,
+    )
     for name, path in written.items():
         print(f"{name}: {path}")
 

@@ -22,9 +22,13 @@ def main() -> None:
     parser.add_argument("model", help="exported estimator (folder or shipped name, e.g. snr-estimator)")
     parser.add_argument("--config", type=Path, default=Path(__file__).with_name("demo.yaml"))
     parser.add_argument("--items", type=int, default=256)
-    parser.add_argument("--recordings", type=Path, default=None,
-                        help="score on these noisy recordings instead (a manifest whose entries have a 'clean' path, "
-                             "e.g. the recordings.jsonl of recipes/pse/prepare.py)")
+    parser.add_argument(
+        "--recordings",
+        type=Path,
+        default=None,
+        help="score on these noisy recordings instead (a manifest whose entries have a 'clean' path, "
+        "e.g. the recordings.jsonl of recipes/pse/prepare.py)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.recordings is not None:

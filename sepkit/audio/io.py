@@ -92,8 +92,9 @@ def _check_wav_data_size(path: Path) -> None:
             if chunk == b"data":
                 present = size - (pos + 8)
                 if length not in _STREAMING_SIZES and length > present:
-                    raise AudioError(f"{path}: truncated: the header declares {length} bytes of audio data, "
-                                     f"the file holds {present}")
+                    raise AudioError(
+                        f"{path}: truncated: the header declares {length} bytes of audio data, the file holds {present}"
+                    )
                 return
             pos += 8 + length + (length & 1)
 
@@ -193,8 +194,9 @@ class AtomicAudioWriter:
         self._out = AtomicFile(self.dst)
         self.tmp = self._out.path
         try:
-            self._file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=channels,
-                                      format=fmt, subtype=self.subtype)
+            self._file = sf.SoundFile(
+                str(self.tmp), "w", samplerate=sample_rate, channels=channels, format=fmt, subtype=self.subtype
+            )
         except Exception as exc:
             self._out.discard()
             raise OutputError(f"{self.dst}: cannot write ({_short(exc)})") from exc
@@ -228,7 +230,9 @@ class AtomicAudioWriter:
     def __enter__(self) -> "AtomicAudioWriter":
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.commit()
         else:

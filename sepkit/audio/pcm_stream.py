@@ -37,7 +37,9 @@ class PcmFormat:
         if self.encoding not in ENCODINGS:
             raise AudioError(f"unknown PCM encoding {self.encoding!r} (use one of {', '.join(ENCODINGS)})")
         if self.rate <= 0 or self.channels <= 0:
-            raise AudioError(f"PCM needs a positive rate and channel count, got {self.rate} Hz, {self.channels} channels")
+            raise AudioError(
+                f"PCM needs a positive rate and channel count, got {self.rate} Hz, {self.channels} channels"
+            )
 
     @property
     def width(self) -> int:
@@ -73,10 +75,19 @@ class PcmFormat:
     def wav_header(self) -> bytes:
         """A WAV header for a stream of unknown length (placeholder sizes)."""
         tag = _FLOAT if self.encoding == "f32le" else _PCM
-        fmt = struct.pack("<HHIIHH", tag, self.channels, self.rate, self.rate * self.frame_bytes, self.frame_bytes,
-                          8 * self.width)
-        return (b"RIFF" + struct.pack("<I", _STREAMING_SIZE) + b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-                + b"data" + struct.pack("<I", _STREAMING_SIZE))
+        fmt = struct.pack(
+            "<HHIIHH", tag, self.channels, self.rate, self.rate * self.frame_bytes, self.frame_bytes, 8 * self.width
+        )
+        return (
+            b"RIFF"
+            + struct.pack("<I", _STREAMING_SIZE)
+            + b"WAVE"
+            + b"fmt "
+            + struct.pack("<I", len(fmt))
+            + fmt
+            + b"data"
+            + struct.pack("<I", _STREAMING_SIZE)
+        )
 
 
 SUBTYPES = {"s16le": "PCM_16", "s24le": "PCM_24", "s32le": "PCM_32", "f32le": "FLOAT"}  # encoding -> soundfile subtype
@@ -127,8 +138,9 @@ class PcmReader:
     def _read_wav_header(self) -> PcmFormat:
         head = self._read_exactly(12, "RIFF header")
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            raise AudioError(f"{self.name}: not a WAV stream (no RIFF/WAVE header): for raw PCM give --raw, --rate "
-                             f"and --channels")
+            raise AudioError(
+                f"{self.name}: not a WAV stream (no RIFF/WAVE header): for raw PCM give --raw, --rate and --channels"
+            )
         fmt: PcmFormat | None = None
         while True:
             chunk, size = struct.unpack("<4sI", self._read_exactly(8, "chunk header"))
@@ -147,10 +159,14 @@ class PcmReader:
         tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
         if tag == _EXTENSIBLE and len(body) >= 26:
             tag = struct.unpack("<H", body[24:26])[0]  # the sub-format GUID starts with the plain tag
-        encoding = {(_PCM, 16): "s16le", (_PCM, 24): "s24le", (_PCM, 32): "s32le", (_FLOAT, 32): "f32le"}.get((tag, bits))
+        encoding = {(_PCM, 16): "s16le", (_PCM, 24): "s24le", (_PCM, 32): "s32le", (_FLOAT, 32): "f32le"}.get(
+            (tag, bits)
+        )
         if encoding is None:
-            raise AudioError(f"{self.name}: WAV stream of format {tag} with {bits}-bit samples is not supported "
-                             f"(16/24/32-bit integer or 32-bit float)")
+            raise AudioError(
+                f"{self.name}: WAV stream of format {tag} with {bits}-bit samples is not supported "
+                f"(16/24/32-bit integer or 32-bit float)"
+            )
         return PcmFormat(encoding, rate, channels)
 
 

@@ -69,10 +69,10 @@ class StreamResampler:
             return torch.zeros(*self._lead_shape, 0)
         total = resampled_length(self._received, self.orig_sr, self.new_sr)
         left = min(self.context, self._pos)
-        seg = self._buf[..., self._pos - left - self._buf_start:]
+        seg = self._buf[..., self._pos - left - self._buf_start :]
         out = self._transform(seg)
         first = left // self.period_in * self.period_out
-        out = out[..., first: first + total - self._emitted]
+        out = out[..., first : first + total - self._emitted]
         self._emitted = total
         self._buf = None
         return out
@@ -85,11 +85,11 @@ class StreamResampler:
         out = self._transform(self._buf[..., lo:hi])
         first = left // self.period_in * self.period_out
         count = (end - self._pos) // self.period_in * self.period_out
-        out = out[..., first: first + count]
+        out = out[..., first : first + count]
         self._pos = end
         keep_from = self._pos - self.context
         if keep_from > self._buf_start:
-            self._buf = self._buf[..., keep_from - self._buf_start:]
+            self._buf = self._buf[..., keep_from - self._buf_start :]
             self._buf_start = keep_from
         self._emitted += out.shape[-1]
         return out

@@ -27,8 +27,9 @@ WINDOWS: tuple[str, ...] = ("hann", "sqrt_hann", "hamming", "blackman")
 _MAKERS = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window}
 
 
-def stft_window(n_fft: int, kind: WindowKind = "hann", dtype: torch.dtype | None = None,
-                device: torch.device | str | None = None) -> torch.Tensor:
+def stft_window(
+    n_fft: int, kind: WindowKind = "hann", dtype: torch.dtype | None = None, device: torch.device | str | None = None
+) -> torch.Tensor:
     """A periodic analysis window of ``n_fft`` samples: ``hann``, ``sqrt_hann``, ``hamming`` or ``blackman``."""
     if kind == "sqrt_hann":
         return torch.hann_window(n_fft, dtype=dtype, device=device).sqrt()
@@ -42,12 +43,19 @@ def add_window(module: nn.Module, n_fft: int, kind: WindowKind = "hann", name: s
     module.register_buffer(name, stft_window(n_fft, kind), persistent=False)
 
 
-def stft(wav: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor, center: bool = True,
-         pad_mode: Literal["constant", "reflect"] = "constant") -> torch.Tensor:
+def stft(
+    wav: torch.Tensor,
+    n_fft: int,
+    hop: int,
+    window: torch.Tensor,
+    center: bool = True,
+    pad_mode: Literal["constant", "reflect"] = "constant",
+) -> torch.Tensor:
     """Complex STFT ``(..., n_fft // 2 + 1, frames)`` of waveforms ``(..., T)`` (see the module's conventions)."""
     lead = wav.shape[:-1]
-    spec = torch.stft(wav.reshape(-1, wav.shape[-1]), n_fft, hop, window=window, center=center, pad_mode=pad_mode,
-                      return_complex=True)
+    spec = torch.stft(
+        wav.reshape(-1, wav.shape[-1]), n_fft, hop, window=window, center=center, pad_mode=pad_mode, return_complex=True
+    )
     return spec.reshape(*lead, *spec.shape[-2:])
 
 

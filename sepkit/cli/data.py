@@ -17,8 +17,9 @@ def prepare_cmd(
     kind: str = typer.Argument(..., help=f"Corpus layout: {', '.join(PREPARERS)}."),
     root: Path = typer.Argument(..., help="The corpus's root folder."),
     out: Path = typer.Argument(..., help="Folder for the manifests (speech.jsonl, noise.jsonl, ...)."),
-    dev_fraction: float = typer.Option(0.1, help="Share of speakers (or recordings) for dev, "
-                                                 "where the corpus has no split."),
+    dev_fraction: float = typer.Option(
+        0.1, help="Share of speakers (or recordings) for dev, where the corpus has no split."
+    ),
     test_fraction: float = typer.Option(0.1, help="Share of speakers (or recordings) for test, likewise."),
     seed: int = typer.Option(0, help="Seed of the deterministic speaker-disjoint split."),
     file_kind: str = typer.Option("speech", help="For 'folder': what the files are (speech, noise, rir, music)."),
@@ -30,8 +31,9 @@ def prepare_cmd(
     if file_kind not in ("speech", "noise", "rir", "music"):
         raise ConfigError(f"--file-kind: must be speech, noise, rir or music, got {file_kind!r}")
     if not (0 <= dev_fraction < 1 and 0 <= test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise ConfigError(f"--dev-fraction {dev_fraction} and --test-fraction {test_fraction}: need 0 <= each "
-                          f"and a sum below 1")
+        raise ConfigError(
+            f"--dev-fraction {dev_fraction} and --test-fraction {test_fraction}: need 0 <= each and a sum below 1"
+        )
     opts = PrepareOptions(dev_fraction, test_fraction, seed, file_kind, skip_bad)
     for path in prepare(kind, root, out, opts).values():
         print(f"{path}  ({_describe(path)})")
@@ -51,27 +53,42 @@ def _describe(path: Path) -> str:
 
 @data_app.command("demo")
 def demo_cmd(
-    out: Optional[Path] = typer.Argument(None, help="Folder for the corpus (audio, manifests, licences, README, "
-                                                    "fixed sets) [default: $SEPKIT_DATA/demo; sepkit data root]."),
-    cache: Optional[Path] = typer.Option(None, help="Cache for .deb files, extractions and espeak-ng audio "
-                                                    "[default: ~/.cache/sepkit]."),
+    out: Optional[Path] = typer.Argument(
+        None,
+        help="Folder for the corpus (audio, manifests, licences, README, "
+        "fixed sets) [default: $SEPKIT_DATA/demo; sepkit data root].",
+    ),
+    cache: Optional[Path] = typer.Option(
+        None, help="Cache for .deb files, extractions and espeak-ng audio [default: ~/.cache/sepkit]."
+    ),
     hours_limit: Optional[float] = typer.Option(None, help="At most this many hours from each source (quick builds)."),
     exclude: list[str] = typer.Option([], help="Package to leave out (repeatable), e.g. 0ad-data."),
     synthetic: int = typer.Option(300, help="espeak-ng utterances for train (0 = none)."),
     fixed_sets: bool = typer.Option(True, "--fixed-sets/--no-fixed-sets", help="Write fixed dev/test sets."),
     jobs: int = typer.Option(2, help="Decoding processes."),
     seed: int = typer.Option(0, help="Seed for simulated rooms, synthetic speech and fixed sets."),
-    install_tools: bool = typer.Option(True, "--install-tools/--no-install-tools",
-                                       help="apt-get install missing ffmpeg/espeak-ng when running as root."),
+    install_tools: bool = typer.Option(
+        True,
+        "--install-tools/--no-install-tools",
+        help="apt-get install missing ffmpeg/espeak-ng when running as root.",
+    ),
 ) -> None:
     """Build the demo corpus from Debian packages (downloads about 3 GB once; reruns skip finished work)."""
     from sepkit.data.demo import DEFAULT_CACHE, DemoOptions, build_demo
     from sepkit.data.paths import data_root
 
     out = out or data_root() / "demo"
-    opts = DemoOptions(out=out, cache=(cache or DEFAULT_CACHE).expanduser(), hours_limit=hours_limit,
-                       exclude=tuple(exclude), synthetic=synthetic, fixed_sets=fixed_sets, jobs=max(1, jobs),
-                       seed=seed, install_tools=install_tools)
+    opts = DemoOptions(
+        out=out,
+        cache=(cache or DEFAULT_CACHE).expanduser(),
+        hours_limit=hours_limit,
+        exclude=tuple(exclude),
+        synthetic=synthetic,
+        fixed_sets=fixed_sets,
+        jobs=max(1, jobs),
+        seed=seed,
+        install_tools=install_tools,
+    )
     build_demo(opts, log=lambda line: print(line, flush=True))
     print(f"corpus ready: {out.resolve()} (see README.md)")
 
@@ -99,8 +116,13 @@ def rate_cmd(
 
     if out.resolve() == manifest.resolve():
         raise ConfigError(f"{out}: the output must not be the input manifest")
-    path, rated = rate_manifest(manifest, out, jobs=max(1, jobs), split=split,
-                                progress=lambda done, total: print(f"rated {done}/{total}", flush=True))
+    path, rated = rate_manifest(
+        manifest,
+        out,
+        jobs=max(1, jobs),
+        split=split,
+        progress=lambda done, total: print(f"rated {done}/{total}", flush=True),
+    )
     print(f"{path}  ({rated} files rated now; {_describe(path)})")
 
 
@@ -113,8 +135,9 @@ def yardstick_cmd(
     files_per_speaker: int = typer.Option(60, help="At most this many recordings decoded per speaker."),
     jobs: int = typer.Option(2, help="Decoding processes."),
     seed: int = typer.Option(0, help="Seed of every draw (same seed and packages: the same sets)."),
-    install_tools: bool = typer.Option(True, "--install-tools/--no-install-tools",
-                                       help="apt-get install a missing ffmpeg when running as root."),
+    install_tools: bool = typer.Option(
+        True, "--install-tools/--no-install-tools", help="apt-get install a missing ffmpeg when running as root."
+    ),
 ) -> None:
     """Build the out-of-domain yardstick: held-out real speech and noise in labelled slices (enh/ and sep2/)."""
     import shlex
@@ -128,11 +151,19 @@ def yardstick_cmd(
     if enh_items < 1 or sep_items < 1 or files_per_speaker < 1:
         raise ConfigError("--enh-items, --sep-items and --files-per-speaker must be at least 1")
     defaults = YardstickOptions(out=(out or data_root() / "yardstick").expanduser())
-    opts = replace(defaults, seed=seed,
-                   pool=replace(defaults.pool, cache=(cache or DEFAULT_CACHE).expanduser(), jobs=max(1, jobs),
-                                files_per_speaker=files_per_speaker, install_tools=install_tools),
-                   enhancement=replace(defaults.enhancement, items=enh_items),
-                   separation=replace(defaults.separation, items=sep_items))
+    opts = replace(
+        defaults,
+        seed=seed,
+        pool=replace(
+            defaults.pool,
+            cache=(cache or DEFAULT_CACHE).expanduser(),
+            jobs=max(1, jobs),
+            files_per_speaker=files_per_speaker,
+            install_tools=install_tools,
+        ),
+        enhancement=replace(defaults.enhancement, items=enh_items),
+        separation=replace(defaults.separation, items=sep_items),
+    )
     command = "sepkit " + " ".join(shlex.quote(a) for a in state.argv)
     sets = build_yardstick(opts, command, log=lambda line: print(line, flush=True))
     for name, folder in sets.items():

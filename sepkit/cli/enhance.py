@@ -16,14 +16,27 @@ if TYPE_CHECKING:
     from sepkit.api import SepkitModel
 
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda (auto picks CUDA when available).")
-BackendOpt = typer.Option("torch", "--backend", help="torch, or onnx: run the folder's model.onnx (sepkit export "
-                          "... --format onnx) with onnxruntime on the CPU.")
-PlotOpt = typer.Option(False, "--plot", help="Also write a before/after spectrogram PNG beside each output "
-                       "(<output stem>.png; separate: <mixture stem>.png beside its sources); reads each file whole.")
+BackendOpt = typer.Option(
+    "torch",
+    "--backend",
+    help="torch, or onnx: run the folder's model.onnx (sepkit export ... --format onnx) with onnxruntime on the CPU.",
+)
+PlotOpt = typer.Option(
+    False,
+    "--plot",
+    help="Also write a before/after spectrogram PNG beside each output "
+    "(<output stem>.png; separate: <mixture stem>.png beside its sources); reads each file whole.",
+)
 
 
-def _load(model: str, device: str, half: bool, chunk_seconds: Optional[float], batch_size: Optional[int],
-          backend: str = "torch") -> SepkitModel:
+def _load(
+    model: str,
+    device: str,
+    half: bool,
+    chunk_seconds: Optional[float],
+    batch_size: Optional[int],
+    backend: str = "torch",
+) -> SepkitModel:
     from sepkit.api import load
 
     return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size, backend=backend)
@@ -66,10 +79,17 @@ def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int]
 
 @app.command()
 def enhance(
-    inputs: list[str] = typer.Argument(..., help="Audio files, globs or folders; - reads standard input (WAV, or "
-                                                 "raw PCM with --raw) block by block as it arrives."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (one input only); - writes "
-                                          "standard output as it is ready (WAV, or raw PCM with --raw)."),
+    inputs: list[str] = typer.Argument(
+        ...,
+        help="Audio files, globs or folders; - reads standard input (WAV, or "
+        "raw PCM with --raw) block by block as it arrives.",
+    ),
+    output: Optional[Path] = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Output file (one input only); - writes standard output as it is ready (WAV, or raw PCM with --raw).",
+    ),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs; they keep their input names."),
     model: str = typer.Option(DEFAULT_ENHANCER, "--model", help="Shipped model name or exported model folder."),
     device: str = DeviceOpt,
@@ -79,14 +99,20 @@ def enhance(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
     plot: bool = PlotOpt,
     backend: str = BackendOpt,
-    raw: Optional[str] = typer.Option(None, "--raw", help="Raw PCM on standard input/output instead of WAV: s16le or "
-                                      "f32le, interleaved."),
+    raw: Optional[str] = typer.Option(
+        None, "--raw", help="Raw PCM on standard input/output instead of WAV: s16le or f32le, interleaved."
+    ),
     rate: Optional[int] = typer.Option(None, "--rate", min=1, help="Sample rate of raw PCM on standard input."),
-    channels: Optional[int] = typer.Option(None, "--channels", min=1, help="Channels of raw PCM on standard input "
-                                           "(default 1)."),
-    low_latency: bool = typer.Option(False, "--low-latency", help="With standard input or output: the output "
-                                     "limiter looks no samples ahead (5 ms less latency; its gain drops at once on a "
-                                     "peak that would pass full scale instead of ramping down before it)."),
+    channels: Optional[int] = typer.Option(
+        None, "--channels", min=1, help="Channels of raw PCM on standard input (default 1)."
+    ),
+    low_latency: bool = typer.Option(
+        False,
+        "--low-latency",
+        help="With standard input or output: the output "
+        "limiter looks no samples ahead (5 ms less latency; its gain drops at once on a "
+        "peak that would pass full scale instead of ramping down before it).",
+    ),
 ) -> None:
     """Enhance noisy speech. Without -o/--out-dir writes <name>_enhanced.<ext> beside each input."""
     if output is not None and out_dir is not None:
@@ -101,14 +127,24 @@ def enhance(
         from sepkit.cli.pipe import enhance_pipe
 
         assert output is not None
-        warning = enhance_pipe(_load(model, device, half, chunk_seconds, batch_size, backend), inputs[0], output, raw,
-                               rate, channels, force, low_latency)
+        warning = enhance_pipe(
+            _load(model, device, half, chunk_seconds, batch_size, backend),
+            inputs[0],
+            output,
+            raw,
+            rate,
+            channels,
+            force,
+            low_latency,
+        )
         if warning:
             fail(warning)
         return
     if raw is not None or rate is not None or channels is not None or low_latency:
-        fail("--raw, --rate, --channels and --low-latency are for standard input or output (-): give - as the input "
-             "or -o -")
+        fail(
+            "--raw, --rate, --channels and --low-latency are for standard input or output (-): give - as the input "
+            "or -o -"
+        )
     if output is not None:
         from sepkit.audio.io import expand_inputs
 
@@ -139,7 +175,9 @@ def enhance(
 def separate(
     inputs: list[str] = typer.Argument(..., help="Mixture files, globs or folders."),
     out_dir: Path = typer.Option(..., "--out-dir", help="Folder for <stem>_s1.wav, <stem>_s2.wav, ..."),
-    model: Optional[str] = typer.Option(None, "--model", help="Shipped model name or folder (default: separate-<K>spk)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Shipped model name or folder (default: separate-<K>spk)."
+    ),
     n_src: Optional[int] = typer.Option(None, "--n-src", min=1, help="Number of sources K the model must produce."),
     device: str = DeviceOpt,
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs (never an input)."),

@@ -20,9 +20,13 @@ def evaluate(
     model: str = typer.Argument(..., help="Shipped model name or exported model folder."),
     mix: Path = typer.Option(..., "--mix", help="Folder of test mixtures <stem>.wav."),
     ref: Path = typer.Option(..., "--ref", help="References: <stem>.wav, or s1/, s2/ folders for separation."),
-    baseline: list[str] = typer.Option([], "--baseline", help="Run beside the model (repeatable): noisereduce, "
-                                       "rnnoise, deepfilternet3 (pip install \"sepkit[peers]\"), or another model "
-                                       "of the same task (shipped name or folder)."),
+    baseline: list[str] = typer.Option(
+        [],
+        "--baseline",
+        help="Run beside the model (repeatable): noisereduce, "
+        'rnnoise, deepfilternet3 (pip install "sepkit[peers]"), or another model '
+        "of the same task (shipped name or folder).",
+    ),
     metrics: str = typer.Option("si_sdr,pesq,estoi,dnsmos", "--metrics", help="Comma-separated metrics."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Scoring worker processes."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda."),
@@ -30,12 +34,23 @@ def evaluate(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the means per system as JSON."),
     update_card: bool = typer.Option(False, "--update-card", help="Write the scores into the model's CARD.md."),
     test_name: Optional[str] = typer.Option(None, "--test-name", help="How the card names the test set."),
-    slices: Optional[Path] = typer.Option(None, "--slices", help="Item labels (items.jsonl) to score per slice "
-                                          "[default: items.jsonl beside --mix's folder, when there is one]."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML report into this folder: tables, "
-                                          "SI-SDRi against input SNR, spectrograms and audio of chosen files."),
-    report_files: list[str] = typer.Option([], "--report-files", help="Also show these mixtures in the report "
-                                           "(repeatable; besides the best, median and worst by SI-SDRi)."),
+    slices: Optional[Path] = typer.Option(
+        None,
+        "--slices",
+        help="Item labels (items.jsonl) to score per slice "
+        "[default: items.jsonl beside --mix's folder, when there is one].",
+    ),
+    report: Optional[Path] = typer.Option(
+        None,
+        "--report",
+        help="Write an HTML report into this folder: tables, "
+        "SI-SDRi against input SNR, spectrograms and audio of chosen files.",
+    ),
+    report_files: list[str] = typer.Option(
+        [],
+        "--report-files",
+        help="Also show these mixtures in the report (repeatable; besides the best, median and worst by SI-SDRi).",
+    ),
 ) -> None:
     """Score a model beside baselines (noisereduce, RNNoise, DeepFilterNet3, other models) on one test set, one run."""
     from sepkit.evaluation import evaluate as run_evaluation
@@ -82,8 +97,14 @@ def evaluate(
     if json_out is not None:
         from sepkit.cli.score import _json_safe, _write_text
 
-        doc = {"model": result.model, "files": result.files, "audio_seconds": result.audio_seconds,
-               "means": result.means, "seconds": result.seconds, "paired": diffs}
+        doc = {
+            "model": result.model,
+            "files": result.files,
+            "audio_seconds": result.audio_seconds,
+            "means": result.means,
+            "seconds": result.seconds,
+            "paired": diffs,
+        }
         if by_slice is not None:
             doc["slices"] = by_slice
         _write_text(json_out, json.dumps(_json_safe(doc), indent=2) + "\n")

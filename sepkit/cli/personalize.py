@@ -50,31 +50,53 @@ def personalize(
     out: Path = typer.Option(..., "--out", help="Model folder to create (checkpoints go into OUT/training)."),
     base: str = typer.Option("enhance-default", "--base", help="Enhancer to start from: shipped name or model folder."),
     method: str = typer.Option("pseudose", "--method", help="pseudose or cm (contrastive mixtures)."),
-    purify: bool = typer.Option(False, "--purify/--no-purify",
-                                help="Purify training with a segmental SNR estimator: the noisy frames of the "
-                                     "recordings teach less (how: --purify-form)."),
+    purify: bool = typer.Option(
+        False,
+        "--purify/--no-purify",
+        help="Purify training with a segmental SNR estimator: the noisy frames of the "
+        "recordings teach less (how: --purify-form).",
+    ),
     snr_model: str = typer.Option("snr-estimator", "--snr-model", help="Segmental SNR estimator for --purify."),
-    purify_form: str = typer.Option("target", "--purify-form",
-                                    help="How --purify uses the estimates: target (train towards the recording where "
-                                         "it is clean, the estimator's speech estimate where not), frames (the "
-                                         "papers' frame-weighted loss) or energy (an energy-weighted SNR)."),
-    noise: Optional[str] = typer.Option(None, "--noise", help="Noise to inject: a folder of noise recordings or a "
-                                                              "noise manifest (.jsonl) [default: $SEPKIT_NOISE]."),
+    purify_form: str = typer.Option(
+        "target",
+        "--purify-form",
+        help="How --purify uses the estimates: target (train towards the recording where "
+        "it is clean, the estimator's speech estimate where not), frames (the "
+        "papers' frame-weighted loss) or energy (an energy-weighted SNR).",
+    ),
+    noise: Optional[str] = typer.Option(
+        None,
+        "--noise",
+        help="Noise to inject: a folder of noise recordings or a noise manifest (.jsonl) [default: $SEPKIT_NOISE].",
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     steps: int = typer.Option(500, "--steps", help="Training steps (rerun with more to continue a finished run)."),
     batch_size: int = typer.Option(8, "--batch-size", help="Premixtures per step."),
     lr: float = typer.Option(1e-4, "--lr", help="Learning rate (Adam)."),
-    validate_every: int = typer.Option(50, "--validate-every", help="Steps between validations on held-out "
-                                                                    "recordings."),
+    validate_every: int = typer.Option(
+        50, "--validate-every", help="Steps between validations on held-out recordings."
+    ),
 ) -> None:
     """Personalise an enhancer to one speaker from their noisy recordings alone (PseudoSE or contrastive
     mixtures, optionally with data purification). Rerunning the same command resumes a stopped run."""
     from sepkit.train.personal_job import PersonalizeOptions
     from sepkit.train.personal_job import personalize as run
 
-    opts = PersonalizeOptions(noisy_dir=noisy_dir, out=out, base=base, method=method, purify=purify,
-                              snr_model=snr_model, purify_form=purify_form, noise=noise, device=device, steps=steps,
-                              batch_size=batch_size, lr=lr, validate_every=validate_every)
+    opts = PersonalizeOptions(
+        noisy_dir=noisy_dir,
+        out=out,
+        base=base,
+        method=method,
+        purify=purify,
+        snr_model=snr_model,
+        purify_form=purify_form,
+        noise=noise,
+        device=device,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        validate_every=validate_every,
+    )
     if not state.debug:  # Lightning's start-up chatter would bury the progress bar
         import lightning.pytorch  # noqa: F401  (sets its loggers' levels on import; ours must come after)
 

@@ -31,8 +31,16 @@ class Sink(Protocol):
     def write(self, audio: np.ndarray) -> None: ...
 
 
-def enhance_pipe(model: SepkitModel, src: str, dst: Path, raw: Optional[str], rate: Optional[int],
-                 channels: Optional[int], force: bool, low_latency: bool = False) -> Optional[str]:
+def enhance_pipe(
+    model: SepkitModel,
+    src: str,
+    dst: Path,
+    raw: Optional[str],
+    rate: Optional[int],
+    channels: Optional[int],
+    force: bool,
+    low_latency: bool = False,
+) -> Optional[str]:
     """Stream ``src`` (a file or ``-``) through ``model`` into ``dst`` (a file or ``-``); returns a warning line, if any."""
     reader: PcmReader | None = None
     if src == STDIO:

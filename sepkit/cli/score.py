@@ -33,8 +33,11 @@ def score(
     ref: Optional[Path] = typer.Option(None, "--ref", help="Folder of references: same names, or s1/, s2/ folders."),
     mix: Optional[Path] = typer.Option(None, "--mix", help="Folder of <stem>.wav mixtures: adds si_sdri and sdri."),
     metrics: Optional[str] = typer.Option(
-        None, "--metrics", help=f"Comma-separated: si_sdr,sdr,pesq,stoi,estoi,dnsmos "
-                                f"[default: {DEFAULT_WITH_REF} with --ref, {DEFAULT_WITHOUT_REF} without]."),
+        None,
+        "--metrics",
+        help=f"Comma-separated: si_sdr,sdr,pesq,stoi,estoi,dnsmos "
+        f"[default: {DEFAULT_WITH_REF} with --ref, {DEFAULT_WITHOUT_REF} without].",
+    ),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write per-file rows and the means as JSON."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write per-file rows as CSV."),
@@ -67,8 +70,14 @@ def score(
     if csv_out is not None:
         _write_text(csv_out, _csv_text(scores.rows, fields))
     if json_out is not None:
-        doc = {"metrics": scores.columns, "count": len(scores.rows), "means": scores.means, "counts": scores.counts,
-               "rows": scores.rows, "warnings": scores.warnings}
+        doc = {
+            "metrics": scores.columns,
+            "count": len(scores.rows),
+            "means": scores.means,
+            "counts": scores.counts,
+            "rows": scores.rows,
+            "warnings": scores.warnings,
+        }
         _write_text(json_out, json.dumps(_json_safe(doc), indent=2) + "\n")
     _print_table(scores.columns, scores.means, scores.counts, len(scores.rows), unscored_refs)
 

@@ -51,16 +51,26 @@ def train(
 
 @app.command("export")
 def export(
-    source: str = typer.Argument(..., help="A training checkpoint (.ckpt) written by sepkit train; with --format onnx "
-                                           "also a shipped model name or a model folder."),
-    out_dir: Path = typer.Argument(..., help="Folder for the model (model.safetensors or model.onnx, config.json, "
-                                             "CARD.md)."),
-    fmt: str = typer.Option("safetensors", "--format", help="safetensors: the pretrained format sepkit.load reads; "
-                            "onnx: a graph from waveform to waveform (STFT inside) for onnxruntime and --backend onnx."),
+    source: str = typer.Argument(
+        ...,
+        help="A training checkpoint (.ckpt) written by sepkit train; with --format onnx "
+        "also a shipped model name or a model folder.",
+    ),
+    out_dir: Path = typer.Argument(
+        ..., help="Folder for the model (model.safetensors or model.onnx, config.json, CARD.md)."
+    ),
+    fmt: str = typer.Option(
+        "safetensors",
+        "--format",
+        help="safetensors: the pretrained format sepkit.load reads; "
+        "onnx: a graph from waveform to waveform (STFT inside) for onnxruntime and --backend onnx.",
+    ),
     inference_only: Optional[bool] = typer.Option(
-        None, "--inference-only/--whole",
+        None,
+        "--inference-only/--whole",
         help="Keep only the weights inference runs (cae_mae: MAE encoder + CAE decoder), or the whole network; "
-             "default: the config's export.inference_only."),
+        "default: the config's export.inference_only.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing ONNX export folder."),
 ) -> None:
     """Export a training checkpoint as a model folder that sepkit enhance/separate and sepkit.load read, or any
@@ -73,8 +83,10 @@ def export(
     if fmt != "safetensors":
         fail(f"--format must be safetensors or onnx, not {fmt!r}")
     if not Path(source).is_file():
-        fail(f"{source}: not a checkpoint file: safetensors export takes a training checkpoint (a model folder or "
-             f"shipped name is already in that format; --format onnx exports one to ONNX)")
+        fail(
+            f"{source}: not a checkpoint file: safetensors export takes a training checkpoint (a model folder or "
+            f"shipped name is already in that format; --format onnx exports one to ONNX)"
+        )
     from sepkit.train.export import export_checkpoint
 
     print(export_checkpoint(source, out_dir, inference_only=inference_only), flush=True)

@@ -12,8 +12,14 @@ from typing import Any
 _EXPORTS = {
     "sepkit.data.augment": ("Augmentation", "apply_eq", "early_rir", "reverberate", "speed_perturb"),
     "sepkit.data.fixed_sets": ("FixedSetDataset", "write_fixed_set"),
-    "sepkit.data.manifest": ("KINDS", "SPLITS", "file_entry", "read_manifest", "read_mixture_manifest",
-                             "write_manifest"),
+    "sepkit.data.manifest": (
+        "KINDS",
+        "SPLITS",
+        "file_entry",
+        "read_manifest",
+        "read_mixture_manifest",
+        "write_manifest",
+    ),
     "sepkit.data.mixing": ("MixingDataset", "NoisySpeechDataset", "SpeakerMixtureDataset", "rms", "snr_db"),
     # not the function prepare: once imported, the submodule sepkit.data.prepare holds that name
     "sepkit.data.prepare": ("PREPARERS", "PrepareOptions"),

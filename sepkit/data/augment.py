@@ -44,12 +44,19 @@ def speed_perturb(wav: torch.Tensor, sample_rate: int, factor: float) -> torch.T
     return AF.resample(wav, round(sample_rate * factor), sample_rate)
 
 
-def random_eq_bands(rng: np.random.Generator, sample_rate: int, n_bands: int,
-                    max_gain_db: float) -> list[tuple[float, float, float]]:
+def random_eq_bands(
+    rng: np.random.Generator, sample_rate: int, n_bands: int, max_gain_db: float
+) -> list[tuple[float, float, float]]:
     """``(centre Hz, gain dB, Q)`` for ``n_bands`` peaking filters, centres log-uniform in 100 Hz .. 0.4 fs."""
     lo, hi = math.log(100.0), math.log(0.4 * sample_rate)
-    return [(float(math.exp(rng.uniform(lo, hi))), float(rng.uniform(-max_gain_db, max_gain_db)),
-             float(rng.uniform(0.5, 2.0))) for _ in range(n_bands)]
+    return [
+        (
+            float(math.exp(rng.uniform(lo, hi))),
+            float(rng.uniform(-max_gain_db, max_gain_db)),
+            float(rng.uniform(0.5, 2.0)),
+        )
+        for _ in range(n_bands)
+    ]
 
 
 def apply_eq(wav: torch.Tensor, sample_rate: int, bands: list[tuple[float, float, float]]) -> torch.Tensor:
@@ -70,8 +77,9 @@ def early_rir(rir: torch.Tensor, sample_rate: int, early_ms: float = EARLY_MS) -
     return rir[:end]
 
 
-def reverberate(wav: torch.Tensor, rir: torch.Tensor, sample_rate: int,
-                early_ms: float = EARLY_MS) -> tuple[torch.Tensor, torch.Tensor]:
+def reverberate(
+    wav: torch.Tensor, rir: torch.Tensor, sample_rate: int, early_ms: float = EARLY_MS
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(reverberant, early-reverberant target)``, both as long as ``wav`` and aligned with each other."""
     n = wav.shape[-1]
     full = AF.fftconvolve(wav, rir)[..., :n]

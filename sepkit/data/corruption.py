@@ -43,8 +43,14 @@ class Corruption:
     clip_range: tuple[float, float] = (0.3, 0.8)  # clipping threshold as a share of the mixture's peak
 
     def __post_init__(self) -> None:
-        probs = (self.babble_prob, self.stationary_prob, self.colour_prob, self.narrowband_prob, self.codec_prob,
-                 self.clip_prob)
+        probs = (
+            self.babble_prob,
+            self.stationary_prob,
+            self.colour_prob,
+            self.narrowband_prob,
+            self.codec_prob,
+            self.clip_prob,
+        )
         if not all(0.0 <= p <= 1.0 for p in probs) or self.babble_prob + self.stationary_prob > 1.0:
             raise ValueError("corrupt: probabilities must lie in [0, 1], and babble_prob + stationary_prob <= 1")
         lo, hi = self.babble_talkers
@@ -56,18 +62,32 @@ class Corruption:
     @property
     def active(self) -> bool:
         """Whether any corruption can happen (inactive ones draw nothing, so old configs keep their items)."""
-        return any((self.babble_prob, self.stationary_prob, self.colour_prob, self.narrowband_prob, self.codec_prob,
-                    self.clip_prob))
+        return any(
+            (
+                self.babble_prob,
+                self.stationary_prob,
+                self.colour_prob,
+                self.narrowband_prob,
+                self.codec_prob,
+                self.clip_prob,
+            )
+        )
 
     def noise_family(self, rng: np.random.Generator) -> str:
         """``"babble"``, ``"stationary"`` or ``"file"`` (a real noise recording)."""
         u = rng.random()
-        return "babble" if u < self.babble_prob else "stationary" if u < self.babble_prob + self.stationary_prob \
+        return (
+            "babble"
+            if u < self.babble_prob
+            else "stationary"
+            if u < self.babble_prob + self.stationary_prob
             else "file"
+        )
 
 
-def stationary_noise(n: int, sample_rate: int, rng: np.random.Generator, kind: str | None = None
-                     ) -> tuple[torch.Tensor, str]:
+def stationary_noise(
+    n: int, sample_rate: int, rng: np.random.Generator, kind: str | None = None
+) -> tuple[torch.Tensor, str]:
     """``n`` samples of unit-RMS stationary noise of ``kind`` (drawn when ``None``), and the kind."""
     kind = kind or str(rng.choice(STATIONARY_KINDS))
     if kind == "hum":
@@ -101,10 +121,14 @@ def random_colouring(wav: torch.Tensor, rng: np.random.Generator) -> torch.Tenso
 def narrowband(wav: torch.Tensor, sample_rate: int, highpass: bool) -> torch.Tensor:
     """``wav`` through an 8 kHz channel (nothing above 4 kHz), optionally with a 300 Hz high-pass, at its own rate."""
     if sample_rate > NARROWBAND_RATE:
-        steep = {"lowpass_filter_width": 32, "rolloff": 0.94, "resampling_method": "sinc_interp_kaiser",
-                 "beta": 14.77}  # a codec-like stop band (well under -40 dB) instead of the default's gentle one
+        steep = {
+            "lowpass_filter_width": 32,
+            "rolloff": 0.94,
+            "resampling_method": "sinc_interp_kaiser",
+            "beta": 14.77,
+        }  # a codec-like stop band (well under -40 dB) instead of the default's gentle one
         down = AF.resample(wav, sample_rate, NARROWBAND_RATE, **steep)
-        wav = AF.resample(down, NARROWBAND_RATE, sample_rate, **steep)[..., :wav.shape[-1]]
+        wav = AF.resample(down, NARROWBAND_RATE, sample_rate, **steep)[..., : wav.shape[-1]]
     if not highpass:
         return wav
     b, a = scipy.signal.butter(2, 300.0, "highpass", fs=sample_rate)

@@ -27,8 +27,14 @@ from sepkit.errors import ManifestError, OutputError
 MANIFEST = "manifest.jsonl"
 
 
-def write_fixed_set(dataset: Dataset, out_dir: str | os.PathLike[str], n: int, subtype: str = "FLOAT",
-                    split: str | None = None, overwrite: bool = False) -> Path:
+def write_fixed_set(
+    dataset: Dataset,
+    out_dir: str | os.PathLike[str],
+    n: int,
+    subtype: str = "FLOAT",
+    split: str | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write items ``0 .. n-1`` of ``dataset`` (at epoch 0) as a LibriMix-style folder; returns the manifest.
 
     An existing set in ``out_dir`` is refused unless ``overwrite``, which removes it first (so no
@@ -62,14 +68,22 @@ def write_fixed_set(dataset: Dataset, out_dir: str | os.PathLike[str], n: int, s
         noise = None
         if math.isfinite(item["snr_db"]):
             noise = write_audio(out / "noise" / f"{uid}.wav", item["noise"].numpy(), sample_rate, subtype)
-        rows.append({
-            "id": uid, "mixture": str(paths["mixture"]), "sources": [str(s) for s in sources],
-            "noise": str(noise) if noise else None, "duration": round(item["mixture"].shape[-1] / sample_rate, 6),
-            "sample_rate": sample_rate, "split": split or getattr(dataset, "split", None),
-            "snr_db": item["snr_db"] if math.isfinite(item["snr_db"]) else None,
-            "level_db": round(item["level_db"], 4), "gains_db": [round(float(g), 4) for g in item["gains_db"]],
-            "reverberant": bool(item["reverberant"]), **_plain(item.get("info", {})),
-        })
+        rows.append(
+            {
+                "id": uid,
+                "mixture": str(paths["mixture"]),
+                "sources": [str(s) for s in sources],
+                "noise": str(noise) if noise else None,
+                "duration": round(item["mixture"].shape[-1] / sample_rate, 6),
+                "sample_rate": sample_rate,
+                "split": split or getattr(dataset, "split", None),
+                "snr_db": item["snr_db"] if math.isfinite(item["snr_db"]) else None,
+                "level_db": round(item["level_db"], 4),
+                "gains_db": [round(float(g), 4) for g in item["gains_db"]],
+                "reverberant": bool(item["reverberant"]),
+                **_plain(item.get("info", {})),
+            }
+        )
     return write_manifest(rows, out / MANIFEST)
 
 
@@ -86,16 +100,22 @@ class FixedSetDataset(Dataset):
     Items hold whole files, resampled to ``sample_rate`` when it is given.
     """
 
-    def __init__(self, path: str | os.PathLike[str], sample_rate: int | None = None, mix_dir: str = "mix",
-                 split: str | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sample_rate: int | None = None,
+        mix_dir: str = "mix",
+        split: str | None = None,
+    ):
         p = Path(path)
         self.sample_rate = sample_rate
         self.records = _records_from_folder(p, mix_dir) if p.is_dir() else read_mixture_manifest(p, check=False)
         if split is not None:
             self.records = [r for r in self.records if r.get("split") == split]
         if not self.records:
-            raise ManifestError(f"{p}: no mixtures found (expected {mix_dir}/<id>.wav and s1/<id>.wav, "
-                                f"or a mixture manifest)")
+            raise ManifestError(
+                f"{p}: no mixtures found (expected {mix_dir}/<id>.wav and s1/<id>.wav, or a mixture manifest)"
+            )
 
     def __len__(self) -> int:
         return len(self.records)
@@ -109,11 +129,16 @@ class FixedSetDataset(Dataset):
         if snr is None:  # not recorded: unknown with a noise file, none without
             snr = math.nan if r.get("noise") else math.inf
         return {
-            "mixture": mixture, "sources": sources, "noise": noise, "sample_rate": sr, "id": r["id"],
+            "mixture": mixture,
+            "sources": sources,
+            "noise": noise,
+            "sample_rate": sr,
+            "id": r["id"],
             "snr_db": float(snr),
             "level_db": float(r.get("level_db", math.nan)),
             "gains_db": torch.tensor(r.get("gains_db") or [math.nan] * len(r["sources"]), dtype=torch.float32),
-            "reverberant": bool(r.get("reverberant", False)), "index": index,
+            "reverberant": bool(r.get("reverberant", False)),
+            "index": index,
         }
 
     def _load(self, path: str) -> tuple[torch.Tensor, int]:
@@ -127,8 +152,9 @@ class FixedSetDataset(Dataset):
 def _records_from_folder(folder: Path, mix_dir: str) -> list[Entry]:
     """One record per ``mix_dir/<id>.wav``, with sources ``s1..sK/<id>.wav`` and ``noise/<id>.wav``."""
     mixes = sorted((folder / mix_dir).glob("*.wav")) + sorted((folder / mix_dir).glob("*.flac"))
-    src_dirs = sorted((d for d in folder.glob("s[0-9]*") if d.is_dir() and d.name[1:].isdigit()),
-                      key=lambda d: int(d.name[1:]))
+    src_dirs = sorted(
+        (d for d in folder.glob("s[0-9]*") if d.is_dir() and d.name[1:].isdigit()), key=lambda d: int(d.name[1:])
+    )
     if mix_dir == "mix_single":  # LibriMix: s1 + noise only
         src_dirs = src_dirs[:1]
     params: dict[str, Entry] = {}
@@ -143,6 +169,13 @@ def _records_from_folder(folder: Path, mix_dir: str) -> list[Entry]:
         noise = folder / "noise" / m.name
         has_noise = mix_dir != "mix_clean" and noise.is_file()  # LibriMix's mix_clean holds no noise
         extra = {k: v for k, v in params.get(m.stem, {}).items() if k not in ("mixture", "sources", "noise")}
-        records.append({**extra, "id": m.stem, "mixture": str(m), "sources": [str(s) for s in sources],
-                        "noise": str(noise) if has_noise else None})
+        records.append(
+            {
+                **extra,
+                "id": m.stem,
+                "mixture": str(m),
+                "sources": [str(s) for s in sources],
+                "noise": str(noise) if has_noise else None,
+            }
+        )
     return records

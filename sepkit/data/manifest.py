@@ -58,12 +58,17 @@ def write_manifest(entries: Iterable[Entry], path: str | os.PathLike[str]) -> Pa
     return out
 
 
-def file_entry(path: str | os.PathLike[str], split: str, kind: str, speaker: str | None = None,
-               **extra: Any) -> Entry:
+def file_entry(path: str | os.PathLike[str], split: str, kind: str, speaker: str | None = None, **extra: Any) -> Entry:
     """A manifest entry for an existing audio file, with duration and rate read from its header."""
     info = audio_info(path)
-    entry: Entry = {"path": str(Path(path).resolve()), "duration": round(info.duration, 4),
-                    "sample_rate": info.sample_rate, "speaker": speaker, "split": split, "kind": kind}
+    entry: Entry = {
+        "path": str(Path(path).resolve()),
+        "duration": round(info.duration, 4),
+        "sample_rate": info.sample_rate,
+        "speaker": speaker,
+        "split": split,
+        "kind": kind,
+    }
     entry.update(extra)
     return entry
 

@@ -27,8 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sepkit.data.augment import Augmentation, reverberate, speed_perturb
-from sepkit.data.corruption import (Corruption, clip, mu_law_round_trip, narrowband, random_colouring,
-                                    stationary_noise)
+from sepkit.data.corruption import Corruption, clip, mu_law_round_trip, narrowband, random_colouring, stationary_noise
 from sepkit.data.sources import AudioPool, ManifestLike, load_entries
 from sepkit.errors import ConfigError, ManifestError
 
@@ -52,14 +51,27 @@ class MixingDataset(Dataset):
 
     n_src = 1
 
-    def __init__(self, speech_manifest: ManifestLike, *, noise_manifest: ManifestLike | None = None,
-                 rir_manifest: ManifestLike | None = None, sample_rate: int = 16000,
-                 segment_seconds: float | tuple[float, float] = 4.0, snr_range: tuple[float, float] = (-5.0, 20.0),
-                 reverb_prob: float = 0.0, level_range_db: tuple[float, float] = (-35.0, -15.0),
-                 augment: Augmentation | None = None, noise_augment: Augmentation | None = None,
-                 seed: int = 0, length: int | None = None, split: str | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None,
-                 noise_weights: list[float] | None = None):
+    def __init__(
+        self,
+        speech_manifest: ManifestLike,
+        *,
+        noise_manifest: ManifestLike | None = None,
+        rir_manifest: ManifestLike | None = None,
+        sample_rate: int = 16000,
+        segment_seconds: float | tuple[float, float] = 4.0,
+        snr_range: tuple[float, float] = (-5.0, 20.0),
+        reverb_prob: float = 0.0,
+        level_range_db: tuple[float, float] = (-35.0, -15.0),
+        augment: Augmentation | None = None,
+        noise_augment: Augmentation | None = None,
+        seed: int = 0,
+        length: int | None = None,
+        split: str | None = None,
+        cache: bool = False,
+        speech_min: dict[str, float] | None = None,
+        corrupt: Corruption | None = None,
+        noise_weights: list[float] | None = None,
+    ):
         lo, hi = (segment_seconds, segment_seconds) if np.isscalar(segment_seconds) else segment_seconds
         if not 0 < lo <= hi:
             raise ConfigError(f"segment_seconds: need 0 < min <= max, got {segment_seconds!r}")
@@ -95,8 +107,9 @@ class MixingDataset(Dataset):
     def _segment_length(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.segment[0], self.segment[1] + 1))
 
-    def _speech_crop(self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None
-                     ) -> tuple[torch.Tensor, dict[str, Any]]:
+    def _speech_crop(
+        self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         """``n`` samples of speech file ``i`` of ``pool`` (default: the speech): random crop (long files) or random
         placement (short files)."""
         pool = self.speech if pool is None else pool
@@ -109,11 +122,16 @@ class MixingDataset(Dataset):
         offset = int(rng.integers(0, n - wav.shape[0] + 1))
         wav = torch.nn.functional.pad(wav, (offset, n - wav.shape[0] - offset))
         e = self.speech.entries[i]
-        return wav, {"speech_files": e["path"], "speakers": e.get("speaker") or "",
-                     "speech_starts": start / self.sample_rate, "speeds": speed}
+        return wav, {
+            "speech_files": e["path"],
+            "speakers": e.get("speaker") or "",
+            "speech_starts": start / self.sample_rate,
+            "speeds": speed,
+        }
 
-    def _draw_speech(self, n: int, rng: np.random.Generator, candidates: np.ndarray | None = None,
-                     twin: AudioPool | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+    def _draw_speech(
+        self, n: int, rng: np.random.Generator, candidates: np.ndarray | None = None, twin: AudioPool | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         """A non-silent speech crop from a file drawn uniformly among ``candidates`` (default: all).
 
         With ``twin`` (files sample-aligned with the speech's, e.g. the clean versions of noisy recordings) the
@@ -127,8 +145,9 @@ class MixingDataset(Dataset):
                 if twin is not None:
                     info["twin"] = self._speech_crop(i, n, replay, twin)[0]
                 return wav, info
-        raise ManifestError(f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; "
-                            f"check the manifest")
+        raise ManifestError(
+            f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; check the manifest"
+        )
 
     def _looped_crop(self, pool: AudioPool, i: int, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
         """``n`` samples of file ``i`` of ``pool`` and their start: a random crop, or a short file looped from a
@@ -139,7 +158,7 @@ class MixingDataset(Dataset):
             return pool.crop(i, start, n), start
         start = int(rng.integers(0, frames))
         whole = pool.load(i)
-        return whole.repeat(math.ceil((n + start) / whole.shape[0]))[start:start + n], start
+        return whole.repeat(math.ceil((n + start) / whole.shape[0]))[start : start + n], start
 
     def _draw_noise(self, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
         """``n`` samples of noise: a random crop, or a short file looped from a random point."""
@@ -171,8 +190,9 @@ class MixingDataset(Dataset):
             raise ManifestError(f"babble: no speech of a speaker other than {exclude_speaker!r} in the manifest")
         return wav, {"noise_file": "babble:" + ",".join(talkers), "noise_start": 0.0}
 
-    def _noise_signal(self, n: int, rng: np.random.Generator, exclude_speaker: str
-                      ) -> tuple[torch.Tensor, dict[str, Any]]:
+    def _noise_signal(
+        self, n: int, rng: np.random.Generator, exclude_speaker: str
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Noise of the family ``corrupt`` draws (a recording, babble or stationary), coloured with ``colour_prob``."""
         family = self.corrupt.noise_family(rng) if self.corrupt.active else "file"
         if family == "babble":
@@ -194,8 +214,9 @@ class MixingDataset(Dataset):
         full, early = reverberate(wav, self.rirs.load(i), self.sample_rate)
         return full, early, self.rirs.path(i)
 
-    def _add_noise(self, speech: torch.Tensor, rng: np.random.Generator, exclude_speaker: str = ""
-                   ) -> tuple[torch.Tensor, float, dict[str, Any]]:
+    def _add_noise(
+        self, speech: torch.Tensor, rng: np.random.Generator, exclude_speaker: str = ""
+    ) -> tuple[torch.Tensor, float, dict[str, Any]]:
         """Noise scaled to a random SNR against ``speech``, or zeros (SNR = inf) without a noise manifest."""
         if self.noise is None:
             return torch.zeros_like(speech), math.inf, {"noise_file": "", "noise_start": 0.0}
@@ -204,9 +225,18 @@ class MixingDataset(Dataset):
         noise = noise * math.sqrt(rms(speech) ** 2 / (rms(noise) ** 2 * 10 ** (snr / 10)))
         return noise, snr, info
 
-    def _finish(self, index: int, targets: torch.Tensor, speech: torch.Tensor, noise: torch.Tensor, snr: float,
-                gains_db: list[float], info: dict[str, Any], reverberant: bool, rng: np.random.Generator
-                ) -> dict[str, Any]:
+    def _finish(
+        self,
+        index: int,
+        targets: torch.Tensor,
+        speech: torch.Tensor,
+        noise: torch.Tensor,
+        snr: float,
+        gains_db: list[float],
+        info: dict[str, Any],
+        reverberant: bool,
+        rng: np.random.Generator,
+    ) -> dict[str, Any]:
         """Scale to a random RMS level, keep every peak at or below 0.99, package the item."""
         mixture = speech + noise
         scale = 10 ** (float(rng.uniform(*self.level_range_db)) / 20) / max(rms(mixture), 1e-12)
@@ -215,29 +245,60 @@ class MixingDataset(Dataset):
             scale *= PEAK / peak
         mixture, targets, noise = mixture * scale, targets * scale, noise * scale
         return {
-            "mixture": mixture.float(), "sources": targets.float(), "noise": noise.float(),
-            "snr_db": snr, "level_db": 20 * math.log10(max(rms(mixture), 1e-12)),
-            "gains_db": torch.tensor(gains_db, dtype=torch.float32), "reverberant": reverberant,
-            "index": index, "info": info,
+            "mixture": mixture.float(),
+            "sources": targets.float(),
+            "noise": noise.float(),
+            "snr_db": snr,
+            "level_db": 20 * math.log10(max(rms(mixture), 1e-12)),
+            "gains_db": torch.tensor(gains_db, dtype=torch.float32),
+            "reverberant": reverberant,
+            "index": index,
+            "info": info,
         }
 
 
 class NoisySpeechDataset(MixingDataset):
     """Enhancement items: one speech source, optionally reverberated, plus noise at a random SNR."""
 
-    def __init__(self, speech_manifest: ManifestLike, noise_manifest: ManifestLike, sample_rate: int = 16000,
-                 segment_seconds: float | tuple[float, float] = 4.0, snr_range: tuple[float, float] = (-5.0, 20.0),
-                 rir_manifest: ManifestLike | None = None, reverb_prob: float = 0.0,
-                 level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
-                 split: str | None = None, augment: Augmentation | None = None,
-                 noise_augment: Augmentation | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None, corrupt: Corruption | None = None,
-                 noise_weights: list[float] | None = None):
-        super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
-                         sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
-                         reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
-                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache,
-                         speech_min=speech_min, corrupt=corrupt, noise_weights=noise_weights)
+    def __init__(
+        self,
+        speech_manifest: ManifestLike,
+        noise_manifest: ManifestLike,
+        sample_rate: int = 16000,
+        segment_seconds: float | tuple[float, float] = 4.0,
+        snr_range: tuple[float, float] = (-5.0, 20.0),
+        rir_manifest: ManifestLike | None = None,
+        reverb_prob: float = 0.0,
+        level_range_db: tuple[float, float] = (-35.0, -15.0),
+        seed: int = 0,
+        length: int | None = None,
+        split: str | None = None,
+        augment: Augmentation | None = None,
+        noise_augment: Augmentation | None = None,
+        cache: bool = False,
+        speech_min: dict[str, float] | None = None,
+        corrupt: Corruption | None = None,
+        noise_weights: list[float] | None = None,
+    ):
+        super().__init__(
+            speech_manifest,
+            noise_manifest=noise_manifest,
+            rir_manifest=rir_manifest,
+            sample_rate=sample_rate,
+            segment_seconds=segment_seconds,
+            snr_range=snr_range,
+            reverb_prob=reverb_prob,
+            level_range_db=level_range_db,
+            augment=augment,
+            noise_augment=noise_augment,
+            seed=seed,
+            length=length,
+            split=split,
+            cache=cache,
+            speech_min=speech_min,
+            corrupt=corrupt,
+            noise_weights=noise_weights,
+        )
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
@@ -261,8 +322,9 @@ class NoisySpeechDataset(MixingDataset):
         return item
 
     @staticmethod
-    def _channel(mixture: torch.Tensor, corrupt: Corruption, rng: np.random.Generator, effects: list[str]
-                 ) -> torch.Tensor:
+    def _channel(
+        mixture: torch.Tensor, corrupt: Corruption, rng: np.random.Generator, effects: list[str]
+    ) -> torch.Tensor:
         """Non-linear channel effects on the mixture alone: clipping, then mu-law coding."""
         if rng.random() < corrupt.clip_prob:
             mixture = clip(mixture, float(rng.uniform(*corrupt.clip_range)))
@@ -283,20 +345,45 @@ class SpeakerMixtureDataset(MixingDataset):
     ``noise_prob`` adds noise (needs ``noise_manifest``) to that share of the mixtures only.
     """
 
-    def __init__(self, speech_manifest: ManifestLike, n_src: int = 2, noise_manifest: ManifestLike | None = None,
-                 sample_rate: int = 16000, segment_seconds: float | tuple[float, float] = 4.0,
-                 snr_range: tuple[float, float] = (-5.0, 20.0), gain_range_db: tuple[float, float] = (-5.0, 5.0),
-                 rir_manifest: ManifestLike | None = None, reverb_prob: float = 0.0,
-                 level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0, length: int | None = None,
-                 split: str | None = None, augment: Augmentation | None = None,
-                 noise_augment: Augmentation | None = None, cache: bool = False,
-                 speech_min: dict[str, float] | None = None, overlap_range: tuple[float, float] | None = None,
-                 noise_prob: float = 1.0):
-        super().__init__(speech_manifest, noise_manifest=noise_manifest, rir_manifest=rir_manifest,
-                         sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
-                         reverb_prob=reverb_prob, level_range_db=level_range_db, augment=augment,
-                         noise_augment=noise_augment, seed=seed, length=length, split=split, cache=cache,
-                         speech_min=speech_min)
+    def __init__(
+        self,
+        speech_manifest: ManifestLike,
+        n_src: int = 2,
+        noise_manifest: ManifestLike | None = None,
+        sample_rate: int = 16000,
+        segment_seconds: float | tuple[float, float] = 4.0,
+        snr_range: tuple[float, float] = (-5.0, 20.0),
+        gain_range_db: tuple[float, float] = (-5.0, 5.0),
+        rir_manifest: ManifestLike | None = None,
+        reverb_prob: float = 0.0,
+        level_range_db: tuple[float, float] = (-35.0, -15.0),
+        seed: int = 0,
+        length: int | None = None,
+        split: str | None = None,
+        augment: Augmentation | None = None,
+        noise_augment: Augmentation | None = None,
+        cache: bool = False,
+        speech_min: dict[str, float] | None = None,
+        overlap_range: tuple[float, float] | None = None,
+        noise_prob: float = 1.0,
+    ):
+        super().__init__(
+            speech_manifest,
+            noise_manifest=noise_manifest,
+            rir_manifest=rir_manifest,
+            sample_rate=sample_rate,
+            segment_seconds=segment_seconds,
+            snr_range=snr_range,
+            reverb_prob=reverb_prob,
+            level_range_db=level_range_db,
+            augment=augment,
+            noise_augment=noise_augment,
+            seed=seed,
+            length=length,
+            split=split,
+            cache=cache,
+            speech_min=speech_min,
+        )
         if overlap_range is not None and not (n_src == 2 and 0 < overlap_range[0] <= overlap_range[1] <= 1):
             raise ConfigError(f"overlap_range: needs n_src=2 and 0 < min <= max <= 1, got {overlap_range!r}")
         if not 0 <= noise_prob <= 1:
@@ -308,8 +395,10 @@ class SpeakerMixtureDataset(MixingDataset):
             if e.get("speaker"):
                 by_speaker[e["speaker"]].append(i)
         if len(by_speaker) < n_src:
-            raise ManifestError(f"{_name(speech_manifest)}: {len(by_speaker)} speaker(s) in split {split!r}, "
-                                f"need at least n_src={n_src} with a 'speaker' field")
+            raise ManifestError(
+                f"{_name(speech_manifest)}: {len(by_speaker)} speaker(s) in split {split!r}, "
+                f"need at least n_src={n_src} with a 'speaker' field"
+            )
         self.speakers = sorted(by_speaker)
         self._utts = [np.array(by_speaker[s]) for s in self.speakers]
         self._counts = np.array([len(u) for u in self._utts], dtype=np.float64)
@@ -337,13 +426,17 @@ class SpeakerMixtureDataset(MixingDataset):
                 info["active_stops"].append(stop / self.sample_rate)
         speech = torch.stack(wets).sum(0)
         if self.noise_prob < 1 and rng.random() >= self.noise_prob:
-            noise, snr, noise_info = torch.zeros_like(speech), math.inf, {"noise_file": "", "noise_start": 0.0,
-                                                                           "noise_family": "none"}
+            noise, snr, noise_info = (
+                torch.zeros_like(speech),
+                math.inf,
+                {"noise_file": "", "noise_start": 0.0, "noise_family": "none"},
+            )
         else:
             noise, snr, noise_info = self._add_noise(speech, rng)
         reverberant = any(info["rirs"])
-        return self._finish(index, torch.stack(targets), speech, noise, snr, gains, dict(info) | noise_info,
-                            reverberant, rng)
+        return self._finish(
+            index, torch.stack(targets), speech, noise, snr, gains, dict(info) | noise_info, reverberant, rng
+        )
 
 
 def overlap_spans(n: int, share: float, rng: np.random.Generator) -> list[tuple[int, int]]:
@@ -357,16 +450,18 @@ def overlap_spans(n: int, share: float, rng: np.random.Generator) -> list[tuple[
     return [(0, first), (first - both, n)]
 
 
-def _noise_groups(manifest: ManifestLike, split: str | None, weights: list[float] | None
-                  ) -> list[tuple[list[dict[str, Any]], float]]:
+def _noise_groups(
+    manifest: ManifestLike, split: str | None, weights: list[float] | None
+) -> list[tuple[list[dict[str, Any]], float]]:
     """``(entries, share of noise draws)`` per manifest: one group weighted 1 unless ``weights`` gives each
     manifest of a list its share (e.g. noise 0.8, music 0.2, whatever their durations)."""
     if weights is None:
         return [(load_entries(manifest, split), 1.0)]
     paths = [manifest] if isinstance(manifest, (str, os.PathLike)) else list(manifest)
     if len(weights) != len(paths) or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ConfigError(f"noise_weights: need one non-negative share per noise manifest ({len(paths)}), "
-                          f"not {weights!r}")
+        raise ConfigError(
+            f"noise_weights: need one non-negative share per noise manifest ({len(paths)}), not {weights!r}"
+        )
     total = float(sum(weights))
     return [(load_entries(p, split), w / total) for p, w in zip(paths, weights) if w > 0]
 
@@ -378,5 +473,3 @@ def _duration_shares(entries: list[dict[str, Any]]) -> np.ndarray:
 
 def _name(manifest: ManifestLike) -> str:
     return str(manifest) if not isinstance(manifest, list) else "entry list"
-
-

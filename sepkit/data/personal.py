@@ -52,9 +52,19 @@ class PremixtureDataset(MixingDataset):
         cache: bool = False,
         with_clean: bool = False,
     ) -> None:
-        super().__init__(recordings, sample_rate=sample_rate, segment_seconds=segment_seconds, snr_range=snr_range,
-                         level_range_db=level_range_db, augment=augment, noise_augment=noise_augment, seed=seed,
-                         length=length, split=split, cache=cache)
+        super().__init__(
+            recordings,
+            sample_rate=sample_rate,
+            segment_seconds=segment_seconds,
+            snr_range=snr_range,
+            level_range_db=level_range_db,
+            augment=augment,
+            noise_augment=noise_augment,
+            seed=seed,
+            length=length,
+            split=split,
+            cache=cache,
+        )
         # The noise set has its own splits (a user's recordings and a shipped noise set share none).
         self.noise = AudioPool(load_entries(noise_manifest, noise_split), sample_rate, cache)
         durations = np.array([e["duration"] for e in self.noise.entries], dtype=np.float64)
@@ -77,13 +87,21 @@ class PremixtureDataset(MixingDataset):
         premixture = premixture * gain
         noise, snr, noise_info = self._add_noise(premixture, rng)
         noise_alt, snr_alt, _ = self._add_noise(premixture, rng)
-        peak = max(float((premixture + noise).abs().max()), float((premixture + noise_alt).abs().max()),
-                   float(premixture.abs().max()))
+        peak = max(
+            float((premixture + noise).abs().max()),
+            float((premixture + noise_alt).abs().max()),
+            float(premixture.abs().max()),
+        )
         scale = PEAK / peak if peak > PEAK else 1.0
         premixture, noise, noise_alt = premixture * scale, noise * scale, noise_alt * scale
         item = {
-            "mixture": (premixture + noise).float(), "sources": premixture[None].float(), "noise": noise.float(),
-            "noise_alt": noise_alt.float(), "snr_db": snr, "snr_alt_db": snr_alt, "index": index,
+            "mixture": (premixture + noise).float(),
+            "sources": premixture[None].float(),
+            "noise": noise.float(),
+            "noise_alt": noise_alt.float(),
+            "snr_db": snr,
+            "snr_alt_db": snr_alt,
+            "index": index,
             "info": {"recording": info["speech_files"], "start": info["speech_starts"], **noise_info},
         }
         if self.clean is not None:
@@ -102,8 +120,9 @@ class ContrastivePairs(NamedTuple):
     second: torch.Tensor  # (B,) long: the item whose premixture is p2 (i for positives)
 
 
-def contrastive_pairs(premixture: torch.Tensor, noise: torch.Tensor, noise_alt: torch.Tensor,
-                      positive: torch.Tensor | None = None) -> ContrastivePairs:
+def contrastive_pairs(
+    premixture: torch.Tensor, noise: torch.Tensor, noise_alt: torch.Tensor, positive: torch.Tensor | None = None
+) -> ContrastivePairs:
     """Contrastive-mixture pairs from a batch ``(B, T)``; by default the first half positive, the rest negative.
 
     Positive pair i: (p_i + n_i, p_i + n'_i), one premixture under two injected noises.

@@ -21,8 +21,17 @@ from sepkit.errors import AudioError, ManifestError
 if TYPE_CHECKING:  # audio readers load with the first corpus, so `sepkit --help` (which lists PREPARERS) stays light
     from sepkit.data.manifest import Entry
 
-MIXTURE_SPLITS = {"train": "train", "dev": "dev", "test": "test", "tr": "train", "cv": "dev", "tt": "test",
-                  "val": "dev", "valid": "dev", "validation": "dev"}
+MIXTURE_SPLITS = {
+    "train": "train",
+    "dev": "dev",
+    "test": "test",
+    "tr": "train",
+    "cv": "dev",
+    "tt": "test",
+    "val": "dev",
+    "valid": "dev",
+    "validation": "dev",
+}
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,9 @@ def _entries(specs: list[tuple[Path, dict]], opts: PrepareOptions) -> list[Entry
     bad = [r for r in results if isinstance(r, str)]
     if bad and not opts.skip_bad:
         more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise AudioError(f"{len(bad)} unreadable file(s): {'; '.join(bad[:3])}{more} "
-                         f"(use --skip-bad to leave them out)")
+        raise AudioError(
+            f"{len(bad)} unreadable file(s): {'; '.join(bad[:3])}{more} (use --skip-bad to leave them out)"
+        )
     return [r for r in results if not isinstance(r, str)]
 
 
@@ -93,6 +103,7 @@ def _recording(path: Path) -> str:
 
 # --- corpora with speaker ids in their paths -------------------------------------------------
 
+
 def _librispeech(root: Path, opts: PrepareOptions) -> dict[str, list[Entry]]:
     specs = []
     for p in root.rglob("*.flac"):
@@ -100,8 +111,19 @@ def _librispeech(root: Path, opts: PrepareOptions) -> dict[str, list[Entry]]:
         subset = next((s for s in reversed(p.parts) if re.match(r"(train|dev|test)-", s)), None)
         if m is None or subset is None:
             continue
-        specs.append((p, {"split": subset.split("-")[0], "kind": "speech", "speaker": m.group(1),
-                          "source": "librispeech", "subset": subset, "lang": "en"}))
+        specs.append(
+            (
+                p,
+                {
+                    "split": subset.split("-")[0],
+                    "kind": "speech",
+                    "speaker": m.group(1),
+                    "source": "librispeech",
+                    "subset": subset,
+                    "lang": "en",
+                },
+            )
+        )
     return {"speech": _entries(sorted(specs, key=lambda s: s[0]), opts)}
 
 
@@ -115,8 +137,9 @@ def _vctk(root: Path, opts: PrepareOptions) -> dict[str, list[Entry]]:
         if spk is not None and "_mic2" not in p.stem:  # VCTK 0.92 ships two microphones: keep mic1
             items.append((p, spk))
     splits = _group_split(items, opts)
-    specs = [(p, {"split": splits[p], "kind": "speech", "speaker": spk, "source": "vctk", "lang": "en"})
-             for p, spk in items]
+    specs = [
+        (p, {"split": splits[p], "kind": "speech", "speaker": spk, "source": "vctk", "lang": "en"}) for p, spk in items
+    ]
     return {"speech": _entries(specs, opts)}
 
 
@@ -130,23 +153,49 @@ def _voicebank(files: list[Path], opts: PrepareOptions) -> dict[str, list[Entry]
         spk = p.stem.split("_")[0]
         return "test" if "testset" in p.parent.name else ("dev" if spk in dev else "train")
 
-    speech = _entries([(p, {"split": split_of(p), "kind": "speech", "speaker": p.stem.split("_")[0],
-                            "source": "voicebank", "lang": "en"}) for p in clean], opts)
+    speech = _entries(
+        [
+            (
+                p,
+                {
+                    "split": split_of(p),
+                    "kind": "speech",
+                    "speaker": p.stem.split("_")[0],
+                    "source": "voicebank",
+                    "lang": "en",
+                },
+            )
+            for p in clean
+        ],
+        opts,
+    )
     mixtures = []
     for e in speech:
         c = Path(e["path"])
         noisy = c.parent.parent / c.parent.name.replace("clean_", "noisy_", 1) / c.name
         if noisy.is_file():
-            mixtures.append({"id": c.stem, "mixture": str(noisy), "sources": [str(c)], "noise": None,
-                             "duration": e["duration"], "sample_rate": e["sample_rate"], "split": e["split"],
-                             "speakers": [e["speaker"]], "source": "voicebank-demand"})
+            mixtures.append(
+                {
+                    "id": c.stem,
+                    "mixture": str(noisy),
+                    "sources": [str(c)],
+                    "noise": None,
+                    "duration": e["duration"],
+                    "sample_rate": e["sample_rate"],
+                    "split": e["split"],
+                    "speakers": [e["speaker"]],
+                    "source": "voicebank-demand",
+                }
+            )
     return {"speech": speech, "mixtures": mixtures}
 
 
 # --- pre-mixed corpora: LibriMix and WHAM! ---------------------------------------------------
 
-def _mixture_sets(root: Path, opts: PrepareOptions, speaker_of: Callable[[str, int], str | None],
-                  source: str) -> dict[str, list[Entry]]:
+
+def _mixture_sets(
+    root: Path, opts: PrepareOptions, speaker_of: Callable[[str, int], str | None], source: str
+) -> dict[str, list[Entry]]:
     """Folders holding ``mix_*/``, ``s1/`` (``s2/`` ...) and maybe ``noise/``, split by the folder name."""
     out: dict[str, list[Entry]] = defaultdict(list)
     for set_dir in sorted({p.parent for p in root.rglob("s1") if p.is_dir()}):
@@ -159,23 +208,36 @@ def _mixture_sets(root: Path, opts: PrepareOptions, speaker_of: Callable[[str, i
         condition = "/".join(set_dir.relative_to(root).parts[:-1])
         extra = {"source": source, "subset": set_dir.name, "condition": condition}
         for k, d in enumerate(src_dirs):
-            out["speech"] += _entries([(p, {"split": split, "kind": "speech", "speaker": speaker_of(p.stem, k),
-                                            **extra}) for p in _audio_files(d)], opts)
+            out["speech"] += _entries(
+                [
+                    (p, {"split": split, "kind": "speech", "speaker": speaker_of(p.stem, k), **extra})
+                    for p in _audio_files(d)
+                ],
+                opts,
+            )
         if noise_dir.is_dir():
-            out["noise"] += _entries([(p, {"split": split, "kind": "noise", **extra})
-                                      for p in _audio_files(noise_dir)], opts)
+            out["noise"] += _entries(
+                [(p, {"split": split, "kind": "noise", **extra}) for p in _audio_files(noise_dir)], opts
+            )
         for mix_dir in mix_dirs:
             n_src = 1 if mix_dir.name == "mix_single" else len(src_dirs)
             for e in _entries([(p, {"split": split, "kind": "speech"}) for p in _audio_files(mix_dir)], opts):
                 name = Path(e["path"]).name
                 has_noise = mix_dir.name != "mix_clean" and (noise_dir / name).is_file()
-                out["mixtures"].append({
-                    "id": Path(name).stem, "mixture": e["path"],
-                    "sources": [str(d / name) for d in src_dirs[:n_src]],
-                    "noise": str(noise_dir / name) if has_noise else None,
-                    "duration": e["duration"], "sample_rate": e["sample_rate"], "split": split,
-                    "speakers": [speaker_of(Path(name).stem, k) for k in range(n_src)],
-                    "mix_type": mix_dir.name, **extra})
+                out["mixtures"].append(
+                    {
+                        "id": Path(name).stem,
+                        "mixture": e["path"],
+                        "sources": [str(d / name) for d in src_dirs[:n_src]],
+                        "noise": str(noise_dir / name) if has_noise else None,
+                        "duration": e["duration"],
+                        "sample_rate": e["sample_rate"],
+                        "split": split,
+                        "speakers": [speaker_of(Path(name).stem, k) for k in range(n_src)],
+                        "mix_type": mix_dir.name,
+                        **extra,
+                    }
+                )
     return dict(out)
 
 
@@ -198,19 +260,28 @@ def _wham(root: Path, opts: PrepareOptions) -> dict[str, list[Entry]]:
     out = _mixture_sets(root, opts, _wsj_speaker, "wham")
     loose = [p for p in _audio_files(root) if p.parent.name in ("tr", "cv", "tt")]
     out["noise"] = out.get("noise", []) + _entries(
-        [(p, {"split": MIXTURE_SPLITS[p.parent.name], "kind": "noise", "source": "wham_noise"}) for p in loose], opts)
+        [(p, {"split": MIXTURE_SPLITS[p.parent.name], "kind": "noise", "source": "wham_noise"}) for p in loose], opts
+    )
     return out
 
 
 # --- corpora without speaker-level splits ------------------------------------------------------
+
 
 def _dns(root: Path, opts: PrepareOptions) -> dict[str, list[Entry]]:
     """DNS Challenge: ``*clean*`` folders are speech, ``*noise*`` noise, ``*impulse*``/``*rir*`` RIRs."""
     items: list[tuple[Path, str, str | None]] = []
     for p in _audio_files(root):
         rel = [s.lower() for s in p.relative_to(root).parts[:-1]]
-        kind = next((k for s in rel for k, keys in (("speech", ("clean",)), ("noise", ("noise",)),
-                                                     ("rir", ("impulse", "rir"))) if any(w in s for w in keys)), None)
+        kind = next(
+            (
+                k
+                for s in rel
+                for k, keys in (("speech", ("clean",)), ("noise", ("noise",)), ("rir", ("impulse", "rir")))
+                if any(w in s for w in keys)
+            ),
+            None,
+        )
         if kind is None or any("test" in s or "blind" in s for s in rel):
             continue  # DNS test sets are evaluation material with their own layout, not training pools
         m = re.search(r"reader_(\d+)", p.stem) or re.match(r"(p\d{3})_", p.stem)
@@ -240,16 +311,22 @@ def _musan(root: Path, opts: PrepareOptions) -> dict[str, list[Entry]]:
 
 def _folder(root: Path, opts: PrepareOptions) -> dict[str, list[Entry]]:
     """Any folder of audio: speaker = first sub-folder under ROOT (none for files directly in it)."""
-    items = [(p, p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None)
-             for p in _audio_files(root)]
+    items = [
+        (p, p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None) for p in _audio_files(root)
+    ]
     splits = _group_split(items, opts)
     specs = [(p, {"split": splits[p], "kind": opts.file_kind, "speaker": spk, "source": root.name}) for p, spk in items]
     return {opts.file_kind: _entries(specs, opts)}
 
 
 PREPARERS: dict[str, Callable[[Path, PrepareOptions], dict[str, list[Entry]]]] = {
-    "librispeech": _librispeech, "librimix": _librimix, "wham": _wham, "vctk": _vctk,
-    "dns": _dns, "musan": _musan, "folder": _folder,
+    "librispeech": _librispeech,
+    "librimix": _librimix,
+    "wham": _wham,
+    "vctk": _vctk,
+    "dns": _dns,
+    "musan": _musan,
+    "folder": _folder,
 }
 LAYOUTS = {
     "librispeech": "expected <subset like train-clean-100>/<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac",

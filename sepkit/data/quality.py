@@ -24,8 +24,13 @@ RATING_KEYS = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808")
 CHUNK = 500  # files rated between two writes of the output
 
 
-def rate_manifest(manifest: str | os.PathLike[str], out: str | os.PathLike[str], jobs: int = 1,
-                  split: str | None = None, progress: Callable[[int, int], None] | None = None) -> tuple[Path, int]:
+def rate_manifest(
+    manifest: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    jobs: int = 1,
+    split: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Path, int]:
     """Write ``out``: ``manifest`` with DNSMOS scores on its entries (only ``split``'s, if given).
 
     Returns the output path and how many files were rated in this call (the rest were already
@@ -42,7 +47,7 @@ def rate_manifest(manifest: str | os.PathLike[str], out: str | os.PathLike[str],
     total = len(todo)
     with single_threaded_pool(jobs) if jobs > 1 and total > 1 else contextlib.nullcontext() as pool:
         for start in range(0, total, CHUNK):
-            chunk = todo[start:start + CHUNK]
+            chunk = todo[start : start + CHUNK]
             paths = [e["path"] for e in chunk]
             for e, scores in zip(chunk, pool.map(rate_file, paths, chunksize=8) if pool else map(rate_file, paths)):
                 e.update(scores)

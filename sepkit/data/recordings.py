@@ -21,12 +21,18 @@ from sepkit.errors import AudioError
 
 def audio_files(folder: Path) -> list[Path]:
     """Audio files under ``folder`` (recursive, sorted), recognised by extension; hidden folders are skipped."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in AUDIO_EXTENSIONS
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
-def scan_recordings(folder: Path, dev_fraction: float = 0.1, seed: int = 0, speaker: str | None = "user",
-                    kind: str = "speech") -> tuple[list[Entry], list[str]]:
+def scan_recordings(
+    folder: Path, dev_fraction: float = 0.1, seed: int = 0, speaker: str | None = "user", kind: str = "speech"
+) -> tuple[list[Entry], list[str]]:
     """Entries of the readable files under ``folder``, split train/dev by recording; one line per unreadable file."""
     files = audio_files(folder)
 

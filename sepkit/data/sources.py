@@ -24,8 +24,13 @@ ManifestLike = str | os.PathLike[str] | list[Entry] | list[str | os.PathLike[str
 _CONTEXT = 64  # input samples of context kept on each side of a resampled crop
 
 
-def load_entries(manifest: ManifestLike, split: str | None = None, kind: str | None = None,
-                 check: bool = False, minimum: dict[str, float] | None = None) -> list[Entry]:
+def load_entries(
+    manifest: ManifestLike,
+    split: str | None = None,
+    kind: str | None = None,
+    check: bool = False,
+    minimum: dict[str, float] | None = None,
+) -> list[Entry]:
     """Entries from a manifest path, a list of paths (their union: e.g. noise and music as one noise
     pool) or an entry list, restricted to one split/kind and to fields at least ``minimum``
     (e.g. ``{"dnsmos_bak": 3.0}`` on a rated manifest); never empty."""
@@ -41,8 +46,10 @@ def load_entries(manifest: ManifestLike, split: str | None = None, kind: str | N
     if minimum:
         kept = keep_at_least(chosen, minimum, name)
         if not kept:
-            raise ManifestError(f"{name}: none of the {len(chosen)} entries of split={split!r} has "
-                                + ", ".join(f"{k} >= {v}" for k, v in minimum.items()))
+            raise ManifestError(
+                f"{name}: none of the {len(chosen)} entries of split={split!r} has "
+                + ", ".join(f"{k} >= {v}" for k, v in minimum.items())
+            )
         chosen = kept
     return chosen
 
@@ -78,7 +85,7 @@ class AudioPool:
         """Samples ``[start, start + length)`` of file ``i`` (start aligned), zero-padded past the end."""
         start = self.aligned(i, start)
         if self.cache:
-            wav = self.load(i)[start:start + length]
+            wav = self.load(i)[start : start + length]
         else:
             wav = self._read_crop(i, start, length)
         if wav.shape[0] < length:
@@ -106,13 +113,12 @@ class AudioPool:
         lead = min(ctx, a)
         wav = resample(self._read(i, a - lead, b), file_sr, self.sample_rate)
         skip = lead // p_in * p_out
-        return wav[skip:skip + length]
+        return wav[skip : skip + length]
 
     def _read(self, i: int, start: int, stop: int) -> torch.Tensor:
         path = Path(self.entries[i]["path"])
         try:
-            data, sr = sf.read(str(path), start=start, stop=None if stop < 0 else stop, dtype="float32",
-                               always_2d=True)
+            data, sr = sf.read(str(path), start=start, stop=None if stop < 0 else stop, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise AudioError(f"{path}: cannot read ({' '.join(str(exc).split())[:120]})") from exc
         if sr != self.entries[i]["sample_rate"]:

@@ -48,8 +48,15 @@ class SpeakerSetOptions:
     seed: int = 0
 
 
-def write_speaker_sets(speech: list[Entry], speaker: str, environment_noise: list[Entry], test_noise: list[Entry],
-                       inject_noise: list[Entry], out: Path, opts: SpeakerSetOptions | None = None) -> dict[str, Path]:
+def write_speaker_sets(
+    speech: list[Entry],
+    speaker: str,
+    environment_noise: list[Entry],
+    test_noise: list[Entry],
+    inject_noise: list[Entry],
+    out: Path,
+    opts: SpeakerSetOptions | None = None,
+) -> dict[str, Path]:
     """Write one speaker's premixtures, fixed dev/test sets and manifests into ``out``; returns name -> path."""
     opts = opts or SpeakerSetOptions()
     utterances = sorted((e for e in speech if e.get("speaker") == speaker), key=lambda e: e["path"])
@@ -58,16 +65,25 @@ def write_speaker_sets(speech: list[Entry], speaker: str, environment_noise: lis
     splits = split_groups([e["path"] for e in utterances], opts.dev_fraction, opts.test_fraction, opts.seed)
     mine = [{**e, "split": splits[e["path"]]} for e in utterances]
     out.mkdir(parents=True, exist_ok=True)
-    written = {"speech": write_manifest(mine, out / "speech.jsonl"),
-               "inject_noise": write_manifest(inject_noise, out / "inject_noise.jsonl")}
+    written = {
+        "speech": write_manifest(mine, out / "speech.jsonl"),
+        "inject_noise": write_manifest(inject_noise, out / "inject_noise.jsonl"),
+    }
     train = [e for e in mine if e["split"] == "train"]
     written["recordings"] = write_manifest(_premixtures(train, environment_noise, out, opts), out / "recordings.jsonl")
     for split, n, seed in (("dev", opts.n_dev, opts.seed + 1), ("test", opts.n_test, opts.seed + 2)):
         held_out = [e for e in mine if e["split"] == split]
         if not held_out:
             raise ManifestError(f"speaker {speaker!r}: no {split} utterances (too few utterances to split)")
-        dataset = NoisySpeechDataset(held_out, test_noise, sample_rate=opts.sample_rate,
-                                     segment_seconds=opts.segment_seconds, snr_range=opts.test_snr, seed=seed, length=n)
+        dataset = NoisySpeechDataset(
+            held_out,
+            test_noise,
+            sample_rate=opts.sample_rate,
+            segment_seconds=opts.segment_seconds,
+            snr_range=opts.test_snr,
+            seed=seed,
+            length=n,
+        )
         written[split] = write_fixed_set(dataset, out / "fixed" / split, n, split=split, overwrite=True)
     return written
 
@@ -82,7 +98,7 @@ def _premixtures(train: list[Entry], noise: list[Entry], out: Path, opts: Speake
         j = int(rng.integers(len(noise_pool)))
         whole = noise_pool.load(j)
         start = int(rng.integers(0, whole.shape[0]))
-        crop = whole.repeat(math.ceil((clean.shape[0] + start) / whole.shape[0]))[start:start + clean.shape[0]]
+        crop = whole.repeat(math.ceil((clean.shape[0] + start) / whole.shape[0]))[start : start + clean.shape[0]]
         snr = float(rng.uniform(*opts.premixture_snr))
         crop = crop * (rms(clean) / max(rms(crop), 1e-12) * 10 ** (-snr / 20))
         mixture = clean + crop
@@ -90,6 +106,15 @@ def _premixtures(train: list[Entry], noise: list[Entry], out: Path, opts: Speake
         name = f"{i:05d}-{Path(e['path']).stem}.wav"  # numbered: utterances of two folders may share a name
         path = write_audio(out / "premixtures" / name, (mixture * scale).numpy(), opts.sample_rate, "FLOAT")
         write_audio(out / "premixtures_clean" / name, (clean * scale).numpy(), opts.sample_rate, "FLOAT")
-        entries.append(file_entry(path, "train", "speech", e.get("speaker"), premixture_snr_db=round(snr, 3),
-                                  noise_file=noise_pool.path(j), clean=str(out / "premixtures_clean" / name)))
+        entries.append(
+            file_entry(
+                path,
+                "train",
+                "speech",
+                e.get("speaker"),
+                premixture_snr_db=round(snr, 3),
+                noise_file=noise_pool.path(j),
+                clean=str(out / "premixtures_clean" / name),
+            )
+        )
     return entries

@@ -40,16 +40,36 @@ SILENT = 1e-8  # a noise signal with no sample above this is taken as absent
 class CleanSpeechDataset(NoisySpeechDataset):
     """Clean speech crops (optionally reverberant, early-reverberant target), no noise: a CAE's training data."""
 
-    def __init__(self, speech_manifest: ManifestLike, sample_rate: int = 16000,
-                 segment_seconds: float | tuple[float, float] = 4.0, rir_manifest: ManifestLike | None = None,
-                 reverb_prob: float = 0.0, level_range_db: tuple[float, float] = (-35.0, -15.0), seed: int = 0,
-                 length: int | None = None, split: str | None = None, augment: Augmentation | None = None,
-                 cache: bool = False):
+    def __init__(
+        self,
+        speech_manifest: ManifestLike,
+        sample_rate: int = 16000,
+        segment_seconds: float | tuple[float, float] = 4.0,
+        rir_manifest: ManifestLike | None = None,
+        reverb_prob: float = 0.0,
+        level_range_db: tuple[float, float] = (-35.0, -15.0),
+        seed: int = 0,
+        length: int | None = None,
+        split: str | None = None,
+        augment: Augmentation | None = None,
+        cache: bool = False,
+    ):
         # NoisySpeechDataset's items with no noise pool: its _add_noise returns zeros (SNR inf).
-        MixingDataset.__init__(self, speech_manifest, noise_manifest=None, rir_manifest=rir_manifest,
-                               sample_rate=sample_rate, segment_seconds=segment_seconds, reverb_prob=reverb_prob,
-                               level_range_db=level_range_db, augment=augment, seed=seed, length=length,
-                               split=split, cache=cache)
+        MixingDataset.__init__(
+            self,
+            speech_manifest,
+            noise_manifest=None,
+            rir_manifest=rir_manifest,
+            sample_rate=sample_rate,
+            segment_seconds=segment_seconds,
+            reverb_prob=reverb_prob,
+            level_range_db=level_range_db,
+            augment=augment,
+            seed=seed,
+            length=length,
+            split=split,
+            cache=cache,
+        )
 
 
 def utterance_key(entry: Entry) -> str:
@@ -109,8 +129,9 @@ def noise_alone(item: dict[str, Any]) -> torch.Tensor:
 class UnpairedDataset(Dataset):
     """Items ``{mixture, clean, noise_only}`` from a noisy and a clean set drawn independently (module doc)."""
 
-    def __init__(self, clean: Dataset, noisy: Dataset, noise_only_prob: float = 0.0, length: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, clean: Dataset, noisy: Dataset, noise_only_prob: float = 0.0, length: int | None = None, seed: int = 0
+    ) -> None:
         if not 0.0 <= noise_only_prob < 1.0:
             raise ConfigError(f"unpaired data: noise_only_prob must be within [0, 1), not {noise_only_prob}")
         self.clean, self.noisy = clean, noisy
@@ -138,8 +159,10 @@ class UnpairedDataset(Dataset):
         if noise_only:
             mixture = noise_alone(noisy)
             if float(mixture.abs().max()) <= SILENT:
-                raise ConfigError("unpaired data: noise_only_prob > 0 needs noisy items with a noise signal "
-                                  "(this noisy set has none: set noise_only_prob: 0)")
+                raise ConfigError(
+                    "unpaired data: noise_only_prob > 0 needs noisy items with a noise signal "
+                    "(this noisy set has none: set noise_only_prob: 0)"
+                )
         clean = torch.as_tensor(clean_item["sources"]).float()[0]
         clean = torch.nn.functional.pad(clean[: mixture.shape[-1]], (0, max(0, mixture.shape[-1] - clean.shape[-1])))
         return {"mixture": mixture, "clean": clean, "noise_only": noise_only}

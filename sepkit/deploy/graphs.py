@@ -67,7 +67,7 @@ class EnhancerGraph(nn.Module):
             frames = re.shape[-1]
             est_re, est_im = torch.zeros_like(re), torch.zeros_like(im)
             for k in range(net.order):  # tap k meets frame t - k
-                x_re, x_im = past_re[..., pad - k: pad - k + frames], past_im[..., pad - k: pad - k + frames]
+                x_re, x_im = past_re[..., pad - k : pad - k + frames], past_im[..., pad - k : pad - k + frames]
                 est_re = est_re + tap_re[..., k] * x_re - tap_im[..., k] * x_im
                 est_im = est_im + tap_re[..., k] * x_im + tap_im[..., k] * x_re
             return est_re, est_im

@@ -49,7 +49,7 @@ def export_onnx(source: str, out_dir: str | Path, force: bool = False, inference
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError as exc:
-        raise ConfigError("ONNX export needs the onnx package: pip install \"sepkit[export]\"") from exc
+        raise ConfigError('ONNX export needs the onnx package: pip install "sepkit[export]"') from exc
     net, config, card, folder = model_source(source, inference_only)
     if config.task not in ("enhance", "separate"):
         raise ModelError(f"{source}: a {config.task} model; only enhancers and separators export to ONNX")
@@ -63,10 +63,17 @@ def export_onnx(source: str, out_dir: str | Path, force: bool = False, inference
         _export_graph(graph, stage / ONNX_FILE, config)
         diff = parity(stage / ONNX_FILE, net, config.sample_rate)
         if not diff <= TOLERANCE:
-            raise ModelError(f"{source}: the ONNX graph differs from the PyTorch model by up to {diff:.2g} on a probe "
-                             f"signal (tolerance {TOLERANCE:g}); not exported")
-        entry = {"file": ONNX_FILE, "input": "wav (batch, time) float32 at sample_rate",
-                 "output": "est (batch, n_src, time)", "opset": OPSET, "max_abs_diff_vs_torch": float(f"{diff:.3g}")}
+            raise ModelError(
+                f"{source}: the ONNX graph differs from the PyTorch model by up to {diff:.2g} on a probe "
+                f"signal (tolerance {TOLERANCE:g}); not exported"
+            )
+        entry = {
+            "file": ONNX_FILE,
+            "input": "wav (batch, time) float32 at sample_rate",
+            "output": "est (batch, n_src, time)",
+            "opset": OPSET,
+            "max_abs_diff_vs_torch": float(f"{diff:.3g}"),
+        }
         (stage / CONFIG_FILE).write_text(json.dumps({**config.to_dict(), "onnx": entry}, indent=2) + "\n")
         (stage / CARD_FILE).write_text(card + _card_note(source, diff))
     return out
@@ -77,9 +84,16 @@ def _export_graph(graph: nn.Module, path: Path, config: ModelConfig) -> None:
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation notice and tracer warnings
-            torch.onnx.export(graph, (example,), str(path), dynamo=False, input_names=["wav"], output_names=["est"],
-                              dynamic_axes={"wav": {0: "batch", 1: "time"}, "est": {0: "batch", 2: "time"}},
-                              opset_version=OPSET)
+            torch.onnx.export(
+                graph,
+                (example,),
+                str(path),
+                dynamo=False,
+                input_names=["wav"],
+                output_names=["est"],
+                dynamic_axes={"wav": {0: "batch", 1: "time"}, "est": {0: "batch", 2: "time"}},
+                opset_version=OPSET,
+            )
     except Exception as exc:  # the exporter raises many types for operators it cannot express
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ModelError(f"{config.arch} cannot be exported to ONNX ({reason})") from exc
@@ -98,8 +112,10 @@ def parity(onnx_path: Path, net: nn.Module, sample_rate: int) -> float:
 
 
 def _card_note(source: str, diff: float) -> str:
-    return (f"\n## ONNX\n\n`model.onnx` was exported from `{Path(source).name}` with `sepkit export {Path(source).name} "
-            f"OUT_DIR --format onnx` (opset {OPSET}). Input `wav`: (batch, time) float32 at the model's sample rate; "
-            f"output `est`: (batch, n_src, time); the STFT is inside the graph. onnxruntime matched PyTorch to "
-            f"{diff:.2g} (largest absolute difference) on a probe signal. Run it with `sepkit enhance/separate "
-            f"--model DIR --backend onnx`, which handles any length, rate and channel count.\n")
+    return (
+        f"\n## ONNX\n\n`model.onnx` was exported from `{Path(source).name}` with `sepkit export {Path(source).name} "
+        f"OUT_DIR --format onnx` (opset {OPSET}). Input `wav`: (batch, time) float32 at the model's sample rate; "
+        f"output `est`: (batch, n_src, time); the STFT is inside the graph. onnxruntime matched PyTorch to "
+        f"{diff:.2g} (largest absolute difference) on a probe signal. Run it with `sepkit enhance/separate "
+        f"--model DIR --backend onnx`, which handles any length, rate and channel count.\n"
+    )

@@ -54,6 +54,8 @@ def load_onnx(name_or_dir: str | os.PathLike[str], threads: int | None = None) -
     folder = resolve_model_dir(name_or_dir)
     path = Path(folder) / ONNX_FILE
     if not path.is_file():
-        raise ModelError(f"{folder}: no {ONNX_FILE}: export one with sepkit export {name_or_dir} OUT_DIR --format onnx "
-                         f"and give OUT_DIR as --model")
+        raise ModelError(
+            f"{folder}: no {ONNX_FILE}: export one with sepkit export {name_or_dir} OUT_DIR --format onnx "
+            f"and give OUT_DIR as --model"
+        )
     return onnx_runner(path, threads), read_config(folder)

@@ -56,4 +56,4 @@ class ConvIstft(nn.Module):
         y = F.conv_transpose1d(torch.cat([re, im], dim=1), self.basis, stride=self.hop)
         env = F.conv_transpose1d(torch.ones_like(re[:1, :1]), self.wsq, stride=self.hop)
         start = self.n_fft // 2
-        return (y / env.clamp_min(1e-11))[:, 0, start: start + length]
+        return (y / env.clamp_min(1e-11))[:, 0, start : start + length]

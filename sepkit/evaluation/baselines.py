@@ -27,15 +27,17 @@ def _noisereduce() -> Enhancer:
     def run(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         # noisereduce returns NaN for a channel of digital silence (e.g. the unused side of a stereo
         # recording): such a channel passes through as the silence it is.
-        out = np.stack([noisereduce.reduce_noise(y=ch, sr=sample_rate, n_jobs=1) if np.any(ch) else ch
-                        for ch in audio])
+        out = np.stack([noisereduce.reduce_noise(y=ch, sr=sample_rate, n_jobs=1) if np.any(ch) else ch for ch in audio])
         return out.astype(np.float32)
 
     return run
 
 
-BASELINES: dict[str, Callable[[], Enhancer]] = {"noisereduce": _noisereduce, RNNoise.name: RNNoise,
-                                                DeepFilterNet3.name: DeepFilterNet3}
+BASELINES: dict[str, Callable[[], Enhancer]] = {
+    "noisereduce": _noisereduce,
+    RNNoise.name: RNNoise,
+    DeepFilterNet3.name: DeepFilterNet3,
+}
 
 
 def baseline_enhancer(name: str) -> Enhancer:

@@ -24,7 +24,9 @@ def write_test_scores(model_dir: Path, result: Evaluation, test_set: str, comman
     meta["test_scores"] = {
         system: {k: round(v, 3) for k, v in means.items() if math.isfinite(v)} for system, means in result.means.items()
     }
-    meta["test_rtf"] = {s: round(t / result.audio_seconds, 4) for s, t in result.seconds.items() if result.audio_seconds}
+    meta["test_rtf"] = {
+        s: round(t / result.audio_seconds, 4) for s, t in result.seconds.items() if result.audio_seconds
+    }
     section = (
         f"{SECTION}\n\n{result.files} files of `{test_set}` ({result.audio_seconds / 60:.1f} min), every system "
         f"measured in the same run on {device}; RTF is processing time over audio duration:\n\n"

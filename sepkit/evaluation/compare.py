@@ -54,8 +54,9 @@ class Evaluation:
             if system == self.model:
                 continue
             files = sorted(set(mine) & set(rows))
-            out[system] = {col: paired_difference([mine[f][col] for f in files], [rows[f][col] for f in files])
-                           for col in cols}
+            out[system] = {
+                col: paired_difference([mine[f][col] for f in files], [rows[f][col] for f in files]) for col in cols
+            }
         return out
 
     def paired_table(self, diffs: dict[str, dict[str, dict[str, float]]] | None = None) -> str:
@@ -67,7 +68,7 @@ class Evaluation:
         if not diffs:
             return ""
         cols = list(next(iter(diffs.values())))
-        head = (f"| {self.model} minus | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols) + "\n")
+        head = f"| {self.model} minus | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols) + "\n"
 
         def cell(d: dict[str, float]) -> str:
             if not d["files"]:
@@ -89,9 +90,17 @@ class Evaluation:
         return head + "\n".join(rows) + "\n"
 
 
-def evaluate(model_name_or_dir: str, mix_dir: Path, ref_dir: Path, work_dir: Path, baselines: Sequence[str] = (),
-             metrics: Sequence[str] = ("si_sdr", "pesq", "estoi", "dnsmos"), jobs: int = 1, device: str = "cpu",
-             progress: Progress | None = None) -> Evaluation:
+def evaluate(
+    model_name_or_dir: str,
+    mix_dir: Path,
+    ref_dir: Path,
+    work_dir: Path,
+    baselines: Sequence[str] = (),
+    metrics: Sequence[str] = ("si_sdr", "pesq", "estoi", "dnsmos"),
+    jobs: int = 1,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> Evaluation:
     """Run the model and each baseline over ``mix_dir``, then score every system against ``ref_dir``.
 
     A baseline is a classical enhancer by name (``noisereduce``) or another model (a shipped name or an
@@ -145,8 +154,9 @@ def _baseline(name: str, model: SepkitModel, device: str) -> tuple[str, Runner]:
             raise ConfigError(f"baseline {name} is an enhancer; {model.name} is a {model.task} model")
         return name, functools.partial(_run_enhancer, name, baseline_enhancer(name))
     if not Path(name).is_dir() and name not in shipped_models():
-        raise ConfigError(f"unknown baseline {name!r}: not one of {', '.join(sorted(BASELINES))}, "
-                          f"a shipped model or a model folder")
+        raise ConfigError(
+            f"unknown baseline {name!r}: not one of {', '.join(sorted(BASELINES))}, a shipped model or a model folder"
+        )
     other = load(name, device=device)
     if other.task != model.task:
         raise ConfigError(f"baseline {name} does {other.task}, not {model.task} like {model.name}")
@@ -177,8 +187,13 @@ def mixtures(mix_dir: Path) -> dict[str, Path]:
     return found
 
 
-def _run_enhancer(name: str, run: Callable[[np.ndarray, int], np.ndarray], mixes: dict[str, Path], out: Path,
-                  progress: Progress | None) -> float:
+def _run_enhancer(
+    name: str,
+    run: Callable[[np.ndarray, int], np.ndarray],
+    mixes: dict[str, Path],
+    out: Path,
+    progress: Progress | None,
+) -> float:
     """Enhance every mixture with ``run`` into ``out/<stem>.wav``; the seconds spent inside ``run``."""
     spent = 0.0
     for i, (stem, path) in enumerate(sorted(mixes.items())):

@@ -16,8 +16,9 @@ from scipy.stats import bootstrap
 RESAMPLES = 2000
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float], resamples: int = RESAMPLES, level: float = 0.95,
-                      seed: int = 0) -> dict[str, float]:
+def paired_difference(
+    a: Sequence[float], b: Sequence[float], resamples: int = RESAMPLES, level: float = 0.95, seed: int = 0
+) -> dict[str, float]:
     """``a - b`` per file: its mean, a percentile-bootstrap interval at ``level``, the share of files with ``a > b``.
 
     Files where either value is NaN (a metric that could not be computed) are left out; ``files``
@@ -29,7 +30,19 @@ def paired_difference(a: Sequence[float], b: Sequence[float], resamples: int = R
         return {"mean": float("nan"), "low": float("nan"), "high": float("nan"), "wins": float("nan"), "files": 0}
     if x.size == 1:  # nothing to resample
         return {"mean": float(x[0]), "low": float(x[0]), "high": float(x[0]), "wins": float(x[0] > 0), "files": 1}
-    ci = bootstrap((x,), np.mean, n_resamples=resamples, confidence_level=level, method="percentile",
-                   batch=250, rng=np.random.default_rng(seed)).confidence_interval
-    return {"mean": float(x.mean()), "low": float(ci.low), "high": float(ci.high), "wins": float(np.mean(x > 0)),
-            "files": int(x.size)}
+    ci = bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        batch=250,
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    return {
+        "mean": float(x.mean()),
+        "low": float(ci.low),
+        "high": float(ci.high),
+        "wins": float(np.mean(x > 0)),
+        "files": int(x.size),
+    }

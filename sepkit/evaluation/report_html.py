@@ -67,21 +67,31 @@ def number(value: float | None, digits: int = 3) -> str:
 
 def page(title: str, sections: Iterable[str]) -> str:
     """A whole HTML document: inline style and script, the sections in order."""
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="generator" content="{GENERATOR}">\n<title>{esc(title)}</title>\n'
-            f"<style>{CSS}</style>\n</head>\n<body>\n" + "\n".join(sections)
-            + f"\n<script>{SCRIPT}</script>\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="generator" content="{GENERATOR}">\n<title>{esc(title)}</title>\n'
+        f"<style>{CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(sections)
+        + f"\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    )
 
 
-def summary_table(means: Mapping[str, Mapping[str, float]], rtf: Mapping[str, float | None], model: str,
-                  diffs: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+def summary_table(
+    means: Mapping[str, Mapping[str, float]],
+    rtf: Mapping[str, float | None],
+    model: str,
+    diffs: Mapping[str, Mapping[str, Mapping[str, float]]],
+) -> str:
     """One row per system: each metric's mean, best bold; under the others' means the model minus them per file
     (mean [95 % interval], share of files the model wins)."""
     cols = list(means[model])
     head = "<tr><th>system</th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "<th>RTF</th></tr>"
-    rows = [f"<tr{MODEL_ROW if system == model else ''}><td>{esc(system)}</td>"
-            + _score_cells(means, system, cols, diffs.get(system, {})) + f"<td>{number(rtf.get(system), 4)}</td></tr>"
-            for system in means]
+    rows = [
+        f"<tr{MODEL_ROW if system == model else ''}><td>{esc(system)}</td>"
+        + _score_cells(means, system, cols, diffs.get(system, {}))
+        + f"<td>{number(rtf.get(system), 4)}</td></tr>"
+        for system in means
+    ]
     return f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
 
 
@@ -92,24 +102,31 @@ def slice_tables(entries: Sequence[Mapping[str, Any]], model: str) -> list[str]:
     for key in dict.fromkeys(str(e["slice"]) for e in entries):
         rows = [e for e in entries if e["slice"] == key]
         cols = list(rows[0]["means"].get(model) or next(iter(rows[0]["means"].values())))
-        head = ("<tr><th>value</th><th>files</th><th>system</th>" + "".join(f"<th>{esc(c)}</th>" for c in cols)
-                + "</tr>")
+        head = "<tr><th>value</th><th>files</th><th>system</th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>"
         body = []
         for e in rows:
             systems = list(e["means"])
             for i, system in enumerate(systems):
-                first = (f'<td rowspan="{len(systems)}">{esc(e["value"])}</td><td rowspan="{len(systems)}">'
-                         f'{e["files"]}</td>' if i == 0 else "")
+                first = (
+                    f'<td rowspan="{len(systems)}">{esc(e["value"])}</td><td rowspan="{len(systems)}">{e["files"]}</td>'
+                    if i == 0
+                    else ""
+                )
                 cls = MODEL_ROW if system == model else ""
-                body.append(f"<tr{cls}>{first}<td>{esc(system)}</td>"
-                            + _score_cells(e["means"], system, cols, e["paired"].get(system, {})) + "</tr>")
-        out.append(f"<h3>{esc(key)}</h3>\n<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body)
-                   + "\n</tbody>\n</table>")
+                body.append(
+                    f"<tr{cls}>{first}<td>{esc(system)}</td>"
+                    + _score_cells(e["means"], system, cols, e["paired"].get(system, {}))
+                    + "</tr>"
+                )
+        out.append(
+            f"<h3>{esc(key)}</h3>\n<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
+        )
     return out
 
 
-def _score_cells(means: Mapping[str, Mapping[str, float]], system: str, cols: Sequence[str],
-                 diffs: Mapping[str, Mapping[str, float]]) -> str:
+def _score_cells(
+    means: Mapping[str, Mapping[str, float]], system: str, cols: Sequence[str], diffs: Mapping[str, Mapping[str, float]]
+) -> str:
     """``system``'s mean per column (bold where no system beats it) and, when given, the model minus it below."""
     cells = []
     for c in cols:
@@ -120,14 +137,20 @@ def _score_cells(means: Mapping[str, Mapping[str, float]], system: str, cols: Se
             text = f'<b class="best">{text}</b>'
         d = diffs.get(c)
         if d and d.get("files"):
-            text += (f"<small>{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]<br>"
-                     f"wins {100 * d['wins']:.0f} %</small>")
+            text += (
+                f"<small>{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]<br>wins {100 * d['wins']:.0f} %</small>"
+            )
         cells.append(f"<td>{text}</td>")
     return "".join(cells)
 
 
-def per_file_table(rows: Mapping[str, Mapping[str, Mapping[str, float]]], systems: Sequence[str],
-                   columns: Sequence[str], links: Mapping[str, str], skip: Iterable[tuple[str, str]] = ()) -> str:
+def per_file_table(
+    rows: Mapping[str, Mapping[str, Mapping[str, float]]],
+    systems: Sequence[str],
+    columns: Sequence[str],
+    links: Mapping[str, str],
+    skip: Iterable[tuple[str, str]] = (),
+) -> str:
     """Files down, each metric across with one sub-column per system; sortable by any sub-column.
 
     ``links`` maps a file to the anchor of its section; ``skip`` holds (system, column) cells left out
@@ -135,8 +158,11 @@ def per_file_table(rows: Mapping[str, Mapping[str, Mapping[str, float]]], system
     """
     left_out = set(skip)
     groups = [(c, [s for s in systems if (s, c) not in left_out]) for c in columns]
-    top = '<tr><th rowspan="2" data-col="0">file</th>' + "".join(
-        f'<th colspan="{len(ss)}">{esc(c)}</th>' for c, ss in groups) + "</tr>"
+    top = (
+        '<tr><th rowspan="2" data-col="0">file</th>'
+        + "".join(f'<th colspan="{len(ss)}">{esc(c)}</th>' for c, ss in groups)
+        + "</tr>"
+    )
     sub, col = [], 1
     for _, ss in groups:
         for s in ss:
@@ -152,5 +178,7 @@ def per_file_table(rows: Mapping[str, Mapping[str, Mapping[str, float]]], system
                 finite = math.isfinite(v)
                 cells.append(f'<td data-v="{float(v)!r}">{number(v, 2)}</td>' if finite else '<td data-v="">-</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return ('<div class="scroll"><table class="sortable">\n<thead>' + top + "<tr>" + "".join(sub) + "</tr></thead>\n"
-            "<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table></div>")
+    return (
+        '<div class="scroll"><table class="sortable">\n<thead>' + top + "<tr>" + "".join(sub) + "</tr></thead>\n"
+        "<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table></div>"
+    )

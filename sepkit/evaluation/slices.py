@@ -63,10 +63,18 @@ def slice_report(result: Evaluation, labels: dict[str, dict[str, str]]) -> list[
         values = sorted({labels[f][key] for f in files if key in labels[f]}, key=label_order)
         for value in values:
             members = [f for f in files if labels[f].get(key) == value]
-            sub = dataclasses.replace(result, rows={s: {f: r[f] for f in members if f in r}
-                                                    for s, r in result.rows.items()})
-            report.append({"slice": key, "value": value, "files": len(members),
-                           "means": {s: _means(r) for s, r in sub.rows.items()}, "paired": sub.paired()})
+            sub = dataclasses.replace(
+                result, rows={s: {f: r[f] for f in members if f in r} for s, r in result.rows.items()}
+            )
+            report.append(
+                {
+                    "slice": key,
+                    "value": value,
+                    "files": len(members),
+                    "means": {s: _means(r) for s, r in sub.rows.items()},
+                    "paired": sub.paired(),
+                }
+            )
     return report
 
 
@@ -78,16 +86,26 @@ def slice_tables(report: list[dict[str, Any]], model: str) -> str:
     for key in dict.fromkeys(r["slice"] for r in report):
         rows = [r for r in report if r["slice"] == key]
         cols = list(next(iter(rows[0]["means"].values())))
-        out += [f"\nSlice '{key}': means", "", "| value | files | system | " + " | ".join(cols) + " |",
-                "|---|---:|---|" + "---:|" * len(cols)]
+        out += [
+            f"\nSlice '{key}': means",
+            "",
+            "| value | files | system | " + " | ".join(cols) + " |",
+            "|---|---:|---|" + "---:|" * len(cols),
+        ]
         for r in rows:
             for system, means in r["means"].items():
-                out.append(f"| {r['value']} | {r['files']} | {system} | "
-                           + " | ".join(_fmt(means.get(c)) for c in cols) + " |")
+                out.append(
+                    f"| {r['value']} | {r['files']} | {system} | " + " | ".join(_fmt(means.get(c)) for c in cols) + " |"
+                )
         pcols = list(next(iter(rows[0]["paired"].values()), {}))
         if pcols:
-            out += ["", f"Slice '{key}': {model} minus each system, mean [95 % interval] share of files won", "",
-                    "| value | system | " + " | ".join(pcols) + " |", "|---|---|" + "---:|" * len(pcols)]
+            out += [
+                "",
+                f"Slice '{key}': {model} minus each system, mean [95 % interval] share of files won",
+                "",
+                "| value | system | " + " | ".join(pcols) + " |",
+                "|---|---|" + "---:|" * len(pcols),
+            ]
             for r in rows:
                 for system, diffs in r["paired"].items():
                     out.append(f"| {r['value']} | {system} | " + " | ".join(_diff(diffs[c]) for c in pcols) + " |")

@@ -52,8 +52,12 @@ def recording_errors(model_dir: str, manifest: Path, items: int) -> dict[str, fl
     return _scores(net, pairs)
 
 
-def _scores(net: torch.nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-            floor: float = -30.0, ceil: float = 40.0) -> dict[str, float]:
+def _scores(
+    net: torch.nn.Module,
+    pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    floor: float = -30.0,
+    ceil: float = 40.0,
+) -> dict[str, float]:
     """Estimator against truth over ``(mixture, speech, noise)`` triples, beside a constant guess."""
     est_all, true_all = [], []
     with torch.no_grad():

@@ -152,5 +152,5 @@ def process_array(
 ) -> torch.Tensor:
     """Whole ``(C, T)`` signal -> ``(K, C, T)``, through the same engine as files."""
     block = max(1, int(math.ceil(sample_rate * 30)))
-    blocks = (audio[..., i: i + block] for i in range(0, audio.shape[-1], block))
+    blocks = (audio[..., i : i + block] for i in range(0, audio.shape[-1], block))
     return torch.cat(list(process_stream(blocks, audio.shape[-1], sample_rate, model_fn, model_rate, settings)), dim=-1)

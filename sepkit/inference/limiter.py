@@ -31,13 +31,21 @@ RELEASE_SECONDS = 0.005  # without look-ahead: how long the gain takes to ramp f
 class PeakLimiter:
     """Push ``(K, C, n)`` blocks (K outputs of C channels), get them back limited, ``lookahead`` samples later."""
 
-    def __init__(self, sample_rate: int, ceiling: float = FULL_SCALE, lookahead_seconds: float = LOOKAHEAD_SECONDS,
-                 hold_seconds: float = HOLD_SECONDS, release_seconds: float = RELEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        ceiling: float = FULL_SCALE,
+        lookahead_seconds: float = LOOKAHEAD_SECONDS,
+        hold_seconds: float = HOLD_SECONDS,
+        release_seconds: float = RELEASE_SECONDS,
+    ) -> None:
         if not 0.0 < ceiling <= 1.0:
             raise ValueError(f"ceiling must be in (0, 1], got {ceiling}")
         if lookahead_seconds < 0 or hold_seconds < 0 or release_seconds <= 0:
-            raise ValueError(f"need lookahead_seconds >= 0, hold_seconds >= 0 and release_seconds > 0, got "
-                             f"{lookahead_seconds}, {hold_seconds}, {release_seconds}")
+            raise ValueError(
+                f"need lookahead_seconds >= 0, hold_seconds >= 0 and release_seconds > 0, got "
+                f"{lookahead_seconds}, {hold_seconds}, {release_seconds}"
+            )
         self.ceiling = float(ceiling)
         self._target = self.ceiling * (1.0 - 2.0**-20)  # float32 rounding of sample times gain stays under the ceiling
         self.lookahead = 0 if lookahead_seconds == 0 else max(1, round(lookahead_seconds * sample_rate))
@@ -88,9 +96,9 @@ class PeakLimiter:
         """Smoothed gains ``(K, m)`` from needs ``(K, hold + 2 * lookahead + m)``, ``hold + lookahead`` early."""
         width = self.hold + self.lookahead + 1
         held = minimum_filter1d(need, size=width, axis=-1, mode="nearest")
-        held = held[:, width // 2: width // 2 + need.shape[-1] - width + 1]  # windows wholly inside: lookahead + m
+        held = held[:, width // 2 : width // 2 + need.shape[-1] - width + 1]  # windows wholly inside: lookahead + m
         sums = np.cumsum(np.pad(held, ((0, 0), (1, 0))), axis=-1)
-        return (sums[:, self.lookahead + 1:] - sums[:, : -self.lookahead - 1]) / (self.lookahead + 1)
+        return (sums[:, self.lookahead + 1 :] - sums[:, : -self.lookahead - 1]) / (self.lookahead + 1)
 
     def _instant_gain(self, need: np.ndarray) -> np.ndarray:
         """Gains ``(K, m)`` without look-ahead: the held need, left in ramps of ``release_step`` per sample.
@@ -99,11 +107,12 @@ class PeakLimiter:
         block costs a few array passes; the last gain carries the ramp into the next block.
         """
         width = self.hold + 1
-        held = minimum_filter1d(need, size=width, axis=-1, mode="nearest", origin=(width - 1) // 2)[:, self.hold:]
+        held = minimum_filter1d(need, size=width, axis=-1, mode="nearest", origin=(width - 1) // 2)[:, self.hold :]
         last = np.ones(held.shape[0]) if self._last_gain is None else self._last_gain
         steps = self._release_step * np.arange(held.shape[-1])
-        floor = np.minimum.accumulate(np.concatenate([(last + self._release_step)[:, None], held - steps], axis=-1),
-                                      axis=-1)[:, 1:]
+        floor = np.minimum.accumulate(
+            np.concatenate([(last + self._release_step)[:, None], held - steps], axis=-1), axis=-1
+        )[:, 1:]
         gain = np.minimum(1.0, floor + steps)
         if gain.shape[-1]:
             self._last_gain = gain[:, -1]

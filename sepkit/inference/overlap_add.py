@@ -39,10 +39,10 @@ def chunk_window(length: int, overlap: int, first: bool, last: bool) -> torch.Te
     rise = torch.sin(0.5 * math.pi * (torch.arange(ramp) + 0.5) / ramp) ** 2
     if not first:
         w[:guard] = 0.0
-        w[guard: guard + ramp] = rise
+        w[guard : guard + ramp] = rise
     if not last:
-        w[length - guard:] = 0.0
-        w[length - guard - ramp: length - guard] = rise.flip(0)
+        w[length - guard :] = 0.0
+        w[length - guard - ramp : length - guard] = rise.flip(0)
     return w
 
 
@@ -112,7 +112,7 @@ class StreamingOverlapAdd:
     def _slice(self, start: int) -> torch.Tensor:
         assert self._inp is not None
         lo = start - self._inp_start
-        return self._inp[..., lo: lo + self.chunk]
+        return self._inp[..., lo : lo + self.chunk]
 
     def _accumulate(self, i: int, est: torch.Tensor) -> None:
         start = self.starts[i]
@@ -129,10 +129,10 @@ class StreamingOverlapAdd:
         lo = start - self._out_start
         if i > 0 and est.shape[1] > 1:  # compare where both chunks are clear of their edges
             a, b = guard_samples(self.overlap), min(self.starts[i - 1] + self.chunk - start, self.chunk)
-            before, weight = self._num[..., lo + a: lo + b], self._den[lo + a: lo + b]
+            before, weight = self._num[..., lo + a : lo + b], self._den[lo + a : lo + b]
             est = reorder(est, align_outputs(before, est[..., a:b] * weight))  # per channel: they went through apart
-        self._num[..., lo: lo + self.chunk] += est * w
-        self._den[lo: lo + self.chunk] += w
+        self._num[..., lo : lo + self.chunk] += est * w
+        self._den[lo : lo + self.chunk] += w
 
     def _emit(self, upto: int) -> torch.Tensor:
         assert self._num is not None and self._den is not None
@@ -144,7 +144,7 @@ class StreamingOverlapAdd:
         if self._next_chunk < len(self.starts):
             keep = min(self.starts[self._next_chunk], self._received)
             if keep > self._inp_start and self._inp is not None:
-                self._inp = self._inp[..., keep - self._inp_start:]
+                self._inp = self._inp[..., keep - self._inp_start :]
                 self._inp_start = keep
         return out
 

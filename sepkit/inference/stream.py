@@ -33,8 +33,10 @@ def check_streamable(net: nn.Module, name: str) -> None:
     """A one-line ``ModelError`` saying why ``net`` cannot stream, if it cannot."""
     arch = type(net).__name__
     if not getattr(net, "causal", False):
-        raise ModelError(f"{name}: {arch} cannot stream: it is not causal (each output sample depends on input "
-                         f"that comes after it); process whole signals with enhance()/separate() instead")
+        raise ModelError(
+            f"{name}: {arch} cannot stream: it is not causal (each output sample depends on input "
+            f"that comes after it); process whole signals with enhance()/separate() instead"
+        )
     if not callable(getattr(net, "step_frames", None)):
         raise ModelError(f"{name}: {arch} is causal but has no frame-by-frame step (step_frames), so it cannot stream")
 
@@ -96,10 +98,10 @@ class FrameStepper:
         grow = lo + span - self._acc.shape[-1]
         if grow > 0:
             self._acc, self._env = F.pad(self._acc, (0, grow)), F.pad(self._env, (0, grow))
-        self._acc[..., lo: lo + span] += ola
-        self._env[lo: lo + span] += env
+        self._acc[..., lo : lo + span] += ola
+        self._env[lo : lo + span] += env
         self._frames += count
-        self._inp = self._inp[..., count * self.hop:]
+        self._inp = self._inp[..., count * self.hop :]
 
     def _emit(self, upto: int) -> torch.Tensor:
         """The output before padded sample ``upto``, normalised by the summed squared windows as ``torch.istft`` does."""
@@ -118,8 +120,16 @@ class AudioStream:
     Output sample i answers input sample i; all ``process`` outputs plus ``flush()`` have the input's length.
     """
 
-    def __init__(self, net: nn.Module, model_rate: int, sample_rate: int, channels: int, device: torch.device,
-                 name: str = "model", limiter_lookahead_ms: float = 1000.0 * LOOKAHEAD_SECONDS) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        model_rate: int,
+        sample_rate: int,
+        channels: int,
+        device: torch.device,
+        name: str = "model",
+        limiter_lookahead_ms: float = 1000.0 * LOOKAHEAD_SECONDS,
+    ) -> None:
         check_streamable(net, name)
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
@@ -169,8 +179,9 @@ class AudioStream:
         flat = block.ndim == 1
         if block.ndim not in (1, 2) or (flat and self.channels != 1) or (not flat and block.shape[0] != self.channels):
             want = "(T,) or (1, T)" if self.channels == 1 else f"({self.channels}, T)"
-            raise AudioError(f"a stream block must be {want} for this {self.channels}-channel stream, "
-                             f"got shape {block.shape}")
+            raise AudioError(
+                f"a stream block must be {want} for this {self.channels}-channel stream, got shape {block.shape}"
+            )
         self._flat = flat if self._flat is None else self._flat
         x = block.reshape(self.channels, -1)
         if np.issubdtype(x.dtype, np.integer):
@@ -191,8 +202,9 @@ class AudioStream:
         return y[0] if self._flat else y
 
 
-def stream_signal(stream: AudioStream, blocks: Iterable[np.ndarray], on_progress: Callable[[int], None] | None = None
-                  ) -> Iterator[np.ndarray]:
+def stream_signal(
+    stream: AudioStream, blocks: Iterable[np.ndarray], on_progress: Callable[[int], None] | None = None
+) -> Iterator[np.ndarray]:
     """Every block through ``stream``, then its flush: the outputs that are not empty, in order.
 
     ``on_progress`` receives the number of input samples consumed after each block.
@@ -212,7 +224,7 @@ def stream_signal(stream: AudioStream, blocks: Iterable[np.ndarray], on_progress
 
 def stream_blocks(stream: AudioStream, audio: np.ndarray, block: int) -> np.ndarray:
     """A whole signal through ``stream`` in blocks of ``block`` samples, flushed, as one array."""
-    blocks = (audio[..., i: i + block] for i in range(0, audio.shape[-1], max(1, block)))
+    blocks = (audio[..., i : i + block] for i in range(0, audio.shape[-1], max(1, block)))
     return np.concatenate([stream.process(audio[..., :0]), *stream_signal(stream, blocks)], axis=-1)
 
 

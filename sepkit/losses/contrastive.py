@@ -33,9 +33,19 @@ def contrast_penalty(outputs: torch.Tensor, premixtures: torch.Tensor, phi: str 
 
 
 def contrastive_mixtures_loss(
-    y1: torch.Tensor, y2: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor, positive: torch.Tensor,
-    distance: Distance, lambda_pos: float = 0.5, lambda_neg: float = 2e-4, phi: str = "sq",
-    w1: torch.Tensor | None = None, w2: torch.Tensor | None = None, window: int = 1024, hop: int = 256,
+    y1: torch.Tensor,
+    y2: torch.Tensor,
+    p1: torch.Tensor,
+    p2: torch.Tensor,
+    positive: torch.Tensor,
+    distance: Distance,
+    lambda_pos: float = 0.5,
+    lambda_neg: float = 2e-4,
+    phi: str = "sq",
+    w1: torch.Tensor | None = None,
+    w2: torch.Tensor | None = None,
+    window: int = 1024,
+    hop: int = 256,
     reduce: str = "frames",
 ) -> dict[str, torch.Tensor]:
     """Per-pair terms ``(B,)``: ``signal``, ``positive``, ``negative`` and their weighted sum ``loss``."""
@@ -49,5 +59,9 @@ def contrastive_mixtures_loss(
     together = dist(y1, y2, w1) * pos
     w12 = w1 * w2 if weighted else None  # type: ignore[operator]
     apart = contrast_penalty(dist(y1, y2, w12), dist(p1, p2, w12).detach(), phi) * (1 - pos)
-    return {"loss": signal + lambda_pos * together + lambda_neg * apart, "signal": signal, "positive": together,
-            "negative": apart}
+    return {
+        "loss": signal + lambda_pos * together + lambda_neg * apart,
+        "signal": signal,
+        "positive": together,
+        "negative": apart,
+    }

@@ -51,8 +51,9 @@ def _si_sdr_terms(en: _Energies, eps: float, gain_eps: float) -> tuple[torch.Ten
     return target, residual
 
 
-def si_sdr_terms(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, gain_eps: float = 0.0,
-                 pairwise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def si_sdr_terms(
+    est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, gain_eps: float = 0.0, pairwise: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The energies SI-SDR is the ratio of, ``‖αs‖²`` and ``‖ŝ − αs‖²``, in float64: ``(..., T) -> (...)``.
 
     Both signals are made zero-mean and ``α = (⟨ŝ, s⟩ + gain_eps) / (‖s‖² + eps)`` is the
@@ -114,9 +115,7 @@ def neg_sd_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS) -> torch.
     return _out(_neg_sd_sdr(_energies(est, ref, False, False), eps), est)
 
 
-def thresholded_snr(
-    est: torch.Tensor, ref: torch.Tensor, snr_max: float = 30.0, eps: float = EPS
-) -> torch.Tensor:
+def thresholded_snr(est: torch.Tensor, ref: torch.Tensor, snr_max: float = 30.0, eps: float = EPS) -> torch.Tensor:
     """MixIT's soft-thresholded loss ``10 log10(‖s − ŝ‖² + τ‖s‖²)``, τ = 10^(−snr_max/10): ``(..., T) -> (...)``.
 
     As in the MixIT code the constant ``−10 log10 ‖s‖²`` is dropped, so an all-zero reference
@@ -125,8 +124,9 @@ def thresholded_snr(
     return _out(_thresholded_snr(_energies(est, ref, False, False), snr_max, eps), est)
 
 
-def pairwise_neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, sdr_max: float | None = None
-                        ) -> torch.Tensor:
+def pairwise_neg_si_sdr(
+    est: torch.Tensor, ref: torch.Tensor, eps: float = EPS, sdr_max: float | None = None
+) -> torch.Tensor:
     """Negative SI-SDR (capped as in ``neg_si_sdr``) of every estimate against every reference: ``(..., K, N)``."""
     return _out(_neg_si_sdr(_energies(est, ref, True, True), eps, sdr_max), est)
 

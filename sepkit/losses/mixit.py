@@ -34,10 +34,11 @@ def _assignment_table(n_est: int, n_mix: int, device: str) -> tuple[torch.Tensor
     return index, torch.nn.functional.one_hot(index, n_mix).to(torch.float64)
 
 
-def _candidates(n_est: int, n_mix: int, device: torch.device, allowed: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def _candidates(
+    n_est: int, n_mix: int, device: torch.device, allowed: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The assignment table, restricted to assignments that ``allowed`` ``(M, N)`` permits."""
-    if n_mix ** n_est > MAX_ASSIGNMENTS:
+    if n_mix**n_est > MAX_ASSIGNMENTS:
         raise ValueError(f"{n_mix}^{n_est} assignments is too many for an exact MixIT search")
     index, onehot = _assignment_table(n_est, n_mix, str(device))
     if allowed is None:
@@ -132,8 +133,9 @@ def mixture_consistency(est: torch.Tensor, mixture: torch.Tensor, weights: Weigh
 
 def _check(est: torch.Tensor, mix: torch.Tensor) -> None:
     if est.dim() != 3 or mix.dim() != 3:
-        raise ValueError(f"mixit expects (B, M, T) outputs and (B, N, T) mixtures, got {tuple(est.shape)} "
-                         f"and {tuple(mix.shape)}")
+        raise ValueError(
+            f"mixit expects (B, M, T) outputs and (B, N, T) mixtures, got {tuple(est.shape)} and {tuple(mix.shape)}"
+        )
     if est.shape[0] != mix.shape[0] or est.shape[-1] != mix.shape[-1]:
         raise ValueError(f"outputs {tuple(est.shape)} and mixtures {tuple(mix.shape)} differ in batch or length")
     if mix.shape[1] < 2:

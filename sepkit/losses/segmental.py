@@ -53,8 +53,9 @@ def frame_grid(sample_rate: int, window_seconds: float, hop_seconds: float) -> t
     return window, max(1, min(window, round(hop_seconds * sample_rate)))
 
 
-def segmental_snr(speech: torch.Tensor, noise: torch.Tensor, window: int, hop: int, floor_db: float = -30.0,
-                  ceil_db: float = 40.0) -> torch.Tensor:
+def segmental_snr(
+    speech: torch.Tensor, noise: torch.Tensor, window: int, hop: int, floor_db: float = -30.0, ceil_db: float = 40.0
+) -> torch.Tensor:
     """True SNR in dB of every frame, clamped to ``[floor_db, ceil_db]``: ``(..., T) -> (..., frames)``."""
     s = frames(speech.double(), window, hop).square().sum(-1)
     n = frames(noise.double(), window, hop).square().sum(-1)
@@ -82,8 +83,9 @@ def match_frames(values: torch.Tensor, n_frames: int) -> torch.Tensor:
     """Per-frame values ``(B, F)`` stretched to ``n_frames`` frames (linear), for grids off by a frame or two."""
     if values.shape[-1] == n_frames:
         return values
-    stretched = torch.nn.functional.interpolate(values[:, None].float(), size=n_frames, mode="linear",
-                                                align_corners=True)
+    stretched = torch.nn.functional.interpolate(
+        values[:, None].float(), size=n_frames, mode="linear", align_corners=True
+    )
     return stretched[:, 0].to(values.dtype)
 
 
@@ -112,8 +114,9 @@ def purified_target(premixture: torch.Tensor, speech: torch.Tensor, weights: tor
     return speech.detach() + w * (premixture - speech.detach())
 
 
-def weighted_snr(est: torch.Tensor, ref: torch.Tensor, weights: torch.Tensor, window: int = 1024, hop: int = 256,
-                 eps: float = EPS) -> torch.Tensor:
+def weighted_snr(
+    est: torch.Tensor, ref: torch.Tensor, weights: torch.Tensor, window: int = 1024, hop: int = 256, eps: float = EPS
+) -> torch.Tensor:
     """Negative SNR with every frame's energies weighted: ``(B,)``, ``-10 log10(Σ_t w_t‖r_t‖² / Σ_t w_t‖r_t − e_t‖²)``.
 
     Equal weights give the whole-signal SNR (Hann frames at a quarter-window hop sum to a constant), so
@@ -128,8 +131,13 @@ def weighted_snr(est: torch.Tensor, ref: torch.Tensor, weights: torch.Tensor, wi
 
 
 def weighted_distance(
-    est: torch.Tensor, ref: torch.Tensor, distance: Distance, weights: torch.Tensor | None = None,
-    window: int = 1024, hop: int = 256, reduce: str = "frames",
+    est: torch.Tensor,
+    ref: torch.Tensor,
+    distance: Distance,
+    weights: torch.Tensor | None = None,
+    window: int = 1024,
+    hop: int = 256,
+    reduce: str = "frames",
 ) -> torch.Tensor:
     """Per-example loss ``(B,)``: ``distance`` on whole signals, or with ``weights`` ``(B, frames)``:
     ``reduce="frames"`` mean(w_t · D_t); ``"energy"`` the energy-weighted SNR (``weighted_snr``, distance snr only)."""

@@ -67,8 +67,9 @@ class CompressedSpectrumLoss(nn.Module):
     GTCRN, Rong et al. 2024, with its 30/70 split of complex and magnitude terms).
     """
 
-    def __init__(self, n_fft: int = 512, hop: int = 128, power: float = 0.3, magnitude_weight: float = 0.7,
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, n_fft: int = 512, hop: int = 128, power: float = 0.3, magnitude_weight: float = 0.7, eps: float = 1e-8
+    ) -> None:
         super().__init__()
         self.n_fft, self.hop, self.power, self.magnitude_weight, self.eps = n_fft, hop, power, magnitude_weight, eps
         add_window(self, n_fft, "hann")

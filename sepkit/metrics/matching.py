@@ -14,8 +14,9 @@ from sepkit.losses.pit import best_assignment
 from sepkit.metrics.registry import METRICS
 
 
-def pairwise_scores(ests: np.ndarray, refs: np.ndarray, metric: str = "si_sdr", sample_rate: int | None = None
-                    ) -> np.ndarray:
+def pairwise_scores(
+    ests: np.ndarray, refs: np.ndarray, metric: str = "si_sdr", sample_rate: int | None = None
+) -> np.ndarray:
     """``(N, K)`` matrix of ``metric(ests[k], refs[n])`` for ``(K, [C,] T)`` estimates and ``(N, [C,] T)`` references.
 
     Channels, if present, are scored one by one and averaged.
@@ -43,8 +44,9 @@ def pairwise_scores(ests: np.ndarray, refs: np.ndarray, metric: str = "si_sdr", 
     return out
 
 
-def best_permutation(ests: np.ndarray, refs: np.ndarray, metric: str = "si_sdr", sample_rate: int | None = None
-                     ) -> np.ndarray:
+def best_permutation(
+    ests: np.ndarray, refs: np.ndarray, metric: str = "si_sdr", sample_rate: int | None = None
+) -> np.ndarray:
     """Estimate index for each reference maximising the mean ``metric``, so ``ests[perm]`` lines up with ``refs``.
 
     Needs ``K >= N``; a NaN score counts as the worst there is.

@@ -25,8 +25,9 @@ _SOURCE_SUFFIX = re.compile(r"^(?P<stem>.+)_s(?P<k>\d+)$")
 _SOURCE_DIR = re.compile(r"^s(?P<k>\d+)$")
 
 
-def pair_folders(est_dir: Path, ref_dir: Path | None = None, mix_dir: Path | None = None
-                 ) -> tuple[list[ScorePair], int]:
+def pair_folders(
+    est_dir: Path, ref_dir: Path | None = None, mix_dir: Path | None = None
+) -> tuple[list[ScorePair], int]:
     """Pairs sorted by stem, and how many reference stems have no estimate; ``AudioError`` on any unmatched estimate."""
     ests = sources(est_dir, "estimate")
     refs = sources(ref_dir, "reference") if ref_dir is not None else None
@@ -39,8 +40,10 @@ def pair_folders(est_dir: Path, ref_dir: Path | None = None, mix_dir: Path | Non
     for stem, est_files in sorted(ests.items()):
         ref_files = refs[stem] if refs is not None else []
         if refs is not None and len(ref_files) != len(est_files):
-            raise AudioError(f"{est_files[0]}: {len(est_files)} estimated source(s) for {stem!r} "
-                             f"but {len(ref_files)} reference(s) in {ref_dir}")
+            raise AudioError(
+                f"{est_files[0]}: {len(est_files)} estimated source(s) for {stem!r} "
+                f"but {len(ref_files)} reference(s) in {ref_dir}"
+            )
         mix = None
         if mixes is not None:
             if stem not in mixes:

@@ -51,8 +51,13 @@ class Scores:
     warnings: list[str] = field(default_factory=list)
 
 
-def score_signals(ests: np.ndarray, refs: np.ndarray | None, sample_rate: int,
-                  metrics: str | Iterable[str] | Sequence[Metric], mix: np.ndarray | None = None) -> dict[str, Any]:
+def score_signals(
+    ests: np.ndarray,
+    refs: np.ndarray | None,
+    sample_rate: int,
+    metrics: str | Iterable[str] | Sequence[Metric],
+    mix: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Metrics of ``(K, T)`` or ``(K, C, T)`` estimates against ``(N, ...)`` references (K ≥ N), all at one rate.
 
     With several references, estimates are matched by the best SI-SDR permutation and the
@@ -98,8 +103,9 @@ def score_pair(pair: ScorePair, metrics: str | Iterable[str] | Sequence[Metric])
     return {"name": pair.name, **row}, [f"{pair.name}: {n}" for n in dict.fromkeys(notes)]
 
 
-def score_pairs(pairs: Sequence[ScorePair], metrics: str | Iterable[str], jobs: int = 1,
-                progress: Progress | None = None) -> Scores:
+def score_pairs(
+    pairs: Sequence[ScorePair], metrics: str | Iterable[str], jobs: int = 1, progress: Progress | None = None
+) -> Scores:
     """Score many pairs, in ``jobs`` worker processes when ``jobs > 1``; rows keep the order of ``pairs``.
 
     Workers are spawned (not forked, which is unsafe once torch has started threads) and run
@@ -190,7 +196,7 @@ def _load_pair(pair: ScorePair) -> tuple[np.ndarray, np.ndarray | None, np.ndarr
     n, c = min(lengths), max(channels)
     audio = [np.broadcast_to(a[:, :n], (c, n)) for a in audio]
     k = len(pair.ests)
-    refs = np.stack(audio[k:k + len(pair.refs)]) if pair.refs else None
+    refs = np.stack(audio[k : k + len(pair.refs)]) if pair.refs else None
     mix = audio[-1] if pair.mix else None
     return np.stack(audio[:k]), refs, mix, rate, notes
 
@@ -199,8 +205,9 @@ def _load_pair(pair: ScorePair) -> tuple[np.ndarray, np.ndarray | None, np.ndarr
 def single_threaded_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """Spawned worker processes (fork is unsafe once torch has started threads), each on one core."""
     with _single_threaded_children():  # held while in use: workers start on demand, at submit
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker)
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
         try:
             yield pool
         finally:

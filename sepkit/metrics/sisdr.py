@@ -32,8 +32,10 @@ def si_sdr(est: np.ndarray, ref: np.ndarray, sample_rate: int | None = None) -> 
     if e.ndim == 0 or r.ndim == 0 or min(e.shape[-1], r.shape[-1]) == 0:
         raise ValueError(f"si_sdr needs non-empty (..., T) signals, got shapes {e.shape} and {r.shape}")
     n = min(e.shape[-1], r.shape[-1])
-    value = si_sdr_torch(torch.from_numpy(np.array(e[..., :n])),  # copies: inputs may be read-only views
-                         torch.from_numpy(np.array(r[..., :n]))).numpy()
+    value = si_sdr_torch(
+        torch.from_numpy(np.array(e[..., :n])),  # copies: inputs may be read-only views
+        torch.from_numpy(np.array(r[..., :n])),
+    ).numpy()
     return float(value) if value.ndim == 0 else value
 
 

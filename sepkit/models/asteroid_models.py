@@ -73,9 +73,7 @@ def sudormrf(n_src: int = 2, sample_rate: int = 16000, **kwargs: Any) -> Asteroi
 
 
 @register_model("dccrn")
-def dccrn(
-    architecture: str = "DCCRN-CL", n_src: int = 1, sample_rate: int = 16000, **kwargs: Any
-) -> AsteroidSeparator:
+def dccrn(architecture: str = "DCCRN-CL", n_src: int = 1, sample_rate: int = 16000, **kwargs: Any) -> AsteroidSeparator:
     """DCCRN (Hu et al. 2020), ``architecture`` "DCCRN-CL" or "mini"; ``kwargs`` go to ``asteroid.models.DCCRNet``."""
     from asteroid.models import DCCRNet
 

@@ -62,11 +62,15 @@ class CaeMae(nn.Module):
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
-            raise ModelError(f"cae_mae: need n_fft > 0, 0 < hop <= n_fft/2 and 0 < power <= 1 "
-                             f"(got n_fft={n_fft}, hop={hop}, power={power})")
+            raise ModelError(
+                f"cae_mae: need n_fft > 0, 0 < hop <= n_fft/2 and 0 < power <= 1 "
+                f"(got n_fft={n_fft}, hop={hop}, power={power})"
+            )
         if not cae_dims or not mae_dims or int(cae_dims[-1]) != int(mae_dims[-1]):
-            raise ModelError(f"cae_mae: the CAE and MAE need the same latent width (last of cae_dims and mae_dims), "
-                             f"got {list(cae_dims)} and {list(mae_dims)}")
+            raise ModelError(
+                f"cae_mae: the CAE and MAE need the same latent width (last of cae_dims and mae_dims), "
+                f"got {list(cae_dims)} and {list(mae_dims)}"
+            )
         if parts not in PARTS:
             raise ModelError(f"cae_mae: parts must be one of {', '.join(PARTS)}, not {parts!r}")
         if level not in LEVELS:

@@ -51,18 +51,21 @@ class EnhancerSnrEstimator(FrameSnrModel):
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft and bands > 0 and hidden > 0 and layers > 0 and sample_rate > 0):
-            raise ModelError("enhancer_snr: sample_rate, n_fft, bands, hidden, layers must be positive and "
-                             "0 < hop <= n_fft")
+            raise ModelError(
+                "enhancer_snr: sample_rate, n_fft, bands, hidden, layers must be positive and 0 < hop <= n_fft"
+            )
         self.sample_rate, self.n_fft, self.hop = int(sample_rate), int(n_fft), int(hop)
         args = dict(enhancer or {})
         if int(args.setdefault("sample_rate", self.sample_rate)) != self.sample_rate:
-            raise ModelError(f"enhancer_snr: the enhancer runs at {args['sample_rate']} Hz, the estimator at "
-                             f"{self.sample_rate} Hz")
+            raise ModelError(
+                f"enhancer_snr: the enhancer runs at {args['sample_rate']} Hz, the estimator at {self.sample_rate} Hz"
+            )
         self.enhancer = FastEnhancer(**args)
         self.enhancer.requires_grad_(False)
         add_window(self, self.n_fft, "hann")
-        fbank = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 0.0, self.sample_rate / 2, bands,
-                                                      self.sample_rate)
+        fbank = torchaudio.functional.melscale_fbanks(
+            self.n_fft // 2 + 1, 0.0, self.sample_rate / 2, bands, self.sample_rate
+        )
         self.register_buffer("fbank", fbank, persistent=False)  # (F, bands)
         self.gru = nn.GRU(bands + 2, hidden, num_layers=layers, batch_first=True, bidirectional=True)
         self.out = nn.Linear(2 * hidden, 1)
@@ -87,8 +90,9 @@ class EnhancerSnrEstimator(FrameSnrModel):
         with torch.no_grad():
             return self.enhancer(wav)[:, 0]
 
-    def raw_and_features(self, wav: torch.Tensor, speech: torch.Tensor | None = None
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    def raw_and_features(
+        self, wav: torch.Tensor, speech: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The enhancer's own frame SNR ``(B, frames)`` in dB and the head's features ``(B, frames, bands + 2)``."""
         speech = self.speech(wav) if speech is None else speech
         noise = wav - speech

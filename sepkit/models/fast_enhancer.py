@@ -154,12 +154,15 @@ class FastEnhancer(LevelFreeGruTrunk):
         if mask not in ("real", "complex"):
             raise ModelError(f"fast_enhancer: mask must be 'real' or 'complex', not {mask!r}")
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and hidden > 0 and layers > 0 and mask_max > 0 and norm_tau > 0):
-            raise ModelError("fast_enhancer: n_fft, hidden, layers, mask_max, norm_tau must be positive and hop <= n_fft/2")
+            raise ModelError(
+                "fast_enhancer: n_fft, hidden, layers, mask_max, norm_tau must be positive and hop <= n_fft/2"
+            )
         self.sample_rate, self.n_fft, self.hop, self.mask = int(sample_rate), int(n_fft), int(hop), mask
         self.mask_max = float(mask_max)
         if not (0.0 <= mask_floor < mask_max and smooth_bins >= 1 and smooth_bins % 2 and smooth_frames >= 1):
-            raise ModelError("fast_enhancer: need 0 <= mask_floor < mask_max, an odd smooth_bins >= 1 "
-                             "and smooth_frames >= 1")
+            raise ModelError(
+                "fast_enhancer: need 0 <= mask_floor < mask_max, an odd smooth_bins >= 1 and smooth_frames >= 1"
+            )
         if mask == "complex" and (mask_floor > 0 or smooth_bins > 1 or smooth_frames > 1):
             raise ModelError("fast_enhancer: mask_floor and smoothing apply to the real mask only")
         # Post-processing of the gain (no weights; settable on a trained model): a floor limits the
@@ -238,8 +241,11 @@ class FastEnhancer(LevelFreeGruTrunk):
         encoder bias at their average feature value, ``feat_bias`` (their normalised log power has
         running mean zero): on average the first layer gets what the base got from them.
         """
-        if (base.mask, base.encode.out_features, base.gru.num_layers) != (self.mask, self.encode.out_features,
-                                                                         self.gru.num_layers):
+        if (base.mask, base.encode.out_features, base.gru.num_layers) != (
+            self.mask,
+            self.encode.out_features,
+            self.gru.num_layers,
+        ):
             raise ModelError("fast_enhancer: load_from_rate needs the same mask kind, hidden size and layers")
         n_base = base.n_fft // 2 + 1
         freqs = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64) * self.sample_rate / self.n_fft

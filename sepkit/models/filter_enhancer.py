@@ -35,7 +35,9 @@ def apply_frame_filter(spec: torch.Tensor, taps: torch.Tensor, past: torch.Tenso
     """
     order = taps.shape[-1]
     if past is None:
-        padded = F.pad(torch.view_as_real(spec), (0, 0, order - 1, 0))  # (B, F, order-1+frames, 2): zeros before frame 0
+        padded = F.pad(
+            torch.view_as_real(spec), (0, 0, order - 1, 0)
+        )  # (B, F, order-1+frames, 2): zeros before frame 0
     else:
         padded = torch.cat([torch.view_as_real(past), torch.view_as_real(spec)], dim=2)
     frames = torch.view_as_complex(padded.unfold(2, order, 1).movedim(-1, -2).contiguous())  # (B, F, frames, order)
@@ -49,13 +51,30 @@ class FilterEnhancer(LevelFreeGruTrunk):
     n_src = 1
     causal = True
 
-    def __init__(self, sample_rate: int = 16000, n_fft: int = 320, hop: int = 160, hidden: int = 256,
-                 layers: int = 2, order: int = 3, tap_max: float = 1.5, norm_tau: float = 1.0) -> None:
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 320,
+        hop: int = 160,
+        hidden: int = 256,
+        layers: int = 2,
+        order: int = 3,
+        tap_max: float = 1.5,
+        norm_tau: float = 1.0,
+    ) -> None:
         super().__init__()
-        if not (n_fft > 0 and 0 < hop <= n_fft // 2 and hidden > 0 and layers > 0 and order >= 1
-                and tap_max > 0 and norm_tau > 0):
-            raise ModelError("filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau "
-                             "and 0 < hop <= n_fft/2")
+        if not (
+            n_fft > 0
+            and 0 < hop <= n_fft // 2
+            and hidden > 0
+            and layers > 0
+            and order >= 1
+            and tap_max > 0
+            and norm_tau > 0
+        ):
+            raise ModelError(
+                "filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau and 0 < hop <= n_fft/2"
+            )
         self.sample_rate, self.n_fft, self.hop, self.order = int(sample_rate), int(n_fft), int(hop), int(order)
         self.tap_max = float(tap_max)
         self.alpha = math.exp(-hop / (sample_rate * norm_tau))  # running-mean decay per frame
@@ -90,7 +109,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         past = state.past if state.past is not None else spec.new_zeros(*spec.shape[:2], self.order - 1)
         est = apply_frame_filter(spec, taps, past)
         frames = torch.cat([past, spec], dim=-1)
-        state.past = frames[..., frames.shape[-1] - (self.order - 1):]
+        state.past = frames[..., frames.shape[-1] - (self.order - 1) :]
         return est
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:

@@ -16,8 +16,11 @@ from sepkit.errors import ModelError
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 # Architecture -> the module that registers it, imported on first use.
-DEFERRED = {"ssl_encoder": "sepkit.ssl.encoder", "ssl_masker": "sepkit.models.ssl_masker",
-            "ssl_blstm": "sepkit.models.ssl_blstm"}
+DEFERRED = {
+    "ssl_encoder": "sepkit.ssl.encoder",
+    "ssl_masker": "sepkit.models.ssl_masker",
+    "ssl_blstm": "sepkit.models.ssl_blstm",
+}
 
 
 def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:

@@ -43,15 +43,27 @@ class SepFormer(nn.Module):
 
         def transformer() -> nn.Module:
             return SBTransformerBlock(
-                num_layers=n_layers, d_model=n_filters, nhead=n_heads, d_ffn=d_ffn, dropout=dropout,
-                use_positional_encoding=True, norm_before=True,
+                num_layers=n_layers,
+                d_model=n_filters,
+                nhead=n_heads,
+                d_ffn=d_ffn,
+                dropout=dropout,
+                use_positional_encoding=True,
+                norm_before=True,
             )
 
         self.encoder = Encoder(kernel_size=kernel_size, out_channels=n_filters, in_channels=1)
         self.masknet = Dual_Path_Model(
-            in_channels=n_filters, out_channels=n_filters, intra_model=transformer(), inter_model=transformer(),
-            num_layers=n_blocks, norm="ln", K=chunk_size, num_spks=n_src,
-            skip_around_intra=True, linear_layer_after_inter_intra=False,
+            in_channels=n_filters,
+            out_channels=n_filters,
+            intra_model=transformer(),
+            inter_model=transformer(),
+            num_layers=n_blocks,
+            norm="ln",
+            K=chunk_size,
+            num_spks=n_src,
+            skip_around_intra=True,
+            linear_layer_after_inter_intra=False,
         )
         self.decoder = Decoder(
             in_channels=n_filters, out_channels=1, kernel_size=kernel_size, stride=kernel_size // 2, bias=False

@@ -65,8 +65,9 @@ class SnrEstimator(FrameSnrModel):
 
     def features(self, wav: torch.Tensor) -> torch.Tensor:
         """Gain-independent features ``(B, frames, F)``: log power minus its mean over all bins and frames."""
-        spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
-                          return_complex=True)
+        spec = torch.stft(
+            wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True
+        )
         log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
         normed = log_power - log_power.mean(dim=(1, 2), keepdim=True)
         return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)

@@ -29,9 +29,12 @@ class ConvLayer(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, kernel_size: int, normalise_time: bool, separable: bool = False) -> None:
         super().__init__()
-        self.depthwise = (nn.Conv1d(n_in, n_in, kernel_size, padding=kernel_size // 2, groups=n_in, bias=False)
-                          if separable else None)
-        self.conv = nn.Conv1d(n_in, n_out, 1 if separable else kernel_size, padding=0 if separable else kernel_size // 2)
+        self.depthwise = (
+            nn.Conv1d(n_in, n_in, kernel_size, padding=kernel_size // 2, groups=n_in, bias=False) if separable else None
+        )
+        self.conv = nn.Conv1d(
+            n_in, n_out, 1 if separable else kernel_size, padding=0 if separable else kernel_size // 2
+        )
         self.norm = nn.BatchNorm1d(n_out)
         self.normalise_time = normalise_time
 
@@ -45,11 +48,11 @@ class ConvLayer(nn.Module):
         return y
 
 
-def conv_stack(widths: Sequence[int], kernel_size: int, normalise_time: bool, separable: bool = False
-               ) -> nn.Sequential:
+def conv_stack(widths: Sequence[int], kernel_size: int, normalise_time: bool, separable: bool = False) -> nn.Sequential:
     """Layers ``widths[0] -> widths[1] -> ... -> widths[-1]``."""
-    return nn.Sequential(*[ConvLayer(a, b, kernel_size, normalise_time, separable)
-                           for a, b in zip(widths[:-1], widths[1:])])
+    return nn.Sequential(
+        *[ConvLayer(a, b, kernel_size, normalise_time, separable) for a, b in zip(widths[:-1], widths[1:])]
+    )
 
 
 class SpectralAutoencoder(nn.Module):

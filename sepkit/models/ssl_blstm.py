@@ -23,17 +23,34 @@ from sepkit.ssl.load import EncoderSpec
 class SslBlstm(nn.Module):
     """SSL features -> BLSTM -> STFT masks; ``(B, T) -> (B, n_src, T)``."""
 
-    def __init__(self, encoder: EncoderSpec, n_src: int = 1, sample_rate: int = 16000, encoder_mode: str = "frozen",
-                 layer: int | None = None, n_fft: int = 512, hop: int | None = None, hidden: int = 896,
-                 layers: int = 3, dropout: float = 0.1, spectrum: bool = False) -> None:
+    def __init__(
+        self,
+        encoder: EncoderSpec,
+        n_src: int = 1,
+        sample_rate: int = 16000,
+        encoder_mode: str = "frozen",
+        layer: int | None = None,
+        n_fft: int = 512,
+        hop: int | None = None,
+        hidden: int = 896,
+        layers: int = 3,
+        dropout: float = 0.1,
+        spectrum: bool = False,
+    ) -> None:
         super().__init__()
         self.sample_rate, self.n_src, self.spectrum = int(sample_rate), int(n_src), bool(spectrum)
         self.frontend = SslFrontEnd(encoder, sample_rate, encoder_mode, layer)
         self.n_fft, self.hop = int(n_fft), int(hop or self.frontend.encoder.hop)
         add_window(self, self.n_fft, "hann")
         bins = self.n_fft // 2 + 1
-        self.blstm = nn.LSTM(self.frontend.dim + (bins if spectrum else 0), hidden, layers, batch_first=True,
-                             bidirectional=True, dropout=dropout if layers > 1 else 0.0)
+        self.blstm = nn.LSTM(
+            self.frontend.dim + (bins if spectrum else 0),
+            hidden,
+            layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.mask = nn.Linear(2 * hidden, n_src * bins)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:

@@ -26,10 +26,25 @@ from sepkit.ssl.load import EncoderSpec
 class SslMasker(nn.Module):
     """Filterbank + TDConvNet masker with an SSL feature branch; ``encoder`` is an exported SSL directory."""
 
-    def __init__(self, encoder: EncoderSpec, n_src: int = 2, sample_rate: int = 16000, encoder_mode: str = "frozen",
-                 layer: int | None = None, n_filters: int = 256, kernel_size: int = 32, stride: int | None = None,
-                 ssl_channels: int = 128, n_blocks: int = 8, n_repeats: int = 3, bn_chan: int = 128,
-                 hid_chan: int = 256, skip_chan: int = 128, mask_act: str = "relu", rescale: bool = False) -> None:
+    def __init__(
+        self,
+        encoder: EncoderSpec,
+        n_src: int = 2,
+        sample_rate: int = 16000,
+        encoder_mode: str = "frozen",
+        layer: int | None = None,
+        n_filters: int = 256,
+        kernel_size: int = 32,
+        stride: int | None = None,
+        ssl_channels: int = 128,
+        n_blocks: int = 8,
+        n_repeats: int = 3,
+        bn_chan: int = 128,
+        hid_chan: int = 256,
+        skip_chan: int = 128,
+        mask_act: str = "relu",
+        rescale: bool = False,
+    ) -> None:
         super().__init__()
         from asteroid.masknn import TDConvNet
         from asteroid_filterbanks import make_enc_dec
@@ -37,12 +52,21 @@ class SslMasker(nn.Module):
         self.sample_rate, self.n_src, self.rescale = int(sample_rate), int(n_src), bool(rescale)
         self.kernel_size, self.stride = int(kernel_size), int(stride or kernel_size // 2)
         self.frontend = SslFrontEnd(encoder, sample_rate, encoder_mode, layer)
-        self.fb_encoder, self.fb_decoder = make_enc_dec("free", n_filters=n_filters, kernel_size=self.kernel_size,
-                                                        stride=self.stride, sample_rate=sample_rate)
+        self.fb_encoder, self.fb_decoder = make_enc_dec(
+            "free", n_filters=n_filters, kernel_size=self.kernel_size, stride=self.stride, sample_rate=sample_rate
+        )
         self.ssl_proj = nn.Conv1d(self.frontend.dim, ssl_channels, 1)
-        self.masker = TDConvNet(n_filters + ssl_channels, n_src, out_chan=n_filters, n_blocks=n_blocks,
-                                n_repeats=n_repeats, bn_chan=bn_chan, hid_chan=hid_chan, skip_chan=skip_chan,
-                                mask_act=mask_act)
+        self.masker = TDConvNet(
+            n_filters + ssl_channels,
+            n_src,
+            out_chan=n_filters,
+            n_blocks=n_blocks,
+            n_repeats=n_repeats,
+            bn_chan=bn_chan,
+            hid_chan=hid_chan,
+            skip_chan=skip_chan,
+            mask_act=mask_act,
+        )
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Separate ``(B, T)`` mixtures into ``(B, n_src, T)`` estimates."""

@@ -32,9 +32,18 @@ class StftSeparator(nn.Module):
 
     causal = False
 
-    def __init__(self, n_src: int = 2, sample_rate: int = 16000, n_fft: int = 512, hop: int = 128,
-                 hidden: int = 256, layers: int = 3, mask: MaskKind = "complex", mask_max: float = 2.0,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_src: int = 2,
+        sample_rate: int = 16000,
+        n_fft: int = 512,
+        hop: int = 128,
+        hidden: int = 256,
+        layers: int = 3,
+        mask: MaskKind = "complex",
+        mask_max: float = 2.0,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if mask not in ("complex", "magnitude"):
             raise ModelError(f"stft_separator: mask must be 'complex' or 'magnitude', not {mask!r}")
@@ -46,8 +55,9 @@ class StftSeparator(nn.Module):
         add_window(self, n_fft, "sqrt_hann")
         self.feat_scale = nn.Parameter(torch.ones(self.n_freqs))
         self.feat_bias = nn.Parameter(torch.zeros(self.n_freqs))
-        self.blstm = nn.LSTM(self.n_freqs, hidden, layers, batch_first=True, bidirectional=True,
-                             dropout=dropout if layers > 1 else 0.0)
+        self.blstm = nn.LSTM(
+            self.n_freqs, hidden, layers, batch_first=True, bidirectional=True, dropout=dropout if layers > 1 else 0.0
+        )
         self.per_bin = 2 if mask == "complex" else 1
         self.head = nn.Linear(2 * hidden, self.n_src * self.n_freqs * self.per_bin)
         self._init_masks_to_share()

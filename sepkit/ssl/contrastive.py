@@ -24,8 +24,9 @@ def sample_distractors(mask: torch.Tensor, count: int, generator: torch.Generato
     return first_row[item][:, None] + draw
 
 
-def contrastive_logits(pred: torch.Tensor, targets: torch.Tensor, distractors: torch.Tensor,
-                       kappa: float = 0.1) -> torch.Tensor:
+def contrastive_logits(
+    pred: torch.Tensor, targets: torch.Tensor, distractors: torch.Tensor, kappa: float = 0.1
+) -> torch.Tensor:
     """Logits (N, 1 + K): cosine similarity / κ of each prediction to its target (column 0) and its distractors.
 
     ``pred``, ``targets`` (N, D); ``distractors`` (N, K) row indices into ``targets``. A distractor equal to

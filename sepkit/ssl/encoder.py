@@ -74,10 +74,19 @@ class SslEncoder(nn.Module):
         self.hop, self.window, self.stem_dim = self.stem.hop, self.stem.window, self.stem.out_dim
         self.frame_rate = self.sample_rate / self.hop
         self.encoder = _get_encoder(
-            in_features=self.stem_dim, embed_dim=dim, dropout_input=dropout, pos_conv_kernel=pos_conv_kernel,
-            pos_conv_groups=pos_conv_groups, num_layers=layers, num_heads=heads, attention_dropout=dropout,
-            ff_interm_features=ff_dim or 4 * dim, ff_interm_dropout=dropout, dropout=dropout,
-            layer_norm_first=layer_norm_first, layer_drop=0.0,
+            in_features=self.stem_dim,
+            embed_dim=dim,
+            dropout_input=dropout,
+            pos_conv_kernel=pos_conv_kernel,
+            pos_conv_groups=pos_conv_groups,
+            num_layers=layers,
+            num_heads=heads,
+            attention_dropout=dropout,
+            ff_interm_features=ff_dim or 4 * dim,
+            ff_interm_dropout=dropout,
+            dropout=dropout,
+            layer_norm_first=layer_norm_first,
+            layer_drop=0.0,
         )
         self.mask_embedding = nn.Parameter(torch.empty(dim).uniform_())
         self._initialise()

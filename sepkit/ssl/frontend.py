@@ -28,8 +28,10 @@ class SslFrontEnd(nn.Module):
             raise ModelError(f"encoder_mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.encoder, self.portable = load_encoder(encoder)
         if int(self.encoder.sample_rate) != int(sample_rate):
-            raise ModelError(f"encoder {self.portable['source'] or ''} runs at {self.encoder.sample_rate} Hz, "
-                             f"the model at {sample_rate} Hz")
+            raise ModelError(
+                f"encoder {self.portable['source'] or ''} runs at {self.encoder.sample_rate} Hz, "
+                f"the model at {sample_rate} Hz"
+            )
         layers = int(self.encoder.num_layers) + 1
         if layer is not None and not -layers <= int(layer) < layers:
             raise ModelError(f"layer {layer}: the encoder has layers 0..{layers - 1}")

@@ -20,9 +20,18 @@ from sepkit.ssl.targets import MFCC, ClusterTargets
 class HubertObjective(nn.Module):
     """Cluster targets, the projection and the cluster embeddings HuBERT trains beside the encoder."""
 
-    def __init__(self, encoder: SslEncoder, clusters: int = 100, targets: str = MFCC, layer: int = 6,
-                 final_dim: int = 256, kappa: float = 0.1, mask_prob: float = 0.8, mask_span: int = 10,
-                 penalty_weight: float = 10.0) -> None:
+    def __init__(
+        self,
+        encoder: SslEncoder,
+        clusters: int = 100,
+        targets: str = MFCC,
+        layer: int = 6,
+        final_dim: int = 256,
+        kappa: float = 0.1,
+        mask_prob: float = 0.8,
+        mask_span: int = 10,
+        penalty_weight: float = 10.0,
+    ) -> None:
         super().__init__()
         self.targets = ClusterTargets(encoder, clusters, targets, layer)
         self.final_proj = nn.Linear(encoder.dim, final_dim)
@@ -34,8 +43,9 @@ class HubertObjective(nn.Module):
         """Fit the k-means centroids (once, before training) on waveforms from the training set."""
         self.targets.fit(wavs, iterations, seed, max_frames)
 
-    def forward(self, encoder: SslEncoder, wav: torch.Tensor, step: int = 0,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, encoder: SslEncoder, wav: torch.Tensor, step: int = 0, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
         """Loss terms and logs for a batch of waveforms (B, T)."""
         features = encoder.stem_features(wav)
         penalty = features.float().square().mean()
@@ -47,6 +57,9 @@ class HubertObjective(nn.Module):
         target = labels[mask]
         masked = F.cross_entropy(logits, target)
         return {
-            "loss": masked + self.penalty_weight * penalty, "masked_ce": masked.detach(), "penalty": penalty.detach(),
-            "accuracy": (logits.argmax(-1) == target).float().mean(), "masked": mask.float().mean(),
+            "loss": masked + self.penalty_weight * penalty,
+            "masked_ce": masked.detach(),
+            "penalty": penalty.detach(),
+            "accuracy": (logits.argmax(-1) == target).float().mean(),
+            "masked": mask.float().mean(),
         }

@@ -21,8 +21,11 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> tor
     dist = (x - x[first]).square().sum(-1)
     for _ in range(1, k):
         weights = dist.double().cpu()
-        pick = torch.multinomial(weights / weights.sum(), 1, generator=generator).item() if weights.sum() > 0 else \
-            torch.randint(x.shape[0], (1,), generator=generator).item()
+        pick = (
+            torch.multinomial(weights / weights.sum(), 1, generator=generator).item()
+            if weights.sum() > 0
+            else torch.randint(x.shape[0], (1,), generator=generator).item()
+        )
         chosen.append(x[pick])
         dist = torch.minimum(dist, (x - x[pick]).square().sum(-1))
     return torch.stack(chosen)

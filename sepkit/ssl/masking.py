@@ -9,8 +9,15 @@ from __future__ import annotations
 import torch
 
 
-def span_mask(batch: int, frames: int, prob: float, span: int, min_spans: int = 1,
-              generator: torch.Generator | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+def span_mask(
+    batch: int,
+    frames: int,
+    prob: float,
+    span: int,
+    min_spans: int = 1,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Boolean (B, F) mask of spans of ``span`` frames starting at ``prob * F / span`` distinct random frames.
 
     Spans may overlap and merge, so the covered fraction is about ``1 - exp(-prob)``: prob 0.65 with
@@ -29,8 +36,13 @@ def span_mask(batch: int, frames: int, prob: float, span: int, min_spans: int = 
     return onsets.cumsum(1)[:, :frames] > 0.5  # spans open at a start and close span frames later
 
 
-def band_mask(batch: int, bins: int, max_fraction: float, generator: torch.Generator | None = None,
-              device: torch.device | str | None = None) -> torch.Tensor:
+def band_mask(
+    batch: int,
+    bins: int,
+    max_fraction: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Boolean (B, bins) mask: one band of consecutive bins per item, width uniform in [0, max_fraction * bins]."""
     widest = int(max_fraction * bins)
     width = torch.randint(0, widest + 1, (batch, 1), generator=generator)

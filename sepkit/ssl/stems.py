@@ -21,8 +21,13 @@ WAV2VEC2_LAYERS: tuple[tuple[int, int], ...] = ((10, 5),) + ((3, 2),) * 4 + ((2,
 class ConvStem(nn.Module):
     """Strided 1-D convolutions (torchaudio's wav2vec 2.0 feature extractor): raw audio to frames."""
 
-    def __init__(self, channels: int = 256, layers: Sequence[Sequence[int]] = WAV2VEC2_LAYERS,
-                 norm: str = "group_norm", bias: bool = False) -> None:
+    def __init__(
+        self,
+        channels: int = 256,
+        layers: Sequence[Sequence[int]] = WAV2VEC2_LAYERS,
+        norm: str = "group_norm",
+        bias: bool = False,
+    ) -> None:
         super().__init__()
         from torchaudio.models.wav2vec2.components import _get_feature_extractor
 

@@ -55,8 +55,9 @@ class ClusterTargets(nn.Module):
         else:
             teacher, _ = load_encoder(source)
             if int(teacher.sample_rate) != int(student.sample_rate):
-                raise ConfigError(f"hubert targets {source}: runs at {teacher.sample_rate} Hz, "
-                                  f"the run at {student.sample_rate}")
+                raise ConfigError(
+                    f"hubert targets {source}: runs at {teacher.sample_rate} Hz, the run at {student.sample_rate}"
+                )
             if not 0 <= self.layer <= int(teacher.num_layers):
                 raise ConfigError(f"hubert layer {layer}: the teacher {source} has layers 0..{teacher.num_layers}")
             self.teacher = teacher.requires_grad_(False).eval()
@@ -77,8 +78,9 @@ class ClusterTargets(nn.Module):
             return fit_frames(self.mfcc(wav), frames)
         teacher = self.teacher
         hidden = teacher(wav)[self.layer].float().transpose(1, 2)  # (B, dim, F_teacher)
-        moved = resample_frames(hidden, teacher.hop, teacher.window / 2, self.student_hop, self.student_window / 2,
-                                frames)
+        moved = resample_frames(
+            hidden, teacher.hop, teacher.window / 2, self.student_hop, self.student_window / 2, frames
+        )
         return moved.transpose(1, 2)
 
     @torch.no_grad()
@@ -92,8 +94,10 @@ class ClusterTargets(nn.Module):
                 rows.append(self.features(wav, frames).reshape(-1, self.centroids.shape[1]))
         data = torch.cat(rows) if rows else self.centroids.new_zeros(0, self.centroids.shape[1])
         if data.shape[0] < self.clusters:
-            raise ConfigError(f"hubert: {data.shape[0]} frames to cluster into {self.clusters} clusters: "
-                              "use more kmeans_items or fewer clusters")
+            raise ConfigError(
+                f"hubert: {data.shape[0]} frames to cluster into {self.clusters} clusters: "
+                "use more kmeans_items or fewer clusters"
+            )
         if data.shape[0] > max_frames:
             keep = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(seed))[:max_frames]
             data = data[keep.to(data.device)]

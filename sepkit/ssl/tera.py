@@ -17,9 +17,15 @@ from sepkit.ssl.masking import band_mask, span_mask
 from sepkit.ssl.stems import LogMelStem
 
 
-def tera_alter(features: torch.Tensor, time_prob: float = 0.15, time_span: int = 7, freq_max: float = 0.2,
-               noise_prob: float = 0.15, noise_std: float = 0.2, generator: torch.Generator | None = None,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def tera_alter(
+    features: torch.Tensor,
+    time_prob: float = 0.15,
+    time_span: int = 7,
+    freq_max: float = 0.2,
+    noise_prob: float = 0.15,
+    noise_std: float = 0.2,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The altered copy of ``features`` (B, F, M) and the boolean (B, F, M) map of what was altered."""
     batch, frames, bins = features.shape
     device = features.device
@@ -35,21 +41,38 @@ def tera_alter(features: torch.Tensor, time_prob: float = 0.15, time_span: int =
 class TeraObjective(nn.Module):
     """TERA's prediction head (dense, GELU, layer norm, dense back to the mel bins) and its loss."""
 
-    def __init__(self, encoder: SslEncoder, time_prob: float = 0.15, time_span: int = 7, freq_max: float = 0.2,
-                 noise_prob: float = 0.15, noise_std: float = 0.2) -> None:
+    def __init__(
+        self,
+        encoder: SslEncoder,
+        time_prob: float = 0.15,
+        time_span: int = 7,
+        freq_max: float = 0.2,
+        noise_prob: float = 0.15,
+        noise_std: float = 0.2,
+    ) -> None:
         super().__init__()
         if not isinstance(getattr(encoder, "stem", None), LogMelStem):
             raise ValueError("the tera objective needs an encoder with stem: logmel (it reconstructs log-mel frames)")
         # TERA alters its input instead of masking frames: the mask embedding stays out of training (DDP wants
         # every trainable parameter used).
         encoder.mask_embedding.requires_grad_(False)
-        self.head = nn.Sequential(nn.Linear(encoder.dim, encoder.dim), nn.GELU(), nn.LayerNorm(encoder.dim),
-                                  nn.Linear(encoder.dim, encoder.stem_dim))
-        self.alter = {"time_prob": float(time_prob), "time_span": int(time_span), "freq_max": float(freq_max),
-                      "noise_prob": float(noise_prob), "noise_std": float(noise_std)}
+        self.head = nn.Sequential(
+            nn.Linear(encoder.dim, encoder.dim),
+            nn.GELU(),
+            nn.LayerNorm(encoder.dim),
+            nn.Linear(encoder.dim, encoder.stem_dim),
+        )
+        self.alter = {
+            "time_prob": float(time_prob),
+            "time_span": int(time_span),
+            "freq_max": float(freq_max),
+            "noise_prob": float(noise_prob),
+            "noise_std": float(noise_std),
+        }
 
-    def forward(self, encoder: SslEncoder, wav: torch.Tensor, step: int = 0,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, encoder: SslEncoder, wav: torch.Tensor, step: int = 0, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
         """Loss and logs for a batch of waveforms (B, T)."""
         target = encoder.stem_features(wav)
         altered, where = tera_alter(target, generator=generator, **self.alter)

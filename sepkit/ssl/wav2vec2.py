@@ -19,10 +19,21 @@ from sepkit.ssl.quantizer import GumbelQuantizer, codebook_perplexity, diversity
 class Wav2Vec2Objective(nn.Module):
     """The heads wav2vec 2.0 trains beside the encoder (quantiser and projections) and its loss."""
 
-    def __init__(self, encoder: SslEncoder, codebooks: int = 2, entries: int = 320, final_dim: int = 256,
-                 distractors: int = 100, kappa: float = 0.1, mask_prob: float = 0.65, mask_span: int = 10,
-                 diversity_weight: float = 0.1, penalty_weight: float = 10.0, diversity: str = "perplexity",
-                 temperature: tuple[float, float, float] = (2.0, 0.5, 0.999995)) -> None:
+    def __init__(
+        self,
+        encoder: SslEncoder,
+        codebooks: int = 2,
+        entries: int = 320,
+        final_dim: int = 256,
+        distractors: int = 100,
+        kappa: float = 0.1,
+        mask_prob: float = 0.65,
+        mask_span: int = 10,
+        diversity_weight: float = 0.1,
+        penalty_weight: float = 10.0,
+        diversity: str = "perplexity",
+        temperature: tuple[float, float, float] = (2.0, 0.5, 0.999995),
+    ) -> None:
         super().__init__()
         self.quantizer = GumbelQuantizer(encoder.stem_dim, codebooks, entries, final_dim)
         self.project_q = nn.Linear(final_dim, final_dim)
@@ -34,14 +45,16 @@ class Wav2Vec2Objective(nn.Module):
         self.temperature = tuple(float(t) for t in temperature)
         diversity_loss(torch.full((1, 2), 0.5), diversity)  # an unknown form fails here, not mid-training
 
-    def forward(self, encoder: SslEncoder, wav: torch.Tensor, step: int = 0,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, encoder: SslEncoder, wav: torch.Tensor, step: int = 0, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
         """Loss terms and logs for a batch of waveforms (B, T) at optimiser step ``step``."""
         features = encoder.stem_features(wav)
         penalty = features.float().square().mean()
         batch, frames = features.shape[:2]
-        mask = span_mask(batch, frames, self.mask_prob, self.mask_span, min_spans=1, generator=generator,
-                         device=wav.device)
+        mask = span_mask(
+            batch, frames, self.mask_prob, self.mask_span, min_spans=1, generator=generator, device=wav.device
+        )
         pred = self.final_proj(encoder.context(features, mask)[-1][mask])
         tau = gumbel_temperature(step, *self.temperature)
         quantized = self.quantizer(encoder.normalized_stem(features)[mask], tau)
@@ -51,8 +64,12 @@ class Wav2Vec2Objective(nn.Module):
         diversity = diversity_loss(quantized.avg_probs, self.diversity)
         loss = contrastive + self.diversity_weight * diversity + self.penalty_weight * penalty
         return {
-            "loss": loss, "contrastive": contrastive.detach(), "diversity": diversity.detach(),
-            "penalty": penalty.detach(), "accuracy": (logits.argmax(-1) == 0).float().mean(),
+            "loss": loss,
+            "contrastive": contrastive.detach(),
+            "diversity": diversity.detach(),
+            "penalty": penalty.detach(),
+            "accuracy": (logits.argmax(-1) == 0).float().mean(),
             "perplexity": codebook_perplexity(quantized.avg_probs).detach(),
-            "temperature": torch.tensor(tau, device=wav.device), "masked": mask.float().mean(),
+            "temperature": torch.tensor(tau, device=wav.device),
+            "masked": mask.float().mean(),
         }

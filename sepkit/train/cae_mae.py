@@ -104,8 +104,10 @@ class CaeMaeModule(SepkitModule):
         if where == "data.train":
             mixture, clean = torch.as_tensor(item["mixture"]), torch.as_tensor(item["clean"])
             if clean.shape != mixture.shape:
-                raise ConfigError(f"{where} items must hold mixture (T,) and clean (T,), got {tuple(mixture.shape)} "
-                                  f"and {tuple(clean.shape)}")
+                raise ConfigError(
+                    f"{where} items must hold mixture (T,) and clean (T,), got {tuple(mixture.shape)} "
+                    f"and {tuple(clean.shape)}"
+                )
 
     def stage(self, step: int) -> str:
         """The stage of optimiser step ``step`` under this run's schedule."""
@@ -147,8 +149,10 @@ class CaeMaeModule(SepkitModule):
         cae.train()
         x_a = self.net.features(clean)
         z_a = cae.encoder(x_a)
-        return {"recon_clean": reconstruction_loss(cae.decoder(self._noisy(z_a)), x_a),
-                "kl_clean": kl_unit_variance(z_a)}
+        return {
+            "recon_clean": reconstruction_loss(cae.decoder(self._noisy(z_a)), x_a),
+            "kl_clean": kl_unit_variance(z_a),
+        }
 
     def mae_terms(self, noisy: torch.Tensor, noise_only: torch.Tensor, with_cycle: bool) -> dict[str, torch.Tensor]:
         """Unweighted MAE terms of noisy waveforms ``(B, T)``; ``noise_only`` ``(B,)`` marks noise-alone clips."""

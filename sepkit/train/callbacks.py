@@ -58,10 +58,14 @@ class RestoreRNG(pl.Callback):
     def __init__(self) -> None:
         self._pending: dict[str, Any] | None = None
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         checkpoint[RNG_KEY] = rng_states()
 
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         self._pending = checkpoint.get(RNG_KEY)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -96,7 +100,9 @@ class RunRecord(pl.Callback):
         self._offset = 0.0
         self._start: float | None = None
 
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         self._offset = float(checkpoint.get(RECORD_KEY, {}).get("train_seconds", 0.0))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -107,7 +113,9 @@ class RunRecord(pl.Callback):
         """Training time so far, including the runs this one resumed."""
         return self._offset + (time.monotonic() - self._start if self._start is not None else 0.0)
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         per_epoch = trainer.num_training_batches / trainer.accumulate_grad_batches
         checkpoint[RECORD_KEY] = {

@@ -30,7 +30,7 @@ SECTIONS = {
     "corpus": "corpus root, referenced as ${corpus} in data paths; e.g. ${data}/demo (${data}: $SEPKIT_DATA)",
     "model": "{arch, args}",
     "init": "{from, skip, into, strict}: start from a pretrained model's weights (into a part of the network), "
-            "except names matching skip or of another shape (strict: refuse those instead)",
+    "except names matching skip or of another shape (strict: refuse those instead)",
     "data": "{train, valid, batch_size, valid_batch_size, num_workers}",
     "loss": "paradigm loss settings",
     "mixit": "{snr_max, consistency, semi_supervised_ratio, speech_outputs}: paradigm mixit",
@@ -196,8 +196,21 @@ def check_config(cfg: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: task must be one of {', '.join(TASKS)}, not {cfg['task']!r}")
     if not isinstance(cfg["sample_rate"], int) or cfg["sample_rate"] <= 0:
         raise ConfigError(f"{where}: sample_rate must be a positive integer, not {cfg['sample_rate']!r}")
-    for key in ("model", "init", "data", "loss", "mixit", "cae_mae", "ssl", "optim", "trainer", "checkpoint",
-                "validation", "export", "test"):
+    for key in (
+        "model",
+        "init",
+        "data",
+        "loss",
+        "mixit",
+        "cae_mae",
+        "ssl",
+        "optim",
+        "trainer",
+        "checkpoint",
+        "validation",
+        "export",
+        "test",
+    ):
         if cfg.get(key) is not None and not isinstance(cfg[key], dict):
             raise ConfigError(f"{where}: {key!r} must be a section (a mapping), not {cfg[key]!r}")
     if not isinstance(lookup(cfg, "model.arch"), str):

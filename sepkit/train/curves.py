@@ -28,8 +28,9 @@ Series = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps, values)
 
 def read_logged(run_dir: Path) -> Series:
     """Each logged metric's (steps, values) over every (re)start of the run in ``run_dir``, in step order."""
-    versions = sorted((run_dir / "logs").glob("version_*/metrics.csv"),
-                      key=lambda p: int(p.parent.name.rpartition("_")[2] or 0))
+    versions = sorted(
+        (run_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.rpartition("_")[2] or 0)
+    )
     points: dict[str, dict[int, float]] = {}
     for path in versions:
         with open(path, newline="", encoding="utf-8") as f:
@@ -76,7 +77,7 @@ def curves_figure(series: Series) -> Figure:
         ax.tick_params(labelsize=8)
         if title == "learning rate" and all((series[k][1] > 0).all() for k in keys):
             ax.set_yscale("log")
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     for ax in axes[-ncols:]:
         ax.set_xlabel("step", fontsize=8)

@@ -48,7 +48,9 @@ class TrainingData(pl.LightningDataModule):
         )
         workers = int(self.opts["num_workers"])
         dataset = IndexedDataset(self.train_set, bool(self.opts["new_mixtures_each_epoch"]))
-        return ResumableLoader(dataset, sampler, collate_fn=collate, num_workers=workers, persistent_workers=workers > 0)
+        return ResumableLoader(
+            dataset, sampler, collate_fn=collate, num_workers=workers, persistent_workers=workers > 0
+        )
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         if self.valid_set is None:
@@ -62,5 +64,12 @@ class TrainingData(pl.LightningDataModule):
         sampler = DistributedSampler(dataset, world, rank, shuffle=False) if world > 1 else None
         workers = int(self.opts["num_workers"])
         # Its own generator: creating loader iterators must not draw from the global RNG (part of the resume).
-        return DataLoader(dataset, batch_size=int(batch), sampler=sampler, collate_fn=collate, num_workers=workers,
-                          persistent_workers=workers > 0, generator=torch.Generator().manual_seed(self.seed))
+        return DataLoader(
+            dataset,
+            batch_size=int(batch),
+            sampler=sampler,
+            collate_fn=collate,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+        )

@@ -50,7 +50,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def export_checkpoint(
-    ckpt_path: str | Path, out_dir: str | Path | None = None, final: dict[str, Any] | None = None,
+    ckpt_path: str | Path,
+    out_dir: str | Path | None = None,
+    final: dict[str, Any] | None = None,
     inference_only: bool | None = None,
 ) -> Path:
     """Export the network in ``ckpt_path`` with a model card; ``final``, the run's last checkpoint, gives its totals.
@@ -63,7 +65,9 @@ def export_checkpoint(
 
 
 def checkpoint_model(
-    ckpt_path: str | Path, final: dict[str, Any] | None = None, inference_only: bool | None = None,
+    ckpt_path: str | Path,
+    final: dict[str, Any] | None = None,
+    inference_only: bool | None = None,
 ) -> tuple[torch.nn.Module, ModelConfig, str, dict[str, Any]]:
     """The network in ``ckpt_path`` with its weights, its ``config.json`` entries, its card and the run's config."""
     ckpt = load_checkpoint(ckpt_path)
@@ -74,16 +78,20 @@ def checkpoint_model(
     name = opts["name"] or Path(config["output_dir"]).name
     net = build_network(config)
     prefix = "net."
-    net.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    net.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
     args = portable_args(net, model_args(config))
     if opts["inference_only"]:
         net, args = slim_network(net, args, config["model"]["arch"])
     outputs = ckpt.get(SOURCE_OUTPUTS_KEY)
     outputs = [int(k) for k in outputs] if outputs else None
     model_cfg = ModelConfig(
-        arch=config["model"]["arch"], args=args,
+        arch=config["model"]["arch"],
+        args=args,
         sample_rate=int(config["sample_rate"]),
-        task=config["task"], n_src=len(outputs) if outputs else output_count(net), name=name, source_outputs=outputs,
+        task=config["task"],
+        n_src=len(outputs) if outputs else output_count(net),
+        name=name,
+        source_outputs=outputs,
         inference=dict(opts["inference"] or {}),
     )
     card = model_card(config, ckpt, final or ckpt, model_cfg, count_parameters(net), opts)
@@ -119,7 +127,11 @@ def describe_data(spec: dict[str, Any] | None) -> str:
 
 
 def model_card(
-    config: dict[str, Any], best: dict[str, Any], final: dict[str, Any], model: ModelConfig, parameters: int,
+    config: dict[str, Any],
+    best: dict[str, Any],
+    final: dict[str, Any],
+    model: ModelConfig,
+    parameters: int,
     opts: dict[str, Any],
 ) -> str:
     """CARD.md: YAML front matter (data, scores, steps, time, device, command) and a short body."""
@@ -154,9 +166,11 @@ def model_card(
         "seed": int(config.get("seed") or 0),
         "command": portable(totals.get("command", "")),
     }
-    purpose = {"enhance": "speech enhancement", "snr": "segmental SNR estimation (data purification)",
-               "ssl": "self-supervised speech representations (a shared encoder for separator front ends)"}.get(
-        model.task, f"{model.n_src}-speaker separation")
+    purpose = {
+        "enhance": "speech enhancement",
+        "snr": "segmental SNR estimation (data purification)",
+        "ssl": "self-supervised speech representations (a shared encoder for separator front ends)",
+    }.get(model.task, f"{model.n_src}-speaker separation")
     description = opts["description"] or f"A {model.arch} model for {purpose}, trained with sepkit."
     front = yaml.safe_dump(meta, sort_keys=False, default_flow_style=None, width=1000)
     body = (

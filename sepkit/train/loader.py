@@ -93,7 +93,9 @@ class ResumableLoader(DataLoader):
         self.order = sampler
         self.position = 0  # batches of the current epoch handed out so far
         # A private generator keeps worker seeding off the global RNG, whose state is part of the resume.
-        super().__init__(dataset, batch_sampler=sampler, generator=torch.Generator().manual_seed(sampler.seed), **kwargs)
+        super().__init__(
+            dataset, batch_sampler=sampler, generator=torch.Generator().manual_seed(sampler.seed), **kwargs
+        )
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
         if self.position >= len(self.order):  # the previous pass was used up: next epoch

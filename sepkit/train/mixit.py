@@ -90,16 +90,18 @@ class MixITModule(SepkitModule):
             raise ConfigError(f"mixit.consistency must be none, uniform or magsq, not {self.consistency!r}")
         batch = int(lookup(config, "data.batch_size") or 4)
         if batch < 2 or batch % 2:
-            raise ConfigError(f"mixit needs an even data.batch_size (halves are summed into mixtures of mixtures), "
-                              f"not {batch}")
+            raise ConfigError(
+                f"mixit needs an even data.batch_size (halves are summed into mixtures of mixtures), not {batch}"
+            )
         n_out = int(self.net.n_src)
         self.enhance = config["task"] == "enhance"
         self.allowed: torch.Tensor | None = None
         if self.enhance:
             speech = int(self.opts["speech_outputs"])
             if n_out < 2 or not 1 <= speech < n_out:
-                raise ConfigError(f"mixit enhancement needs 2 or more outputs and 1 <= mixit.speech_outputs < "
-                                  f"{n_out}, not {speech}")
+                raise ConfigError(
+                    f"mixit enhancement needs 2 or more outputs and 1 <= mixit.speech_outputs < {n_out}, not {speech}"
+                )
             self.allowed = torch.ones(n_out, 2, dtype=torch.bool)
             self.allowed[:speech, 1] = False  # speech outputs cannot explain the noise-only mixture
         # Training reads mixtures (their noise alone for enhancement), and sources only on supervised steps.
@@ -183,8 +185,9 @@ class MixITModule(SepkitModule):
         super().on_validation_epoch_end()
         if self._set_sums is None:
             return
-        totals = torch.cat([self._set_sums, torch.tensor([float(self._set_count)], dtype=torch.float64,
-                                                         device=self._set_sums.device)])
+        totals = torch.cat(
+            [self._set_sums, torch.tensor([float(self._set_count)], dtype=torch.float64, device=self._set_sums.device)]
+        )
         totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
         means = totals[:-1] / totals[-1]
         best = int(means.argmax())

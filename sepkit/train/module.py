@@ -28,9 +28,14 @@ from sepkit.train.config import section
 from sepkit.train.warm_start import InitSpec, init_spec
 
 # Built-in paradigms by name -> the module that registers it (imported on first use).
-BUILTIN_PARADIGMS = {"supervised": "sepkit.train.supervised", "mixit": "sepkit.train.mixit", "cae_mae": "sepkit.train.cae_mae",
-                     "personalize": "sepkit.train.personalize", "snr_estimator": "sepkit.train.snr_estimator",
-                     "ssl": "sepkit.train.ssl"}
+BUILTIN_PARADIGMS = {
+    "supervised": "sepkit.train.supervised",
+    "mixit": "sepkit.train.mixit",
+    "cae_mae": "sepkit.train.cae_mae",
+    "personalize": "sepkit.train.personalize",
+    "snr_estimator": "sepkit.train.snr_estimator",
+    "ssl": "sepkit.train.ssl",
+}
 PARADIGMS: dict[str, type["SepkitModule"]] = {}
 
 OPTIM_KEYS: dict[str, Any] = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "scheduler": {}}
@@ -155,8 +160,10 @@ class SepkitModule(pl.LightningModule):
             return
         sources = torch.as_tensor(item["sources"])
         if mixture.dim() != 1 or sources.dim() != 2 or sources.shape[-1] != mixture.shape[-1]:
-            raise ConfigError(f"{where} items must hold mixture (T,) and sources (K, T), got {tuple(mixture.shape)} "
-                              f"and {tuple(sources.shape)}")
+            raise ConfigError(
+                f"{where} items must hold mixture (T,) and sources (K, T), got {tuple(mixture.shape)} "
+                f"and {tuple(sources.shape)}"
+            )
         n_out = getattr(self.net, "n_src", None)
         if n_out is not None and sources.shape[0] > int(n_out):
             raise ConfigError(f"{where} has {sources.shape[0]} sources per item but the model has {int(n_out)} outputs")
@@ -226,7 +233,9 @@ class SepkitModule(pl.LightningModule):
         if opts["name"] not in optimisers:
             raise ConfigError(f"optim.name must be one of {', '.join(optimisers)}, not {opts['name']!r}")
         optimiser = optimisers[opts["name"]](
-            self.parameters(), lr=float(opts["lr"]), weight_decay=float(opts["weight_decay"]),
+            self.parameters(),
+            lr=float(opts["lr"]),
+            weight_decay=float(opts["weight_decay"]),
             betas=tuple(float(b) for b in opts["betas"]),
         )
         name, warmup = sched["name"], int(sched["warmup_steps"])
@@ -268,6 +277,11 @@ class SepkitModule(pl.LightningModule):
         """How ``sepkit.load`` rebuilds and runs this network after export."""
         cfg = self.config
         return ModelConfig(
-            arch=cfg["model"]["arch"], args=model_args(cfg), sample_rate=int(cfg["sample_rate"]), task=cfg["task"],
-            n_src=output_count(self.net), name=name, inference=dict(inference or {}),
+            arch=cfg["model"]["arch"],
+            args=model_args(cfg),
+            sample_rate=int(cfg["sample_rate"]),
+            task=cfg["task"],
+            n_src=output_count(self.net),
+            name=name,
+            inference=dict(inference or {}),
         )

@@ -67,8 +67,12 @@ def personalize(opts: PersonalizeOptions, command: str = "", callbacks: Sequence
     from sepkit.train.run import train
 
     config = prepare(opts)
-    train(config, resume=True, command=command or "(Python API: sepkit.train.personal_job.personalize)",
-          callbacks=callbacks)
+    train(
+        config,
+        resume=True,
+        command=command or "(Python API: sepkit.train.personal_job.personalize)",
+        callbacks=callbacks,
+    )
     return opts.out
 
 
@@ -86,9 +90,11 @@ def prepare(opts: PersonalizeOptions) -> dict[str, Any]:
     estimator = snr_model(opts.snr_model) if opts.purify else None
     estimator_arch = read_config(estimator).arch if estimator is not None else None
     if estimator_arch is not None and opts.purify_form == "target" and estimator_arch != "enhancer_snr":
-        raise ModelError(f"--purify-form target needs an estimator that also estimates the speech (arch enhancer_snr, "
-                         f"as the shipped snr-estimator); {opts.snr_model} is a {estimator_arch}: "
-                         f"pass --purify-form frames or energy")
+        raise ModelError(
+            f"--purify-form target needs an estimator that also estimates the speech (arch enhancer_snr, "
+            f"as the shipped snr-estimator); {opts.snr_model} is a {estimator_arch}: "
+            f"pass --purify-form frames or energy"
+        )
     noise = noise_entries(opts.noise)
     work = check_out(opts.out)
     rec_manifest, noise_manifest = work / "recordings.jsonl", work / "noise.jsonl"
@@ -109,8 +115,10 @@ def recordings(folder: Path) -> list[dict[str, Any]]:
         raise AudioError(f"{folder}: no audio files to personalise on ({why})")
     seconds = total_seconds(entries)
     if seconds < MIN_SECONDS:
-        raise AudioError(f"{folder}: only {seconds:.1f} s of audio in {len(entries)} file(s); personalisation needs "
-                         f"at least {MIN_SECONDS:.0f} s of the speaker's recordings")
+        raise AudioError(
+            f"{folder}: only {seconds:.1f} s of audio in {len(entries)} file(s); personalisation needs "
+            f"at least {MIN_SECONDS:.0f} s of the speaker's recordings"
+        )
     for line in problems[:3]:
         print(f"sepkit: warning: skipped {line}", file=sys.stderr, flush=True)
     return entries
@@ -120,8 +128,10 @@ def base_model(name: str) -> ModelConfig:
     """The base enhancer's config; ``ModelError`` unless it is a one-output enhancer."""
     config = read_config(resolve_model_dir(name))
     if config.task != "enhance" or config.n_src != 1 or config.source_outputs:
-        raise ModelError(f"--base {name}: a {config.task} model with {config.n_src} output(s); personalisation starts "
-                         f"from a one-output enhancer such as enhance-default")
+        raise ModelError(
+            f"--base {name}: a {config.task} model with {config.n_src} output(s); personalisation starts "
+            f"from a one-output enhancer such as enhance-default"
+        )
     return config
 
 
@@ -130,9 +140,11 @@ def snr_model(name: str) -> Path:
     try:
         path = resolve_model_dir(name)
     except ModelError:
-        raise ModelError(f"--purify needs a segmental SNR estimator, and {name!r} is neither a shipped model nor a "
-                         f"model folder: train one (recipes/snr_estimator/run.sh) and pass --snr-model DIR, "
-                         f"or drop --purify") from None
+        raise ModelError(
+            f"--purify needs a segmental SNR estimator, and {name!r} is neither a shipped model nor a "
+            f"model folder: train one (recipes/snr_estimator/run.sh) and pass --snr-model DIR, "
+            f"or drop --purify"
+        ) from None
     if read_config(path).task != "snr":
         raise ModelError(f"--snr-model {name}: a {read_config(path).task} model, not a segmental SNR estimator")
     return path.resolve()
@@ -142,8 +154,10 @@ def noise_entries(noise: str | None) -> list[dict[str, Any]]:
     """Entries of the noise set: a folder of noise recordings or a noise manifest (its train split when it has one)."""
     given = noise or os.environ.get(NOISE_ENV)
     if not given:
-        raise ConfigError(f"no noise set given: sepkit ships none, so pass --noise DIR (a folder of noise "
-                          f"recordings, without speech) or --noise FILE.jsonl (a noise manifest), or set ${NOISE_ENV}")
+        raise ConfigError(
+            f"no noise set given: sepkit ships none, so pass --noise DIR (a folder of noise "
+            f"recordings, without speech) or --noise FILE.jsonl (a noise manifest), or set ${NOISE_ENV}"
+        )
     path = Path(given)
     if path.is_dir():
         entries, problems = scan_recordings(path, dev_fraction=0.0, speaker=None, kind="noise")
@@ -169,15 +183,27 @@ def check_out(out: Path) -> Path:
     return work
 
 
-def build_config(opts: PersonalizeOptions, entries: list[dict[str, Any]], base: ModelConfig, rate: int,
-                 estimator: Path | None, rec_manifest: Path, noise_manifest: Path) -> dict[str, Any]:
+def build_config(
+    opts: PersonalizeOptions,
+    entries: list[dict[str, Any]],
+    base: ModelConfig,
+    rate: int,
+    estimator: Path | None,
+    rec_manifest: Path,
+    noise_manifest: Path,
+) -> dict[str, Any]:
     """The training config of one personalisation run."""
     args = {k: v for k, v in args_at(base, rate).items() if k != "sample_rate"}
     held_out = any(e["split"] == "dev" for e in entries)
-    premixtures = {"type": "premixtures", "recordings": str(rec_manifest), "noise_manifest": str(noise_manifest),
-                   "noise_split": "train", "segment_seconds": float(opts.segment_seconds),
-                   "snr_range": [float(v) for v in opts.snr_range],
-                   "cache": total_seconds(entries) <= CACHE_SECONDS}
+    premixtures = {
+        "type": "premixtures",
+        "recordings": str(rec_manifest),
+        "noise_manifest": str(noise_manifest),
+        "noise_split": "train",
+        "segment_seconds": float(opts.segment_seconds),
+        "snr_range": [float(v) for v in opts.snr_range],
+        "cache": total_seconds(entries) <= CACHE_SECONDS,
+    }
     minutes = total_seconds(entries) / 60
     base_dir = resolve_model_dir(opts.base).resolve()
     return {
@@ -186,9 +212,12 @@ def build_config(opts: PersonalizeOptions, entries: list[dict[str, Any]], base: 
         "sample_rate": int(rate),
         "seed": int(opts.seed),
         "model": {"arch": base.arch, "args": args},
-        "personalize": {"method": opts.method, "init_from": str(base_dir), "distance": "snr",
-                        "purify": ({"model": str(estimator), "reduce": opts.purify_form}
-                                   if estimator is not None else None)},
+        "personalize": {
+            "method": opts.method,
+            "init_from": str(base_dir),
+            "distance": "snr",
+            "purify": ({"model": str(estimator), "reduce": opts.purify_form} if estimator is not None else None),
+        },
         "data": {
             "train": {**premixtures, "split": "train", "length": int(opts.batch_size) * int(opts.validate_every)},
             "valid": {**premixtures, "split": "dev" if held_out else "train", "length": VALID_ITEMS},
@@ -196,26 +225,40 @@ def build_config(opts: PersonalizeOptions, entries: list[dict[str, Any]], base: 
             "num_workers": 0,
         },
         "optim": {"name": "adam", "lr": float(opts.lr), "weight_decay": 0.0},
-        "trainer": {"max_steps": int(opts.steps), "accelerator": accelerator(opts.device), "devices": 1,
-                    "gradient_clip_val": 5.0, "log_every_n_steps": min(10, int(opts.validate_every)),
-                    "enable_progress_bar": False, "enable_model_summary": False},
+        "trainer": {
+            "max_steps": int(opts.steps),
+            "accelerator": accelerator(opts.device),
+            "devices": 1,
+            "gradient_clip_val": 5.0,
+            "log_every_n_steps": min(10, int(opts.validate_every)),
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        },
         # an epoch is validate_every steps: validation (and a checkpoint) after each
-        "checkpoint": {"every_n_train_steps": max(1, min(int(opts.validate_every), 25)), "keep": 1,
-                       "monitor": "val/si_sdri", "mode": "max"},
+        "checkpoint": {
+            "every_n_train_steps": max(1, min(int(opts.validate_every), 25)),
+            "keep": 1,
+            "monitor": "val/si_sdri",
+            "mode": "max",
+        },
         "validation": {"metric_items": 0, "metrics": []},
         "output_dir": str((opts.out / WORK_DIR).resolve()),
         "export": {
             "dir": str(opts.out.resolve()),
             "name": opts.out.name,
-            "training_data": (f"{len(entries)} noisy recordings ({minutes:.1f} min) of one speaker in "
-                              f"{opts.noisy_dir}, "
-                              f"noise injected at {opts.snr_range[0]:g}..{opts.snr_range[1]:g} dB"),
-            "description": (f"{base.name or opts.base} personalised to one speaker with "
-                            f"{'contrastive mixtures' if opts.method == 'cm' else 'PseudoSE'}"
-                            f"{' and data purification' if estimator is not None else ''} (sepkit personalize). "
-                            f"Validation scores are PseudoSE scores on "
-                            f"{'held-out' if held_out else 'the training'} recordings with injected noise "
-                            f"(the target is the noisy recording itself), not scores against clean speech."),
+            "training_data": (
+                f"{len(entries)} noisy recordings ({minutes:.1f} min) of one speaker in "
+                f"{opts.noisy_dir}, "
+                f"noise injected at {opts.snr_range[0]:g}..{opts.snr_range[1]:g} dB"
+            ),
+            "description": (
+                f"{base.name or opts.base} personalised to one speaker with "
+                f"{'contrastive mixtures' if opts.method == 'cm' else 'PseudoSE'}"
+                f"{' and data purification' if estimator is not None else ''} (sepkit personalize). "
+                f"Validation scores are PseudoSE scores on "
+                f"{'held-out' if held_out else 'the training'} recordings with injected noise "
+                f"(the target is the noisy recording itself), not scores against clean speech."
+            ),
         },
     }
 
@@ -245,5 +288,7 @@ def check_same_run(work: Path, config: dict[str, Any]) -> None:
     before = yaml.safe_load(path.read_text()) or {}
     changed = [k for k in _diff(before, config) if not k.startswith(RESUMABLE_CHANGES)]
     if changed:
-        raise OutputError(f"{work.parent}: holds a personalisation started with other settings "
-                          f"({', '.join(changed[:4])}): rerun the same command to resume it, or pick another --out")
+        raise OutputError(
+            f"{work.parent}: holds a personalisation started with other settings "
+            f"({', '.join(changed[:4])}): rerun the same command to resume it, or pick another --out"
+        )

@@ -46,8 +46,17 @@ import torchaudio
 from sepkit.data.personal import contrastive_pairs
 from sepkit.errors import ConfigError
 from sepkit.losses.contrastive import PHI, contrastive_mixtures_loss
-from sepkit.losses.segmental import (DISTANCES, PAPER_FRAMES_SECONDS, REDUCTIONS, frame_grid, match_frames,
-                                     purification_weights, purified_target, segmental_snr, weighted_distance)
+from sepkit.losses.segmental import (
+    DISTANCES,
+    PAPER_FRAMES_SECONDS,
+    REDUCTIONS,
+    frame_grid,
+    match_frames,
+    purification_weights,
+    purified_target,
+    segmental_snr,
+    weighted_distance,
+)
 from sepkit.pretrained import load_network
 from sepkit.train.config import lookup, section
 from sepkit.train.module import SepkitModule, register_paradigm
@@ -86,8 +95,9 @@ class PersonalizeModule(SepkitModule):
         if self.method not in METHODS:
             raise ConfigError(f"personalize.method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.opts["distance"] not in DISTANCES:
-            raise ConfigError(f"personalize.distance must be one of {', '.join(DISTANCES)}, "
-                              f"not {self.opts['distance']!r}")
+            raise ConfigError(
+                f"personalize.distance must be one of {', '.join(DISTANCES)}, not {self.opts['distance']!r}"
+            )
         self.distance = DISTANCES[str(self.opts["distance"])]
         if self.opts["phi"] not in PHI:
             raise ConfigError(f"personalize.phi must be one of {', '.join(PHI)}, not {self.opts['phi']!r}")
@@ -103,19 +113,26 @@ class PersonalizeModule(SepkitModule):
         self.window, self.hop = frame_grid(int(config["sample_rate"]), *PAPER_FRAMES_SECONDS)
         if self.purify is not None:
             if self.purify["reduce"] not in REDUCTIONS:
-                raise ConfigError(f"personalize.purify.reduce must be one of {', '.join(REDUCTIONS)}, "
-                                  f"not {self.purify['reduce']!r}")
+                raise ConfigError(
+                    f"personalize.purify.reduce must be one of {', '.join(REDUCTIONS)}, not {self.purify['reduce']!r}"
+                )
             if self.purify["reduce"] == "energy" and self.opts["distance"] != "snr":
                 raise ConfigError("personalize.purify.reduce: energy needs personalize.distance: snr")
         self.oracle = self.purify is not None and str(self.purify["model"]) == ORACLE  # true SNRs (with_clean)
         # sources: the premixture (the target); cm pairs need both injected noises, the oracle the clean recording
-        self.batch_keys = ("mixture", "sources", *(("noise", "noise_alt") if self.method == "cm" else ()),
-                           *(("clean",) if self.oracle else ()))
+        self.batch_keys = (
+            "mixture",
+            "sources",
+            *(("noise", "noise_alt") if self.method == "cm" else ()),
+            *(("clean",) if self.oracle else ()),
+        )
         if self.purify is not None and not self.oracle:
             self._estimator.append(self._load_estimator(str(self.purify["model"])))
             if self.reduce == "target" and not hasattr(self._estimator[0], "estimate"):
-                raise ConfigError(f"personalize.purify.reduce: target needs an estimator that also estimates the "
-                                  f"speech (arch enhancer_snr), not {self.purify['model']}")
+                raise ConfigError(
+                    f"personalize.purify.reduce: target needs an estimator that also estimates the "
+                    f"speech (arch enhancer_snr), not {self.purify['model']}"
+                )
 
     def init_spec(self) -> InitSpec | None:
         """``personalize.init_from: X`` is ``init: {from: X, strict: true}``: all of the base's weights."""
@@ -137,8 +154,9 @@ class PersonalizeModule(SepkitModule):
     def _load_estimator(self, name: str) -> nn.Module:
         net, cfg = load_network(name)
         if cfg.task != "snr" or not hasattr(net, "hop_seconds"):
-            raise ConfigError(f"personalize.purify.model {name}: a {cfg.task} model, not a segmental SNR estimator "
-                              f"(task snr)")
+            raise ConfigError(
+                f"personalize.purify.model {name}: a {cfg.task} model, not a segmental SNR estimator (task snr)"
+            )
         self.window, self.hop = frame_grid(int(self.config["sample_rate"]), net.window_seconds, net.hop_seconds)
         for p in net.parameters():
             p.requires_grad_(False)
@@ -154,8 +172,9 @@ class PersonalizeModule(SepkitModule):
         return self.purification(premixture, clean)[0]
 
     @torch.no_grad()
-    def purification(self, premixture: torch.Tensor, clean: torch.Tensor | None = None
-                     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def purification(
+        self, premixture: torch.Tensor, clean: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Frame weights as ``frame_weights``, and for ``reduce: target`` the speech estimate ``(B, T)`` of the
         premixtures (the estimator's enhancer, or ``clean`` with the oracle); ``(None, None)`` when off."""
         if self.purify is None:
@@ -163,8 +182,10 @@ class PersonalizeModule(SepkitModule):
         speech = None
         if self.oracle:
             if clean is None:
-                raise ConfigError("personalize.purify.model oracle needs the recordings' clean versions: "
-                                  "data.train.with_clean: true and a 'clean' path in every recording's entry")
+                raise ConfigError(
+                    "personalize.purify.model oracle needs the recordings' clean versions: "
+                    "data.train.with_clean: true and a 'clean' path in every recording's entry"
+                )
             snr = segmental_snr(clean.float(), (premixture - clean).float(), self.window, self.hop)
             speech = clean.float()
         else:
@@ -193,27 +214,44 @@ class PersonalizeModule(SepkitModule):
             weights = None  # the purification is in the target; the distance is the plain one
         if self.method == "pseudose":
             est = self(batch["mixture"])[:, 0]
-            loss = weighted_distance(est, target, self.distance, weights, self.window, self.hop,
-                                     self.reduce).mean()
+            loss = weighted_distance(est, target, self.distance, weights, self.window, self.hop, self.reduce).mean()
         else:
             loss = self.contrastive_step(batch, premixture, weights, target)
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         return loss
 
-    def contrastive_step(self, batch: dict[str, Any], premixture: torch.Tensor, weights: torch.Tensor | None,
-                         target: torch.Tensor | None = None) -> torch.Tensor:
+    def contrastive_step(
+        self,
+        batch: dict[str, Any],
+        premixture: torch.Tensor,
+        weights: torch.Tensor | None,
+        target: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The contrastive-mixtures loss of one batch (its items become as many pairs); ``target`` replaces the
         premixtures in the loss (not in the inputs) when purification purified them."""
         if "noise_alt" not in batch:
-            raise ConfigError("personalize.method cm needs training items with 'noise' and 'noise_alt' "
-                              "(data.train.type premixtures)")
+            raise ConfigError(
+                "personalize.method cm needs training items with 'noise' and 'noise_alt' (data.train.type premixtures)"
+            )
         pairs = contrastive_pairs(premixture, batch["noise"], batch["noise_alt"])
         y1, y2 = self(torch.cat([pairs.x1, pairs.x2]))[:, 0].chunk(2)
         w2 = weights[pairs.second] if weights is not None else None
         p1, p2 = (pairs.p1, pairs.p2) if target is None else (target, target[pairs.second])
         terms = contrastive_mixtures_loss(
-            y1, y2, p1, p2, pairs.positive, self.distance, float(self.opts["lambda_pos"]),
-            float(self.opts["lambda_neg"]), str(self.opts["phi"]), weights, w2, self.window, self.hop, self.reduce,
+            y1,
+            y2,
+            p1,
+            p2,
+            pairs.positive,
+            self.distance,
+            float(self.opts["lambda_pos"]),
+            float(self.opts["lambda_neg"]),
+            str(self.opts["phi"]),
+            weights,
+            w2,
+            self.window,
+            self.hop,
+            self.reduce,
         )
         size = premixture.shape[0]
         for name in ("signal", "positive", "negative"):

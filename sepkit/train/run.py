@@ -53,15 +53,15 @@ TRAINER_RESERVED = ("logger", "callbacks", "default_root_dir", "use_distributed_
 RESUME_SAFE = ("trainer.max_steps", "trainer.max_epochs", "data.num_workers", "export")
 
 
-def train(
-    config: dict[str, Any], resume: bool = True, command: str = "", callbacks: Sequence[Callback] = ()
-) -> Path:
+def train(config: dict[str, Any], resume: bool = True, command: str = "", callbacks: Sequence[Callback] = ()) -> Path:
     """Train from a resolved config and export the best checkpoint; returns the export folder."""
     out = Path(config["output_dir"])
     last = out / "checkpoints" / "last.ckpt"
     resuming = last.is_file()
     if resuming and not resume:
-        raise ConfigError(f"{out} already holds a run (checkpoints/last.ckpt): pass --resume or pick another output_dir")
+        raise ConfigError(
+            f"{out} already holds a run (checkpoints/last.ckpt): pass --resume or pick another output_dir"
+        )
     pl.seed_everything(int(config.get("seed") or 0), workers=True, verbose=False)
     module = paradigm_class(config.get("paradigm") or "supervised")(config)
     spec = module.init_spec()
@@ -77,9 +77,17 @@ def train(
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resuming else None, weights_only=True)
     if trainer.interrupted:
         raise KeyboardInterrupt
-    trainer.save_checkpoint(last, weights_only=False)  # the final state: rerunning a finished command resumes at its end
-    best = next((Path(cb.best_model_path) for cb in trainer.checkpoint_callbacks
-                 if isinstance(cb, ModelCheckpoint) and cb.filename == BEST and cb.best_model_path), last)
+    trainer.save_checkpoint(
+        last, weights_only=False
+    )  # the final state: rerunning a finished command resumes at its end
+    best = next(
+        (
+            Path(cb.best_model_path)
+            for cb in trainer.checkpoint_callbacks
+            if isinstance(cb, ModelCheckpoint) and cb.filename == BEST and cb.best_model_path
+        ),
+        last,
+    )
     if trainer.is_global_zero:
         export_checkpoint(best, final=load_checkpoint(last))
     trainer.strategy.barrier("sepkit-export")
@@ -97,8 +105,10 @@ def check_data(module: SepkitModule, data: TrainingData) -> None:
         missing = [key for key in keys if key not in item]
         if missing:
             kind = (lookup(module.config, where) or {}).get("type", "?")
-            raise ConfigError(f"{where}: paradigm {paradigm} reads {', '.join(keys)} from every item, and this "
-                              f"{kind} dataset's items lack {', '.join(missing)} (they hold {', '.join(item)})")
+            raise ConfigError(
+                f"{where}: paradigm {paradigm} reads {', '.join(keys)} from every item, and this "
+                f"{kind} dataset's items lack {', '.join(missing)} (they hold {', '.join(item)})"
+            )
         module.check_item(item, where)
 
 
@@ -107,8 +117,10 @@ def check_validation_interval(trainer: pl.Trainer, data: TrainingData) -> None:
     interval = trainer.val_check_interval
     batches = len(data.train_set) // trainer.world_size // int(data.opts["batch_size"])  # type: ignore[arg-type]
     if isinstance(interval, int) and trainer.check_val_every_n_epoch is not None and interval > batches:
-        raise ConfigError(f"trainer.val_check_interval={interval} is longer than an epoch ({batches} batches): "
-                          "set trainer.check_val_every_n_epoch=null to validate every that many steps across epochs")
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} is longer than an epoch ({batches} batches): "
+            "set trainer.check_val_every_n_epoch=null to validate every that many steps across epochs"
+        )
 
 
 def build_trainer(config: dict[str, Any], out: Path, callbacks: list[Callback]) -> pl.Trainer:
@@ -124,18 +136,39 @@ def build_trainer(config: dict[str, Any], out: Path, callbacks: list[Callback]) 
     ckpt = section(config, "checkpoint", CHECKPOINT_KEYS)
     ckpt_dir = out / "checkpoints"
     checkpoints: list[Callback] = [
-        ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", monitor="step", mode="max",
-                        save_top_k=int(ckpt["keep"]), every_n_train_steps=int(ckpt["every_n_train_steps"]),
-                        save_last=True, auto_insert_metric_name=False),
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="step-{step}",
+            monitor="step",
+            mode="max",
+            save_top_k=int(ckpt["keep"]),
+            every_n_train_steps=int(ckpt["every_n_train_steps"]),
+            save_last=True,
+            auto_insert_metric_name=False,
+        ),
     ]
     if lookup(config, "data.valid") is not None:
-        checkpoints.append(ModelCheckpoint(dirpath=ckpt_dir, filename=BEST, monitor=ckpt["monitor"],
-                                           mode=ckpt["mode"], save_top_k=1, auto_insert_metric_name=False))
+        checkpoints.append(
+            ModelCheckpoint(
+                dirpath=ckpt_dir,
+                filename=BEST,
+                monitor=ckpt["monitor"],
+                mode=ckpt["mode"],
+                save_top_k=1,
+                auto_insert_metric_name=False,
+            )
+        )
     loggers = make_loggers(out, int(args["log_every_n_steps"]))
     extra = [LearningRateMonitor(logging_interval="step")]
     try:
-        return pl.Trainer(default_root_dir=str(out), logger=loggers, callbacks=[*callbacks, *checkpoints, *extra],
-                          use_distributed_sampler=False, enable_checkpointing=True, **args)
+        return pl.Trainer(
+            default_root_dir=str(out),
+            logger=loggers,
+            callbacks=[*callbacks, *checkpoints, *extra],
+            use_distributed_sampler=False,
+            enable_checkpointing=True,
+            **args,
+        )
     except (TypeError, ValueError, MisconfigurationException) as exc:
         raise ConfigError(f"trainer: {' '.join(str(exc).split())}") from exc
 

@@ -52,15 +52,20 @@ class SnrEstimatorModule(SepkitModule):
         if not self.floor < self.ceil:
             raise ConfigError(f"snr_estimator.snr_floor ({self.floor}) must be below snr_ceil ({self.ceil})")
         if not hasattr(self.net, "hop") or not hasattr(self.net, "n_fft"):
-            raise ConfigError(f"paradigm snr_estimator needs a model with n_fft and hop (arch snr_estimator), "
-                              f"not {config['model']['arch']}")
+            raise ConfigError(
+                f"paradigm snr_estimator needs a model with n_fft and hop (arch snr_estimator), "
+                f"not {config['model']['arch']}"
+            )
         spec = self.init_spec()  # checked here; the spine applies it (sepkit.train.warm_start)
         if hasattr(self.net, "enhancer") and spec is None:
-            raise ConfigError("arch enhancer_snr needs snr_estimator.enhancer_from (or init.from): the exported "
-                              "fast_enhancer (e.g. enhance-default) whose estimates it calibrates")
+            raise ConfigError(
+                "arch enhancer_snr needs snr_estimator.enhancer_from (or init.from): the exported "
+                "fast_enhancer (e.g. enhance-default) whose estimates it calibrates"
+            )
         if self.opts["enhancer_from"] and not hasattr(self.net, "enhancer"):
-            raise ConfigError(f"snr_estimator.enhancer_from applies to arch enhancer_snr, "
-                              f"not {self.config['model']['arch']}")
+            raise ConfigError(
+                f"snr_estimator.enhancer_from applies to arch enhancer_snr, not {self.config['model']['arch']}"
+            )
 
     def init_spec(self) -> InitSpec | None:
         """``snr_estimator.enhancer_from: X`` is ``init: {from: X, into: enhancer, strict: true}``: the frozen

@@ -69,8 +69,9 @@ def build_objective(name: str, opts: dict[str, Any], encoder: nn.Module) -> nn.M
     args = {k: v for k, v in opts.items() if k not in KMEANS_KEYS}
     if name == "wav2vec2":
         if not isinstance(args["temperature"], (list, tuple)) or len(args["temperature"]) != 3:
-            raise ConfigError(f"ssl.wav2vec2.temperature must be [start, floor, decay per step], "
-                              f"not {args['temperature']!r}")
+            raise ConfigError(
+                f"ssl.wav2vec2.temperature must be [start, floor, decay per step], not {args['temperature']!r}"
+            )
         args["temperature"] = tuple(float(t) for t in args["temperature"])
     classes = {"wav2vec2": Wav2Vec2Objective, "hubert": HubertObjective, "tera": TeraObjective}
     try:
@@ -90,8 +91,9 @@ class SslModule(SepkitModule):
             raise ConfigError(f"paradigm ssl needs task: ssl, not {config.get('task')!r}")
         super().__init__(config)
         if not all(hasattr(self.net, a) for a in ("stem_features", "context", "hop", "dim")):
-            raise ConfigError(f"paradigm ssl needs an SSL encoder (model.arch: ssl_encoder), "
-                              f"not {config['model']['arch']}")
+            raise ConfigError(
+                f"paradigm ssl needs an SSL encoder (model.arch: ssl_encoder), not {config['model']['arch']}"
+            )
         self.opts = section(config, "ssl", SSL_KEYS)
         self.objective_name = self.opts["objective"]
         if self.objective_name not in OBJECTIVES:
@@ -107,8 +109,12 @@ class SslModule(SepkitModule):
         if targets is None or bool(targets.fitted):  # not HuBERT, or restored from a checkpoint
             return
         opts = self.objective_opts
-        self.objective.fit_targets(self._kmeans_audio(int(opts["kmeans_items"])), int(opts["kmeans_iterations"]),
-                                   self.seed, int(opts["kmeans_max_frames"]))
+        self.objective.fit_targets(
+            self._kmeans_audio(int(opts["kmeans_items"])),
+            int(opts["kmeans_iterations"]),
+            self.seed,
+            int(opts["kmeans_max_frames"]),
+        )
         # Every rank fitted the same data with the same seed; rank 0's centroids make that exact.
         targets.centroids.copy_(self.trainer.strategy.broadcast(targets.centroids, src=0))
 

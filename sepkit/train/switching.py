@@ -66,8 +66,10 @@ class PermutationRecord:
 
     def state(self, gathered: Record) -> dict[str, Any]:
         """Plain lists of ints (checkpoints load with ``weights_only=True``)."""
-        return {"previous": {i: list(p) for i, p in self.previous.items()},
-                "current": {i: list(p) for i, p in self.epoch_so_far(gathered).items()}}
+        return {
+            "previous": {i: list(p) for i, p in self.previous.items()},
+            "current": {i: list(p) for i, p in self.epoch_so_far(gathered).items()},
+        }
 
     def load(self, state: Mapping[str, Any]) -> None:
         """Restore what ``state`` returned; the running epoch continues from it."""

@@ -67,7 +67,7 @@ class SyntheticMixtures(Dataset):
             freq = h * f0.mean()
             if freq >= sr / 2 * 0.9:
                 break
-            wave += np.sin(h * phase) / h**tilt * (1 + 2 * np.exp(-((freq - formant) / 300) ** 2))
+            wave += np.sin(h * phase) / h**tilt * (1 + 2 * np.exp(-(((freq - formant) / 300) ** 2)))
         rate = rng.uniform(2.5, 5.0)  # syllables per second
         env = np.clip(np.sin(2 * np.pi * rate * t + rng.uniform(0, 6.3)), 0, None) ** 2
         wave = wave * env

@@ -63,14 +63,18 @@ def build_unpaired(
             elif isinstance(spec.get("speech_manifest"), str):
                 pools[name] = load_entries(spec["speech_manifest"], spec.get("split"))
             else:
-                raise ConfigError(f"data.train.{name}: disjoint_by: {disjoint_by} needs a speech_manifest or a fixed "
-                                  f"set to split; for other data (e.g. synthetic) set disjoint_by: none")
+                raise ConfigError(
+                    f"data.train.{name}: disjoint_by: {disjoint_by} needs a speech_manifest or a fixed "
+                    f"set to split; for other data (e.g. synthetic) set disjoint_by: none"
+                )
         sides = assign_sides([*pools["clean"], *pools["noisy"]], disjoint_by, clean_fraction)
         for name, spec in specs.items():
             kept = keep_side(pools[name], SIDES[name], sides, disjoint_by)
             if not kept:
-                raise ConfigError(f"data.train.{name}: no {disjoint_by} is left for this side after splitting "
-                                  f"(try another clean_fraction)")
+                raise ConfigError(
+                    f"data.train.{name}: no {disjoint_by} is left for this side after splitting "
+                    f"(try another clean_fraction)"
+                )
             if name in built:
                 _fixed_set(built[name]).records = kept
             else:
@@ -107,8 +111,10 @@ def utterances(dataset: Dataset) -> set[str]:
         return {f"utterance:{s}" for r in inner.records for s in [*r["sources"], *(r.get("speech_files") or [])]}
     if isinstance(inner, SyntheticMixtures):  # items are a pure function of (seed, index)
         return {f"synthetic:{inner.seed}:{i}" for i in range(len(inner))}
-    raise ConfigError(f"unpaired data: cannot list the utterances of a {type(inner).__name__}, so cannot check that "
-                      f"clean and noisy sets are disjoint")
+    raise ConfigError(
+        f"unpaired data: cannot list the utterances of a {type(inner).__name__}, so cannot check that "
+        f"clean and noisy sets are disjoint"
+    )
 
 
 def check_disjoint(clean: Dataset, noisy: Dataset) -> None:
@@ -116,5 +122,7 @@ def check_disjoint(clean: Dataset, noisy: Dataset) -> None:
     shared = sorted(utterances(clean) & utterances(noisy))
     if shared:
         listed = ", ".join(s.split(":", 1)[1] for s in shared[:MAX_LISTED])
-        raise ConfigError(f"unpaired data: the clean and noisy training sets share {len(shared)} utterance(s) "
-                          f"(e.g. {listed}); use disjoint_by: speaker or give them different data")
+        raise ConfigError(
+            f"unpaired data: the clean and noisy training sets share {len(shared)} utterance(s) "
+            f"(e.g. {listed}); use disjoint_by: speaker or give them different data"
+        )

@@ -109,8 +109,10 @@ class InitReport:
         shapes = ", ".join(f"{n} {tuple(a)} vs {tuple(b)}" for n, (a, b) in self.skipped_by_shape.items())
         where = f" into {self.into}" if self.into else ""
         mapped = f" (mapped from {self.from_rate} Hz)" if self.from_rate else ""
-        return (f"init from {self.source}{where}: copied {len(self.copied)} tensors{mapped}; skipped by name: "
-                f"{', '.join(self.skipped_by_name) or 'none'}; skipped by shape (run vs source): {shapes or 'none'}")
+        return (
+            f"init from {self.source}{where}: copied {len(self.copied)} tensors{mapped}; skipped by name: "
+            f"{', '.join(self.skipped_by_name) or 'none'}; skipped by shape (run vs source): {shapes or 'none'}"
+        )
 
 
 def source_weights(source: str | os.PathLike[str], key: str = "init.from") -> tuple[dict[str, torch.Tensor], str, int]:
@@ -121,7 +123,7 @@ def source_weights(source: str | os.PathLike[str], key: str = "init.from") -> tu
 
         ckpt = load_checkpoint(path)
         config = ckpt["hyper_parameters"]["config"]
-        weights = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+        weights = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
         return weights, config["model"]["arch"], int(config["sample_rate"])
     net, model_config = _exported(source, key)
     return net.state_dict(), model_config.arch, model_config.sample_rate
@@ -140,8 +142,15 @@ def arch_of(module: nn.Module) -> str | None:
     return names[0] if names else None
 
 
-def init_weights(net: nn.Module, source: str | os.PathLike[str], arch: str, skip: Sequence[str] = (),
-                 into: str = "", strict: bool = False, key: str = "init.from") -> InitReport:
+def init_weights(
+    net: nn.Module,
+    source: str | os.PathLike[str],
+    arch: str,
+    skip: Sequence[str] = (),
+    into: str = "",
+    strict: bool = False,
+    key: str = "init.from",
+) -> InitReport:
     """Copy ``source``'s weights into ``net`` (or its part ``into``): the one warm start every run goes through.
 
     Names matching ``skip`` and tensors of another shape are left as initialised and reported, or with
@@ -173,13 +182,20 @@ def init_weights(net: nn.Module, source: str | os.PathLike[str], arch: str, skip
             merged[name] = weights[name]
             report.copied.append(prefix + name)
     if strict and (missing or unexpected or report.skipped_by_shape):
-        differ = [*(prefix + n for n in missing[:3]), *(prefix + n for n in unexpected[:3]),
-                  *list(report.skipped_by_shape)[:3]]
-        raise ConfigError(f"{key} {source}: model.args{'.' + into if into else ''} must equal the base model's "
-                          f"arguments (tensors that differ: {', '.join(differ)})")
+        differ = [
+            *(prefix + n for n in missing[:3]),
+            *(prefix + n for n in unexpected[:3]),
+            *list(report.skipped_by_shape)[:3],
+        ]
+        raise ConfigError(
+            f"{key} {source}: model.args{'.' + into if into else ''} must equal the base model's "
+            f"arguments (tensors that differ: {', '.join(differ)})"
+        )
     if missing or unexpected:
-        raise ConfigError(f"{key} {source}: the networks differ in more than shapes (missing: "
-                          f"{', '.join(missing[:5]) or 'none'}; unexpected: {', '.join(unexpected[:5]) or 'none'})")
+        raise ConfigError(
+            f"{key} {source}: the networks differ in more than shapes (missing: "
+            f"{', '.join(missing[:5]) or 'none'}; unexpected: {', '.join(unexpected[:5]) or 'none'})"
+        )
     target.load_state_dict(merged, strict=True)
     return report
 
@@ -194,21 +210,33 @@ def _part(net: nn.Module, into: str, key: str) -> nn.Module:
         raise ConfigError(f"{key}: the network has no part {into!r} to copy weights into") from None
 
 
-def _init_at_rate(target: nn.Module, source: str | os.PathLike[str], arch: str, rate: int, net_rate: int,
-                  skip: Sequence[str], into: str, key: str) -> InitReport:
+def _init_at_rate(
+    target: nn.Module,
+    source: str | os.PathLike[str],
+    arch: str,
+    rate: int,
+    net_rate: int,
+    skip: Sequence[str],
+    into: str,
+    key: str,
+) -> InitReport:
     """All of an exported model's weights, mapped by frequency from its ``rate`` to the run's ``net_rate``."""
     if not callable(getattr(target, "load_from_rate", None)) or Path(source).suffix == ".ckpt":
-        raise ConfigError(f"{key} {source}: {arch} cannot change rate ({rate} Hz) to the run's {net_rate} Hz; "
-                          f"set sample_rate: {rate}")
+        raise ConfigError(
+            f"{key} {source}: {arch} cannot change rate ({rate} Hz) to the run's {net_rate} Hz; set sample_rate: {rate}"
+        )
     if skip:
-        raise ConfigError(f"{key} {source}: its weights are mapped from {rate} Hz to {net_rate} Hz, all of them: "
-                          f"init.skip does not apply")
+        raise ConfigError(
+            f"{key} {source}: its weights are mapped from {rate} Hz to {net_rate} Hz, all of them: "
+            f"init.skip does not apply"
+        )
     base, _ = _exported(source, key)
     try:
         target.load_from_rate(base)  # type: ignore[operator]
     except (RuntimeError, ValueError, SepkitError) as exc:
-        raise ConfigError(f"{key} {source}: model.args do not fit its weights at {net_rate} Hz "
-                          f"({' '.join(str(exc).split())[:160]})") from exc
+        raise ConfigError(
+            f"{key} {source}: model.args do not fit its weights at {net_rate} Hz ({' '.join(str(exc).split())[:160]})"
+        ) from exc
     prefix = f"{into}." if into else ""
     return InitReport(str(source), copied=[prefix + n for n in target.state_dict()], into=into, from_rate=rate)
 

@@ -52,8 +52,9 @@ class DemoOptions:
 def build_demo(opts: DemoOptions, log: Log = print) -> dict:
     """Build (or finish building) the corpus in ``opts.out``; returns the summary."""
     out = Path(opts.out).resolve()
-    fetch.ensure_tools(["apt-get", "dpkg-deb", "tar", "ffmpeg"] + (["espeak-ng"] if opts.synthetic else []),
-                       opts.install_tools, log)
+    fetch.ensure_tools(
+        ["apt-get", "dpkg-deb", "tar", "ffmpeg"] + (["espeak-ng"] if opts.synthetic else []), opts.install_tools, log
+    )
     sources = [s for s in SOURCES if s.package not in opts.exclude]
     entries: list[dict] = []
     pending: list[tuple[Source, list[DecodeJob], list[str]]] = []
@@ -83,8 +84,12 @@ def build_demo(opts: DemoOptions, log: Log = print) -> dict:
 
 def _files(src: Source, opts: DemoOptions, out: Path, seen: set[str], log: Log) -> list[tuple[str, Path]]:
     """The source's files (relative path, root folder), without byte-identical duplicates of files in ``seen``."""
-    pkg_dir = fetch.extract(fetch.download(src.package, opts.cache / "debs", log), src.package,
-                            [s for s in SOURCES if s.package == src.package], opts.cache / "extract")
+    pkg_dir = fetch.extract(
+        fetch.download(src.package, opts.cache / "debs", log),
+        src.package,
+        [s for s in SOURCES if s.package == src.package],
+        opts.cache / "extract",
+    )
     copyright_file = pkg_dir / "usr/share/doc" / src.package / "copyright"
     if copyright_file.is_file():
         (out / "licenses").mkdir(parents=True, exist_ok=True)
@@ -126,14 +131,22 @@ def _seconds(path: Path) -> float:
 
 def _job(src: Source, rel: str, root: Path, opts: DemoOptions, out: Path) -> DecodeJob:
     name = catalog.output_name(src, rel)
-    return DecodeJob(src=str(root / rel), out_dir=str(out / Path(name).parent), stem=Path(name).stem,
-                     ext=Path(name).suffix[1:], kind=src.kind, sample_rate=opts.sample_rate,
-                     min_seconds=MIN_SECONDS[src.kind], max_seconds=MAX_SECONDS[src.kind],
-                     min_source_rate=16000 if src.kind == "speech" else 0)
+    return DecodeJob(
+        src=str(root / rel),
+        out_dir=str(out / Path(name).parent),
+        stem=Path(name).stem,
+        ext=Path(name).suffix[1:],
+        kind=src.kind,
+        sample_rate=opts.sample_rate,
+        min_seconds=MIN_SECONDS[src.kind],
+        max_seconds=MAX_SECONDS[src.kind],
+        min_source_rate=16000 if src.kind == "speech" else 0,
+    )
 
 
-def _decode_all(pending: list[tuple[Source, list[DecodeJob], list[str]]], opts: DemoOptions, out: Path,
-                log: Log) -> list[dict]:
+def _decode_all(
+    pending: list[tuple[Source, list[DecodeJob], list[str]]], opts: DemoOptions, out: Path, log: Log
+) -> list[dict]:
     """Decode every pending source's files in a process pool; record each source when done."""
     jobs = [j for _, js, _ in pending for j in js]
     if not jobs:
@@ -148,24 +161,34 @@ def _decode_all(pending: list[tuple[Source, list[DecodeJob], list[str]]], opts: 
     entries, at = [], 0
     for src, js, rels in pending:
         mine, skipped = [], defaultdict(int)
-        for rel, result in zip(rels, results[at:at + len(js)]):
+        for rel, result in zip(rels, results[at : at + len(js)]):
             if isinstance(result, str):
                 skipped[result.split(" (")[0]] += 1
                 continue
             mine += [_entry(src, rel, piece) for piece in result]
         at += len(js)
         if skipped:
-            log(f"  {src.name}: skipped {sum(skipped.values())} file(s): "
-                + ", ".join(f"{k} x{v}" for k, v in sorted(skipped.items())))
+            log(
+                f"  {src.name}: skipped {sum(skipped.values())} file(s): "
+                + ", ".join(f"{k} x{v}" for k, v in sorted(skipped.items()))
+            )
         _save_state(out, src.name, _config(src, opts), mine)
         entries += mine
     return entries
 
 
 def _entry(src: Source, rel: str, piece: dict) -> dict:
-    entry = {"path": piece["path"], "duration": piece["duration"], "sample_rate": piece["sample_rate"],
-             "speaker": src.speaker(rel) if src.speaker else None, "split": src.split, "kind": src.kind,
-             "source": src.name, "package": src.package, "original": rel}
+    entry = {
+        "path": piece["path"],
+        "duration": piece["duration"],
+        "sample_rate": piece["sample_rate"],
+        "speaker": src.speaker(rel) if src.speaker else None,
+        "split": src.split,
+        "kind": src.kind,
+        "source": src.name,
+        "package": src.package,
+        "original": rel,
+    }
     if src.lang:
         entry["lang"] = src.lang
     if src.real_rir:
@@ -179,14 +202,30 @@ def _simulated_rirs(opts: DemoOptions, out: Path, log: Log) -> list[dict]:
     cached = _load_state(out, "simulated-rirs", config)
     if cached is not None:
         return cached
-    jobs = [RirJob(str(out / f"audio/rir/{split}/simulated/room_{split}_{i:04d}.wav"), split, i, opts.seed,
-                   opts.sample_rate) for split, n in opts.simulated_rirs.items() for i in range(n)]
+    jobs = [
+        RirJob(
+            str(out / f"audio/rir/{split}/simulated/room_{split}_{i:04d}.wav"), split, i, opts.seed, opts.sample_rate
+        )
+        for split, n in opts.simulated_rirs.items()
+        for i in range(n)
+    ]
     log(f"simulating {len(jobs)} room impulse responses with pyroomacoustics")
     with ProcessPoolExecutor(opts.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         pieces = list(pool.map(simulate, jobs, chunksize=4))
-    entries = [{"path": p.pop("path"), "duration": p.pop("duration"), "sample_rate": p.pop("sample_rate"),
-                "speaker": None, "split": j.split, "kind": "rir", "source": "pyroomacoustics", "real": False, **p}
-               for j, p in zip(jobs, pieces)]
+    entries = [
+        {
+            "path": p.pop("path"),
+            "duration": p.pop("duration"),
+            "sample_rate": p.pop("sample_rate"),
+            "speaker": None,
+            "split": j.split,
+            "kind": "rir",
+            "source": "pyroomacoustics",
+            "real": False,
+            **p,
+        }
+        for j, p in zip(jobs, pieces)
+    ]
     _save_state(out, "simulated-rirs", config, entries)
     return entries
 
@@ -202,13 +241,33 @@ def _synthetic(opts: DemoOptions, out: Path, log: Log) -> list[dict]:
     rows = synthesize(opts.synthetic, opts.cache / "espeak", opts.seed)
     entries = []
     for row in rows:
-        job = DecodeJob(row["path"], str(out / "audio/speech/train/espeak-ng"), Path(row["path"]).stem, "flac",
-                        "speech", opts.sample_rate, MIN_SECONDS["speech"], MAX_SECONDS["speech"])
+        job = DecodeJob(
+            row["path"],
+            str(out / "audio/speech/train/espeak-ng"),
+            Path(row["path"]).stem,
+            "flac",
+            "speech",
+            opts.sample_rate,
+            MIN_SECONDS["speech"],
+            MAX_SECONDS["speech"],
+        )
         result = run_job(job)
         for piece in result if isinstance(result, list) else []:
-            entries.append({"path": piece["path"], "duration": piece["duration"], "sample_rate": piece["sample_rate"],
-                            "speaker": row["speaker"], "split": "train", "kind": "speech", "source": "espeak-ng",
-                            "package": "espeak-ng-data", "synthetic": True, "text": row["text"], "lang": "en"})
+            entries.append(
+                {
+                    "path": piece["path"],
+                    "duration": piece["duration"],
+                    "sample_rate": piece["sample_rate"],
+                    "speaker": row["speaker"],
+                    "split": "train",
+                    "kind": "speech",
+                    "source": "espeak-ng",
+                    "package": "espeak-ng-data",
+                    "synthetic": True,
+                    "text": row["text"],
+                    "lang": "en",
+                }
+            )
     copyright_file = Path("/usr/share/doc/espeak-ng-data/copyright")
     if copyright_file.is_file():
         (out / "licenses").mkdir(parents=True, exist_ok=True)
@@ -225,8 +284,12 @@ def _write_manifests(entries: list[dict], synthetic: list[dict], out: Path) -> d
     if synthetic:
         by_kind["speech_synthetic"] = synthetic
     order = {s: i for i, s in enumerate(("train", "dev", "test"))}
-    return {kind: write_manifest(sorted(rows, key=lambda e: (order[e["split"]], e["path"])),
-                                 out / "manifests" / f"{kind}.jsonl") for kind, rows in sorted(by_kind.items())}
+    return {
+        kind: write_manifest(
+            sorted(rows, key=lambda e: (order[e["split"]], e["path"])), out / "manifests" / f"{kind}.jsonl"
+        )
+        for kind, rows in sorted(by_kind.items())
+    }
 
 
 def _remove_stale(out: Path, entries: list[dict], log: Log) -> None:
@@ -239,8 +302,12 @@ def _remove_stale(out: Path, entries: list[dict], log: Log) -> None:
 
 
 def _config(src: Source, opts: DemoOptions) -> dict:
-    return {"source": {k: v for k, v in asdict(src).items() if k != "speaker"}, "hours_limit": opts.hours_limit,
-            "sample_rate": opts.sample_rate, "exclude": sorted(opts.exclude)}
+    return {
+        "source": {k: v for k, v in asdict(src).items() if k != "speaker"},
+        "hours_limit": opts.hours_limit,
+        "sample_rate": opts.sample_rate,
+        "exclude": sorted(opts.exclude),
+    }
 
 
 def _load_state(out: Path, name: str, config: dict) -> list[dict] | None:

@@ -41,6 +41,7 @@ class Source:
 
 # --- speaker rules (paths relative to the source's prefix) ------------------------------------
 
+
 def asterisk_speaker(rel: str) -> str:
     """``en_US_f_Allison/...`` -> ``asterisk-allison`` (en and es are the same voice)."""
     return "asterisk-" + PurePosixPath(rel).parts[0].split("_")[-1].lower()
@@ -96,53 +97,144 @@ _FILLETS = "usr/share/games/fillets-ng/sound"
 
 SOURCES: tuple[Source, ...] = (
     # speech: train
-    Source("festvox-ru", "festvox-ru", "speech", "train", "usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav",
-           r"\.wav$", constant_speaker("festvox-ru-nsh"), "ru"),
-    *(Source(f"asterisk-{lang}", f"asterisk-core-sounds-{lang}-g722", "speech", "train", _AST, _SPEECH,
-             asterisk_speaker, lang) for lang in ("en", "es", "fr", "it")),
+    Source(
+        "festvox-ru",
+        "festvox-ru",
+        "speech",
+        "train",
+        "usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav",
+        r"\.wav$",
+        constant_speaker("festvox-ru-nsh"),
+        "ru",
+    ),
+    *(
+        Source(
+            f"asterisk-{lang}",
+            f"asterisk-core-sounds-{lang}-g722",
+            "speech",
+            "train",
+            _AST,
+            _SPEECH,
+            asterisk_speaker,
+            lang,
+        )
+        for lang in ("en", "es", "fr", "it")
+    ),
     Source("fillets-cs", "fillets-ng-data-cs", "speech", "train", _FILLETS, r"/cs/[^/]+\.ogg$", fillets_speaker, "cs"),
-    Source("klettres", "klettres-data", "speech", "train", "usr/share/klettres", r"/(alpha|syllab)/[^/]+\.ogg$",
-           first_folder_speaker("klettres")),
-    Source("ktuberling", "ktuberling-data", "speech", "train", "usr/share/ktuberling/sounds",
-           r"^[^/]+/[^/]+\.(ogg|wav)$", first_folder_speaker("ktuberling")),
-    Source("hedgewars-voices", "hedgewars-data", "speech", "train", "usr/share/games/hedgewars/Data/Sounds/voices",
-           r"\.ogg$", first_folder_speaker("hedgewars")),
+    Source(
+        "klettres",
+        "klettres-data",
+        "speech",
+        "train",
+        "usr/share/klettres",
+        r"/(alpha|syllab)/[^/]+\.ogg$",
+        first_folder_speaker("klettres"),
+    ),
+    Source(
+        "ktuberling",
+        "ktuberling-data",
+        "speech",
+        "train",
+        "usr/share/ktuberling/sounds",
+        r"^[^/]+/[^/]+\.(ogg|wav)$",
+        first_folder_speaker("ktuberling"),
+    ),
+    Source(
+        "hedgewars-voices",
+        "hedgewars-data",
+        "speech",
+        "train",
+        "usr/share/games/hedgewars/Data/Sounds/voices",
+        r"\.ogg$",
+        first_folder_speaker("hedgewars"),
+    ),
     # speech: dev (the Dutch fillets voice actors; kajongg's eight English and German voices)
     Source("fillets-nl", "fillets-ng-data-nl", "speech", "dev", _FILLETS, r"/nl/[^/]+\.ogg$", fillets_speaker, "nl"),
     Source("kajongg", "kajongg", "speech", "dev", "usr/share/kajongg/voices", r"\.ogg$", kajongg_speaker),
     # speech: test
-    Source("tuxpaint-desc", "tuxpaint-stamps-default", "speech", "test", "usr/share/tuxpaint/stamps",
-           r"_desc_[A-Za-z_]+\.ogg$", tuxpaint_speaker),
+    Source(
+        "tuxpaint-desc",
+        "tuxpaint-stamps-default",
+        "speech",
+        "test",
+        "usr/share/tuxpaint/stamps",
+        r"_desc_[A-Za-z_]+\.ogg$",
+        tuxpaint_speaker,
+    ),
     Source("asterisk-ru", "asterisk-core-sounds-ru-g722", "speech", "test", _AST, _SPEECH, asterisk_speaker, "ru"),
     # noise
-    Source("0ad-ambient", "0ad-data", "noise", "train", "audio/ambient", r"\.ogg$",
-           archive="usr/share/games/0ad/mods/public/public.zip"),
-    Source("megaglest-tilesets", "megaglest-data", "noise", "train", "usr/share/games/megaglest/tilesets",
-           r"/sounds/[^/]+\.(ogg|wav)$"),
+    Source(
+        "0ad-ambient",
+        "0ad-data",
+        "noise",
+        "train",
+        "audio/ambient",
+        r"\.ogg$",
+        archive="usr/share/games/0ad/mods/public/public.zip",
+    ),
+    Source(
+        "megaglest-tilesets",
+        "megaglest-data",
+        "noise",
+        "train",
+        "usr/share/games/megaglest/tilesets",
+        r"/sounds/[^/]+\.(ogg|wav)$",
+    ),
     Source("qabcs-noises", "qabcs-data", "noise", "train", "usr/share/qabcs/abcs/all/noises"),
-    Source("sonic-pi-ambient", "sonic-pi-samples", "noise", "train", "usr/share/sonic-pi/samples",
-           r"^(ambi|misc|vinyl)_[^/]+\.flac$"),
+    Source(
+        "sonic-pi-ambient",
+        "sonic-pi-samples",
+        "noise",
+        "train",
+        "usr/share/sonic-pi/samples",
+        r"^(ambi|misc|vinyl)_[^/]+\.flac$",
+    ),
     Source("lincity-sounds", "lincity-ng-data", "noise", "dev", "usr/share/games/lincity-ng/sounds"),
     Source("torcs-sounds", "torcs-data", "noise", "dev", "usr/share/games/torcs/data/sound"),
-    Source("redeclipse-ambience", "redeclipse-data", "noise", "test",
-           "usr/share/games/redeclipse/data/sounds/ambience"),
+    Source(
+        "redeclipse-ambience", "redeclipse-data", "noise", "test", "usr/share/games/redeclipse/data/sounds/ambience"
+    ),
     Source("supertuxkart-sfx", "supertuxkart-data", "noise", "test", "usr/share/games/supertuxkart/data/sfx"),
     # music
-    Source("0ad-music", "0ad-data", "music", "train", "audio/music", r"\.ogg$",
-           archive="usr/share/games/0ad/mods/public/public.zip"),
+    Source(
+        "0ad-music",
+        "0ad-data",
+        "music",
+        "train",
+        "audio/music",
+        r"\.ogg$",
+        archive="usr/share/games/0ad/mods/public/public.zip",
+    ),
     Source("hedgewars-music", "hedgewars-data", "music", "train", "usr/share/games/hedgewars/Data/Music", r"\.ogg$"),
-    Source("megaglest-music", "megaglest-data", "music", "train", "usr/share/games/megaglest",
-           r"(^|/)music/[^/]+\.ogg$"),
+    Source(
+        "megaglest-music", "megaglest-data", "music", "train", "usr/share/games/megaglest", r"(^|/)music/[^/]+\.ogg$"
+    ),
     Source("lincity-music", "lincity-ng-data", "music", "dev", "usr/share/games/lincity-ng/music"),
-    Source("supertuxkart-music", "supertuxkart-data", "music", "test", "usr/share/games/supertuxkart/data/music",
-           r"\.ogg$"),
+    Source(
+        "supertuxkart-music", "supertuxkart-data", "music", "test", "usr/share/games/supertuxkart/data/music", r"\.ogg$"
+    ),
     # real room impulse responses (test only)
-    Source("guitarix-rir", "guitarix-common", "rir", "test", "usr/share/gx_head/sounds", r"^greathall\.wav$",
-           real_rir=True),
-    Source("csoundqt-rir", "csoundqt-examples", "rir", "test", "usr/share/csoundqt/Examples/SourceMaterials",
-           r"^(impulse_big_hall|StairwellL|StairwellR|dishL|dishR)\.wav$", real_rir=True),
-    Source("jconvolver-rir", "jconvolver-config-files", "rir", "test",
-           "usr/share/jconvolver/config-files/demo-reverbs", r"^street2-[LR]\.wav$", real_rir=True),
+    Source(
+        "guitarix-rir", "guitarix-common", "rir", "test", "usr/share/gx_head/sounds", r"^greathall\.wav$", real_rir=True
+    ),
+    Source(
+        "csoundqt-rir",
+        "csoundqt-examples",
+        "rir",
+        "test",
+        "usr/share/csoundqt/Examples/SourceMaterials",
+        r"^(impulse_big_hall|StairwellL|StairwellR|dishL|dishR)\.wav$",
+        real_rir=True,
+    ),
+    Source(
+        "jconvolver-rir",
+        "jconvolver-config-files",
+        "rir",
+        "test",
+        "usr/share/jconvolver/config-files/demo-reverbs",
+        r"^street2-[LR]\.wav$",
+        real_rir=True,
+    ),
 )
 
 # Seconds: shorter pieces are dropped, longer files are cut into pieces of about ``max`` seconds.

@@ -71,8 +71,9 @@ def run_job(job: DecodeJob) -> list[dict] | str:
         if b - a < job.min_seconds * job.sample_rate:
             continue
         name = f"{job.stem}{'' if len(bounds) == 1 else f'_p{k:02d}'}.{job.ext}"
-        path = write_audio(Path(job.out_dir) / name, x[a:b], job.sample_rate,
-                           "FLOAT" if job.kind == "rir" else "PCM_16")
+        path = write_audio(
+            Path(job.out_dir) / name, x[a:b], job.sample_rate, "FLOAT" if job.kind == "rir" else "PCM_16"
+        )
         piece = {"path": str(path), "duration": round((b - a) / job.sample_rate, 4), "sample_rate": job.sample_rate}
         if len(bounds) > 1:
             piece["piece"] = k
@@ -108,7 +109,7 @@ def frame_power_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
     n = max(1, int(FRAME_S * sample_rate))
     frames = x[: max(n, x.size // n * n)]
     frames = np.pad(frames, (0, max(0, n - frames.size))).reshape(-1, n).astype(np.float64)
-    return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
 
 
 def trim_silence(x: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -117,7 +118,7 @@ def trim_silence(x: np.ndarray, sample_rate: int) -> np.ndarray:
     active = np.flatnonzero(db > db.max() - TRIM_DB)
     n = int(FRAME_S * sample_rate)
     margin = int(TRIM_MARGIN_S * sample_rate)
-    return x[max(0, active[0] * n - margin): min(x.size, (active[-1] + 1) * n + margin)]
+    return x[max(0, active[0] * n - margin) : min(x.size, (active[-1] + 1) * n + margin)]
 
 
 def cut_points(x: np.ndarray, sample_rate: int, max_seconds: float) -> list[tuple[int, int]]:
@@ -146,4 +147,4 @@ def estimate_snr_db(x: np.ndarray, sample_rate: int) -> float:
 def trim_rir(x: np.ndarray, sample_rate: int, max_seconds: float) -> np.ndarray:
     """Start 2.5 ms before the direct-path peak; at most ``max_seconds`` long."""
     start = max(0, int(np.abs(x).argmax()) - int(0.0025 * sample_rate))
-    return x[start: start + int(max_seconds * sample_rate)]
+    return x[start : start + int(max_seconds * sample_rate)]

@@ -32,8 +32,10 @@ def ensure_tools(names: list[str], install: bool = True, log=print) -> None:
         missing = [n for n in names if shutil.which(n) is None]
         if not missing:
             return
-    raise ConfigError(f"needed tool(s) not found: {', '.join(missing)}; install them first "
-                      f"(as root: apt-get install -y {' '.join(debs)})")
+    raise ConfigError(
+        f"needed tool(s) not found: {', '.join(missing)}; install them first "
+        f"(as root: apt-get install -y {' '.join(debs)})"
+    )
 
 
 def download(package: str, debs: Path, log=print) -> Path:

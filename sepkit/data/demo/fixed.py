@@ -21,18 +21,33 @@ SEGMENT = (4.0, 6.0)
 STAMP = ".fingerprint"  # what the set was drawn from; a different one means: rewrite the set
 
 
-def build_fixed_sets(out: Path, manifests: dict[str, Path], seed: int = 0, log: Callable[[str], None] = print
-                     ) -> dict[str, Path]:
+def build_fixed_sets(
+    out: Path, manifests: dict[str, Path], seed: int = 0, log: Callable[[str], None] = print
+) -> dict[str, Path]:
     """Write ``out/fixed/{enh,sep2}_{dev,test}`` unless already complete; returns name -> folder."""
     written = {}
     for offset, (split, n) in enumerate(SIZES.items()):
         sets = {
             f"enh_{split}": lambda split=split, n=n, s=seed + 10 + offset: NoisySpeechDataset(
-                manifests["speech"], manifests["noise"], rir_manifest=manifests["rir"], reverb_prob=0.3,
-                segment_seconds=SEGMENT, snr_range=(-5.0, 20.0), split=split, seed=s, length=n),
+                manifests["speech"],
+                manifests["noise"],
+                rir_manifest=manifests["rir"],
+                reverb_prob=0.3,
+                segment_seconds=SEGMENT,
+                snr_range=(-5.0, 20.0),
+                split=split,
+                seed=s,
+                length=n,
+            ),
             f"sep2_{split}": lambda split=split, n=n, s=seed + 20 + offset: SpeakerMixtureDataset(
-                manifests["speech"], n_src=2, segment_seconds=SEGMENT, gain_range_db=(-5.0, 5.0),
-                split=split, seed=s, length=n),
+                manifests["speech"],
+                n_src=2,
+                segment_seconds=SEGMENT,
+                gain_range_db=(-5.0, 5.0),
+                split=split,
+                seed=s,
+                length=n,
+            ),
         }
         stamp = _fingerprint(manifests, split, seed)
         for name, make in sets.items():

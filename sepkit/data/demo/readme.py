@@ -14,8 +14,11 @@ def summarize(entries: list[dict]) -> dict[str, Any]:
     """Files, hours and distinct speakers per (kind, split) and per source."""
 
     def stats(rows: list[dict]) -> dict[str, Any]:
-        return {"files": len(rows), "hours": round(sum(r["duration"] for r in rows) / 3600, 3),
-                "speakers": len({r["speaker"] for r in rows if r.get("speaker")})}
+        return {
+            "files": len(rows),
+            "hours": round(sum(r["duration"] for r in rows) / 3600, 3),
+            "speakers": len({r["speaker"] for r in rows if r.get("speaker")}),
+        }
 
     groups: dict[tuple, list[dict]] = defaultdict(list)
     by_source: dict[tuple, list[dict]] = defaultdict(list)
@@ -26,10 +29,19 @@ def summarize(entries: list[dict]) -> dict[str, Any]:
     order = ["speech", "speech (synthetic)", "noise", "music", "rir"]
     key = lambda k: (order.index(k[0]) if k[0] in order else 9, SPLITS.index(k[1]))  # noqa: E731
     return {
-        "splits": [{"kind": k[0], "split": k[1], **stats(groups[k]),
-                    "sources": sorted({e.get("source", "?") for e in groups[k]})} for k in sorted(groups, key=key)],
-        "sources": [{"kind": k[0], "split": k[1], "source": k[2], "package": k[3], **stats(by_source[k])}
-                    for k in sorted(by_source, key=lambda k: (key(k), k[2]))],
+        "splits": [
+            {
+                "kind": k[0],
+                "split": k[1],
+                **stats(groups[k]),
+                "sources": sorted({e.get("source", "?") for e in groups[k]}),
+            }
+            for k in sorted(groups, key=key)
+        ],
+        "sources": [
+            {"kind": k[0], "split": k[1], "source": k[2], "package": k[3], **stats(by_source[k])}
+            for k in sorted(by_source, key=lambda k: (key(k), k[2]))
+        ],
     }
 
 
@@ -37,8 +49,10 @@ def table(summary: dict[str, Any]) -> str:
     """The per-split summary as a fixed-width text table."""
     lines = [f"{'kind':<19}{'split':<7}{'files':>7}{'hours':>8}{'speakers':>10}  sources", "-" * 78]
     for r in summary["splits"]:
-        lines.append(f"{r['kind']:<19}{r['split']:<7}{r['files']:>7}{r['hours']:>8.2f}{r['speakers']:>10}  "
-                     + ", ".join(r["sources"]))
+        lines.append(
+            f"{r['kind']:<19}{r['split']:<7}{r['files']:>7}{r['hours']:>8.2f}{r['speakers']:>10}  "
+            + ", ".join(r["sources"])
+        )
     return "\n".join(lines)
 
 
@@ -53,8 +67,11 @@ def licences(out: Path) -> dict[str, list[str]]:
 
 def write_readme(out: Path, summary: dict[str, Any], sources: list, opts: Any) -> Path:
     """``OUT/README.md``: what the corpus holds, how it is split and under which licences."""
-    split_rows = "\n".join(f"| {r['kind']} | {r['split']} | {r['files']} | {r['hours']:.2f} | {r['speakers']} | "
-                           f"{', '.join(r['sources'])} |" for r in summary["splits"])
+    split_rows = "\n".join(
+        f"| {r['kind']} | {r['split']} | {r['files']} | {r['hours']:.2f} | {r['speakers']} | "
+        f"{', '.join(r['sources'])} |"
+        for r in summary["splits"]
+    )
     source_rows = "\n".join(f"| {s.name} | {s.package} | {s.kind} | {s.split} | `{s.prefix}` |" for s in sources)
     licence_rows = "\n".join(f"| {pkg} | {', '.join(names)} |" for pkg, names in licences(out).items())
     limit = f"at most {opts.hours_limit} h per source" if opts.hours_limit else "every selected file"

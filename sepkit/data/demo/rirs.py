@@ -43,8 +43,13 @@ def room_parameters(seed: int, split: str, index: int) -> dict:
         src = mic + distance * direction / np.linalg.norm(direction)
         if np.all(src >= lo) and np.all(src <= hi):
             break
-    return {"room_dims": dims.round(3).tolist(), "rt60_target": round(rt60, 3), "mic": mic.round(3).tolist(),
-            "source_pos": src.round(3).tolist(), "distance": round(float(np.linalg.norm(src - mic)), 3)}
+    return {
+        "room_dims": dims.round(3).tolist(),
+        "rt60_target": round(rt60, 3),
+        "mic": mic.round(3).tolist(),
+        "source_pos": src.round(3).tolist(),
+        "distance": round(float(np.linalg.norm(src - mic)), 3),
+    }
 
 
 def simulate(job: RirJob) -> dict:
@@ -53,8 +58,7 @@ def simulate(job: RirJob) -> dict:
 
     params = room_parameters(job.seed, job.split, job.index)
     absorption, max_order = pra.inverse_sabine(params["rt60_target"], params["room_dims"])
-    room = pra.ShoeBox(params["room_dims"], fs=job.sample_rate, materials=pra.Material(absorption),
-                       max_order=max_order)
+    room = pra.ShoeBox(params["room_dims"], fs=job.sample_rate, materials=pra.Material(absorption), max_order=max_order)
     room.add_source(params["source_pos"])
     room.add_microphone(params["mic"])
     room.compute_rir()
@@ -62,5 +66,10 @@ def simulate(job: RirJob) -> dict:
     rt60 = float(pra.experimental.measure_rt60(rir, fs=job.sample_rate, decay_db=30))
     rir = rir[: int(min(rir.size, math.ceil(1.2 * max(rt60, params["rt60_target"]) * job.sample_rate)))]
     path = write_audio(Path(job.path), (rir / np.abs(rir).max()).astype(np.float32), job.sample_rate, "FLOAT")
-    return {"path": str(path), "duration": round(rir.size / job.sample_rate, 4), "sample_rate": job.sample_rate,
-            "rt60": round(rt60, 3), **params}
+    return {
+        "path": str(path),
+        "duration": round(rir.size / job.sample_rate, 4),
+        "sample_rate": job.sample_rate,
+        "rt60": round(rt60, 3),
+        **params,
+    }

@@ -27,8 +27,11 @@ def sentences(min_chars: int = 40, max_chars: int = 200) -> list[str]:
         path = LICENSE_DIR / name
         if path.is_file():
             text = " ".join(path.read_text(errors="replace").split())
-            out += [s.strip() for s in re.split(r"(?<=[.;:])\s+", text)
-                    if min_chars <= len(s.strip()) <= max_chars and re.fullmatch(r"[A-Za-z ,.;:'()-]+", s.strip())]
+            out += [
+                s.strip()
+                for s in re.split(r"(?<=[.;:])\s+", text)
+                if min_chars <= len(s.strip()) <= max_chars and re.fullmatch(r"[A-Za-z ,.;:'()-]+", s.strip())
+            ]
     if not out:
         raise ConfigError(f"{LICENSE_DIR}: no licence texts to read sentences from")
     return list(dict.fromkeys(out))

@@ -37,10 +37,13 @@ def build_yardstick(opts: YardstickOptions, command: str, log: Log = print) -> d
     return write_yardstick(out, entries, opts, command, log)
 
 
-def write_yardstick(out: Path, entries: list[dict], opts: YardstickOptions, command: str,
-                    log: Log = print) -> dict[str, Path]:
+def write_yardstick(
+    out: Path, entries: list[dict], opts: YardstickOptions, command: str, log: Log = print
+) -> dict[str, Path]:
     """The sets and README from pool ``entries`` (each a decoded file with kind, speaker or family)."""
-    sets = {ENHANCEMENT: write_set(ENHANCEMENT, entries, out / ENHANCEMENT, opts.enhancement, opts.seed, log),
-            SEPARATION: write_set(SEPARATION, entries, out / SEPARATION, opts.separation, opts.seed, log)}
+    sets = {
+        ENHANCEMENT: write_set(ENHANCEMENT, entries, out / ENHANCEMENT, opts.enhancement, opts.seed, log),
+        SEPARATION: write_set(SEPARATION, entries, out / SEPARATION, opts.separation, opts.seed, log),
+    }
     write_readme(out, entries, sets, command)
     return {name: path.parent for name, path in sets.items()}

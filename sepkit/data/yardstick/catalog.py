@@ -46,11 +46,15 @@ class YardstickSource(Source):
 
 # --- labelling rules (paths relative to the source's prefix) -----------------------------------
 
+
 def tuxpaint_lang(rel: str) -> str:
     """``x_desc_fr.ogg``, ``7_en_GB.ogg``, ``a_filled_en_GB.ogg`` -> the suffix; none (``x_desc.ogg``): English."""
     stem = PurePosixPath(rel).stem
-    m = (re.search(r"_desc(?:_([A-Za-z_]+))?$", stem) or re.fullmatch(r"[0-9](?:_([A-Za-z_]+))?", stem)
-         or re.search(r"_(?:filled|outline)(?:_([A-Za-z_]+))?$", stem))
+    m = (
+        re.search(r"_desc(?:_([A-Za-z_]+))?$", stem)
+        or re.fullmatch(r"[0-9](?:_([A-Za-z_]+))?", stem)
+        or re.search(r"_(?:filled|outline)(?:_([A-Za-z_]+))?$", stem)
+    )
     return m.group(1) if m and m.group(1) else "en"
 
 
@@ -97,53 +101,187 @@ def tuxpaint_family(rel: str) -> str | None:
         return None
     if path.parts[0] in ("animals", "naturalforces") or path.stem == "fireworks":
         return "environmental"
-    return {"Washing-machine": "machine", "vacuum_cleaner": "machine", "saw": "machine",
-            "firetruck": "street"}.get(path.stem)
+    return {"Washing-machine": "machine", "vacuum_cleaner": "machine", "saw": "machine", "firetruck": "street"}.get(
+        path.stem
+    )
 
 
 _STAMPS = "usr/share/tuxpaint/stamps"
 _FG = "usr/share/games/flightgear"
 
 SPEECH: tuple[YardstickSource, ...] = (
-    YardstickSource("pocketsphinx-librivox", "pocketsphinx-testdata", "speech", SPLIT,
-                    "usr/share/pocketsphinx/test/data/librivox", r"\.wav$",
-                    constant_speaker("librivox-austen-reader"), "en"),
-    YardstickSource("pocketsphinx-cards", "pocketsphinx-testdata", "speech", SPLIT,
-                    "usr/share/pocketsphinx/test/data/cards", r"\.wav$", constant_speaker("pocketsphinx-cards"), "en"),
-    YardstickSource("alsa-channels", "alsa-utils", "speech", SPLIT, "usr/share/sounds/alsa",
-                    r"^(Front|Rear|Side)_\w+\.wav$", constant_speaker("alsa-channels"), "en"),
-    YardstickSource("linphone-hello", "linphone-common", "speech", SPLIT, "usr/share/sounds/linphone",
-                    r"^hello16000\.wav$", constant_speaker("linphone-hello"), "en"),
-    YardstickSource("csound-fox", "csoundqt-examples", "speech", SPLIT,
-                    "usr/share/csoundqt/Examples/SourceMaterials", r"^fox\.wav$", constant_speaker("csound-fox"), "en"),
-    YardstickSource("codec2-16k", "codec2-examples", "speech", SPLIT, "usr/share/codec2",
-                    r"^(raw/speech_orig_16k|wav/wia_16kHz)\.wav$", file_speaker("codec2"), "en"),
-    YardstickSource("codec2-8k", "codec2-examples", "speech", SPLIT, "usr/share/codec2/wav",
-                    r"^(big_dog|cross|forig|hts1a|hts2a|morig)\.wav$", file_speaker("codec2"), "en",
-                    rate=NARROWBAND_RATE),
-    YardstickSource("tuxpaint-desc-en", "tuxpaint-stamps-default", "speech", SPLIT, _STAMPS, r"_desc\.ogg$",
-                    constant_speaker("tuxpaint-en"), "en"),
-    YardstickSource("tuxpaint-desc", "tuxpaint-stamps-default", "speech", SPLIT, _STAMPS,
-                    r"_desc_[A-Za-z_]+\.ogg$", tuxpaint_voice, lang_of=tuxpaint_lang),
-    YardstickSource("tuxpaint-digits", "tuxpaint-stamps-default", "speech", SPLIT, _STAMPS + "/symbols/math",
-                    r"^[0-9](_[A-Za-z_]+)?\.ogg$", tuxpaint_voice, lang_of=tuxpaint_lang),
-    YardstickSource("tuxpaint-letters", "tuxpaint-stamps-default", "speech", SPLIT,
-                    _STAMPS + "/symbols/alphabets/english", r"_en_GB\.ogg$", tuxpaint_voice, lang_of=tuxpaint_lang),
-    YardstickSource("asterisk-ru", "asterisk-core-sounds-ru-g722", "speech", SPLIT, "usr/share/asterisk/sounds",
-                    r"^(?!.*/silence/).*\.g722$", demo.asterisk_speaker, "ru"),
-    YardstickSource("asterisk-fr-armelle", "asterisk-prompt-fr-armelle", "speech", SPLIT,
-                    "usr/share/asterisk/sounds/fr", r"^(?!beep)[^/]+\.gsm$", constant_speaker("asterisk-fr-armelle"),
-                    "fr", rate=NARROWBAND_RATE),
-    YardstickSource("asterisk-es-co", "asterisk-prompt-es-co", "speech", SPLIT, "usr/share/asterisk/sounds/es",
-                    r"^(?!beep)[^/]+\.gsm$", constant_speaker("asterisk-es-co"), "es", rate=NARROWBAND_RATE),
+    YardstickSource(
+        "pocketsphinx-librivox",
+        "pocketsphinx-testdata",
+        "speech",
+        SPLIT,
+        "usr/share/pocketsphinx/test/data/librivox",
+        r"\.wav$",
+        constant_speaker("librivox-austen-reader"),
+        "en",
+    ),
+    YardstickSource(
+        "pocketsphinx-cards",
+        "pocketsphinx-testdata",
+        "speech",
+        SPLIT,
+        "usr/share/pocketsphinx/test/data/cards",
+        r"\.wav$",
+        constant_speaker("pocketsphinx-cards"),
+        "en",
+    ),
+    YardstickSource(
+        "alsa-channels",
+        "alsa-utils",
+        "speech",
+        SPLIT,
+        "usr/share/sounds/alsa",
+        r"^(Front|Rear|Side)_\w+\.wav$",
+        constant_speaker("alsa-channels"),
+        "en",
+    ),
+    YardstickSource(
+        "linphone-hello",
+        "linphone-common",
+        "speech",
+        SPLIT,
+        "usr/share/sounds/linphone",
+        r"^hello16000\.wav$",
+        constant_speaker("linphone-hello"),
+        "en",
+    ),
+    YardstickSource(
+        "csound-fox",
+        "csoundqt-examples",
+        "speech",
+        SPLIT,
+        "usr/share/csoundqt/Examples/SourceMaterials",
+        r"^fox\.wav$",
+        constant_speaker("csound-fox"),
+        "en",
+    ),
+    YardstickSource(
+        "codec2-16k",
+        "codec2-examples",
+        "speech",
+        SPLIT,
+        "usr/share/codec2",
+        r"^(raw/speech_orig_16k|wav/wia_16kHz)\.wav$",
+        file_speaker("codec2"),
+        "en",
+    ),
+    YardstickSource(
+        "codec2-8k",
+        "codec2-examples",
+        "speech",
+        SPLIT,
+        "usr/share/codec2/wav",
+        r"^(big_dog|cross|forig|hts1a|hts2a|morig)\.wav$",
+        file_speaker("codec2"),
+        "en",
+        rate=NARROWBAND_RATE,
+    ),
+    YardstickSource(
+        "tuxpaint-desc-en",
+        "tuxpaint-stamps-default",
+        "speech",
+        SPLIT,
+        _STAMPS,
+        r"_desc\.ogg$",
+        constant_speaker("tuxpaint-en"),
+        "en",
+    ),
+    YardstickSource(
+        "tuxpaint-desc",
+        "tuxpaint-stamps-default",
+        "speech",
+        SPLIT,
+        _STAMPS,
+        r"_desc_[A-Za-z_]+\.ogg$",
+        tuxpaint_voice,
+        lang_of=tuxpaint_lang,
+    ),
+    YardstickSource(
+        "tuxpaint-digits",
+        "tuxpaint-stamps-default",
+        "speech",
+        SPLIT,
+        _STAMPS + "/symbols/math",
+        r"^[0-9](_[A-Za-z_]+)?\.ogg$",
+        tuxpaint_voice,
+        lang_of=tuxpaint_lang,
+    ),
+    YardstickSource(
+        "tuxpaint-letters",
+        "tuxpaint-stamps-default",
+        "speech",
+        SPLIT,
+        _STAMPS + "/symbols/alphabets/english",
+        r"_en_GB\.ogg$",
+        tuxpaint_voice,
+        lang_of=tuxpaint_lang,
+    ),
+    YardstickSource(
+        "asterisk-ru",
+        "asterisk-core-sounds-ru-g722",
+        "speech",
+        SPLIT,
+        "usr/share/asterisk/sounds",
+        r"^(?!.*/silence/).*\.g722$",
+        demo.asterisk_speaker,
+        "ru",
+    ),
+    YardstickSource(
+        "asterisk-fr-armelle",
+        "asterisk-prompt-fr-armelle",
+        "speech",
+        SPLIT,
+        "usr/share/asterisk/sounds/fr",
+        r"^(?!beep)[^/]+\.gsm$",
+        constant_speaker("asterisk-fr-armelle"),
+        "fr",
+        rate=NARROWBAND_RATE,
+    ),
+    YardstickSource(
+        "asterisk-es-co",
+        "asterisk-prompt-es-co",
+        "speech",
+        SPLIT,
+        "usr/share/asterisk/sounds/es",
+        r"^(?!beep)[^/]+\.gsm$",
+        constant_speaker("asterisk-es-co"),
+        "es",
+        rate=NARROWBAND_RATE,
+    ),
 )
 
 _REDECLIPSE = {
     "street": ("distant_cars",),
     "machine": ("machine1", "machine2", "hum", "pneumatic", "electro", "vapour"),
-    "environmental": ("blowwind", "cavedrip", "creek", "cycadas", "fire", "forest1", "forest2", "forest3", "hollowwind",
-                      "nightcrickets", "river", "wastewind", "water", "waterfall", "waterfall1", "waterfall2",
-                      "waterfall3", "waterfall_deep", "waterfall_huge", "waterfall_indoor", "waterfall_medium", "wind"),
+    "environmental": (
+        "blowwind",
+        "cavedrip",
+        "creek",
+        "cycadas",
+        "fire",
+        "forest1",
+        "forest2",
+        "forest3",
+        "hollowwind",
+        "nightcrickets",
+        "river",
+        "wastewind",
+        "water",
+        "waterfall",
+        "waterfall1",
+        "waterfall2",
+        "waterfall3",
+        "waterfall_deep",
+        "waterfall_huge",
+        "waterfall_indoor",
+        "waterfall_medium",
+        "wind",
+    ),
 }
 _SUPERTUXKART = {
     "street": ("sara_airport_pa", "lenautile_restaurant"),
@@ -151,35 +289,113 @@ _SUPERTUXKART = {
     "environmental": ("rain", "river_loop", "waterfall_loop_2", "thunder", "exotic-birds", "exotic-birds_2"),
 }
 _FLIGHTGEAR = {
-    "machine": ("engine-prop", "prop", "R-1535Slow", "exhaust_loop", "turbine_loop", "turbojet_fan", "turboprop1",
-                "jet", "fan", "helicopter", "rotor-2blade", "p51d_rpm1"),
+    "machine": (
+        "engine-prop",
+        "prop",
+        "R-1535Slow",
+        "exhaust_loop",
+        "turbine_loop",
+        "turbojet_fan",
+        "turboprop1",
+        "jet",
+        "fan",
+        "helicopter",
+        "rotor-2blade",
+        "p51d_rpm1",
+    ),
     "environmental": ("rain", "rain-windshield", "thunder1", "wind1", "wind", "wave"),
 }
 _C172P = {"machine": ("engine", "engine-idle", "flaps-motor", "gyro"), "environmental": ("water-fast", "water-still")}
-_CSOUND = {"environmental": ("Seashore",),
-           "music": ("choir", "violins", "ClassicalGuitar", "flute", "Songpan", "BratscheMono")}
+_CSOUND = {
+    "environmental": ("Seashore",),
+    "music": ("choir", "violins", "ClassicalGuitar", "flute", "Songpan", "BratscheMono"),
+}
 
 NOISE: tuple[YardstickSource, ...] = (
-    YardstickSource("redeclipse-ambience", "redeclipse-data", "noise", SPLIT,
-                    "usr/share/games/redeclipse/data/sounds/ambience", r"^[^/]+\.ogg$", family=by_name(_REDECLIPSE)),
-    YardstickSource("supertuxkart-sfx", "supertuxkart-data", "noise", SPLIT, "usr/share/games/supertuxkart/data/sfx",
-                    r"^[^/]+\.ogg$", family=by_name(_SUPERTUXKART)),
-    YardstickSource("tuxpaint-sounds", "tuxpaint-stamps-default", "noise", SPLIT, _STAMPS, r"\.ogg$",
-                    family=tuxpaint_family),
-    YardstickSource("flightgear-sounds", "flightgear-data-base", "noise", SPLIT, _FG + "/Sounds", r"^[^/]+\.wav$",
-                    family=by_name(_FLIGHTGEAR)),
-    YardstickSource("flightgear-c172p", "flightgear-data-base", "noise", SPLIT, _FG + "/Aircraft/c172p/Sounds",
-                    r"^[^/]+\.wav$", family=by_name(_C172P)),
-    YardstickSource("csound-materials", "csoundqt-examples", "noise", SPLIT,
-                    "usr/share/csoundqt/Examples/SourceMaterials", r"^[^/]+\.wav$", family=by_name(_CSOUND)),
-    YardstickSource("supertuxkart-music", "supertuxkart-data", "music", SPLIT,
-                    "usr/share/games/supertuxkart/data/music", r"\.ogg$", family=constant_family("music")),
-    YardstickSource("freedroidrpg-music", "freedroidrpg-data", "music", SPLIT,
-                    "usr/share/freedroidrpg/data/sound/music", r"\.ogg$", family=constant_family("music")),
-    YardstickSource("warmux-music", "warmux-data", "music", SPLIT, "usr/share/games/warmux/music", r"\.ogg$",
-                    family=constant_family("music")),
-    YardstickSource("asterisk-moh", "asterisk-moh-opsound-g722", "music", SPLIT, "usr/share/asterisk/moh",
-                    r"\.g722$", family=constant_family("music")),
+    YardstickSource(
+        "redeclipse-ambience",
+        "redeclipse-data",
+        "noise",
+        SPLIT,
+        "usr/share/games/redeclipse/data/sounds/ambience",
+        r"^[^/]+\.ogg$",
+        family=by_name(_REDECLIPSE),
+    ),
+    YardstickSource(
+        "supertuxkart-sfx",
+        "supertuxkart-data",
+        "noise",
+        SPLIT,
+        "usr/share/games/supertuxkart/data/sfx",
+        r"^[^/]+\.ogg$",
+        family=by_name(_SUPERTUXKART),
+    ),
+    YardstickSource(
+        "tuxpaint-sounds", "tuxpaint-stamps-default", "noise", SPLIT, _STAMPS, r"\.ogg$", family=tuxpaint_family
+    ),
+    YardstickSource(
+        "flightgear-sounds",
+        "flightgear-data-base",
+        "noise",
+        SPLIT,
+        _FG + "/Sounds",
+        r"^[^/]+\.wav$",
+        family=by_name(_FLIGHTGEAR),
+    ),
+    YardstickSource(
+        "flightgear-c172p",
+        "flightgear-data-base",
+        "noise",
+        SPLIT,
+        _FG + "/Aircraft/c172p/Sounds",
+        r"^[^/]+\.wav$",
+        family=by_name(_C172P),
+    ),
+    YardstickSource(
+        "csound-materials",
+        "csoundqt-examples",
+        "noise",
+        SPLIT,
+        "usr/share/csoundqt/Examples/SourceMaterials",
+        r"^[^/]+\.wav$",
+        family=by_name(_CSOUND),
+    ),
+    YardstickSource(
+        "supertuxkart-music",
+        "supertuxkart-data",
+        "music",
+        SPLIT,
+        "usr/share/games/supertuxkart/data/music",
+        r"\.ogg$",
+        family=constant_family("music"),
+    ),
+    YardstickSource(
+        "freedroidrpg-music",
+        "freedroidrpg-data",
+        "music",
+        SPLIT,
+        "usr/share/freedroidrpg/data/sound/music",
+        r"\.ogg$",
+        family=constant_family("music"),
+    ),
+    YardstickSource(
+        "warmux-music",
+        "warmux-data",
+        "music",
+        SPLIT,
+        "usr/share/games/warmux/music",
+        r"\.ogg$",
+        family=constant_family("music"),
+    ),
+    YardstickSource(
+        "asterisk-moh",
+        "asterisk-moh-opsound-g722",
+        "music",
+        SPLIT,
+        "usr/share/asterisk/moh",
+        r"\.g722$",
+        family=constant_family("music"),
+    ),
 )
 
 # the demo catalogue's real room impulse responses, which it keeps for test only
@@ -195,7 +411,8 @@ def packages(sources: tuple[Source, ...] = SOURCES) -> list[str]:
 
 def held_out_violations(sources: tuple[Source, ...] = SOURCES) -> list[str]:
     """Yardstick packages that the demo catalogue uses for train or dev (must be none), as ``package (kind/split)``."""
-    training = {(pkg, kind, split) for (kind, split), pkgs in demo.split_packages().items() if split != "test"
-                for pkg in pkgs}
+    training = {
+        (pkg, kind, split) for (kind, split), pkgs in demo.split_packages().items() if split != "test" for pkg in pkgs
+    }
     mine = {s.package for s in sources}
     return sorted(f"{pkg} ({kind}/{split})" for pkg, kind, split in training if pkg in mine)

@@ -15,7 +15,11 @@ import numpy as np
 from sepkit.data.yardstick.catalog import FAMILIES
 
 SNR_BANDS: dict[str, tuple[float, float]] = {
-    "-5..0 dB": (-5.0, 0.0), "0..5 dB": (0.0, 5.0), "5..10 dB": (5.0, 10.0), "10..20 dB": (10.0, 20.0)}
+    "-5..0 dB": (-5.0, 0.0),
+    "0..5 dB": (0.0, 5.0),
+    "5..10 dB": (5.0, 10.0),
+    "10..20 dB": (10.0, 20.0),
+}
 SHORT, LONG = "< 1 s", ">= 1 s"
 WIDE, NARROW = "16 kHz", "8 kHz"
 QUIET, NORMAL_LEVEL = "-40 dBFS", "-32..-18 dBFS"
@@ -38,12 +42,19 @@ class EnhancementPlan:
     """Shares of the enhancement set per slice value (most items at -5..10 dB, like real recordings)."""
 
     items: int = 250
-    snr: dict[str, float] = field(default_factory=lambda: {"-5..0 dB": 0.28, "0..5 dB": 0.28, "5..10 dB": 0.28,
-                                                           "10..20 dB": 0.16})
+    snr: dict[str, float] = field(
+        default_factory=lambda: {"-5..0 dB": 0.28, "0..5 dB": 0.28, "5..10 dB": 0.28, "10..20 dB": 0.16}
+    )
     noise: dict[str, float] = field(default_factory=lambda: _even(FAMILIES))
     # bandwidth x length, so that the 8 kHz short clips form a slice of their own
-    clip: dict[str, float] = field(default_factory=lambda: {f"{WIDE}, {LONG}": 0.76, f"{WIDE}, {SHORT}": 0.08,
-                                                            f"{NARROW}, {LONG}": 0.08, f"{NARROW}, {SHORT}": 0.08})
+    clip: dict[str, float] = field(
+        default_factory=lambda: {
+            f"{WIDE}, {LONG}": 0.76,
+            f"{WIDE}, {SHORT}": 0.08,
+            f"{NARROW}, {LONG}": 0.08,
+            f"{NARROW}, {SHORT}": 0.08,
+        }
+    )
     quiet: float = 0.1  # share of mixtures at -40 dBFS
     reverb: float = 0.16  # share of all items convolved with a real RIR (drawn among clips of >= 1 s)
     english: float = 0.6  # share of English target speech (the rest: other languages)
@@ -94,8 +105,18 @@ def plan_enhancement(plan: EnhancementPlan, rng: np.random.Generator) -> list[di
     rows = []
     for i in range(n):
         bandwidth, length = clip[i].split(", ")
-        rows.append({"snr": snr[i], "noise": noise[i], "clip": clip[i], "bandwidth": bandwidth, "length": length,
-                     "level": level[i], "reverb": REVERB if i in reverb else DRY, "language": language[i]})
+        rows.append(
+            {
+                "snr": snr[i],
+                "noise": noise[i],
+                "clip": clip[i],
+                "bandwidth": bandwidth,
+                "length": length,
+                "level": level[i],
+                "reverb": REVERB if i in reverb else DRY,
+                "language": language[i],
+            }
+        )
     return rows
 
 

@@ -41,8 +41,9 @@ class PoolOptions:
     install_tools: bool = True
 
 
-def build_pool(out: Path, opts: PoolOptions = PoolOptions(), sources: tuple[Source, ...] = SOURCES,
-               log: Log = print) -> list[dict]:
+def build_pool(
+    out: Path, opts: PoolOptions = PoolOptions(), sources: tuple[Source, ...] = SOURCES, log: Log = print
+) -> list[dict]:
     """Decode the catalogue's files into ``out/pool`` (or reuse a finished pool); returns the pool's entries."""
     manifest, stamp = out / POOL / "pool.jsonl", out / POOL / ".fingerprint"
     fingerprint = _fingerprint(sources, opts)
@@ -118,16 +119,31 @@ def _job(src: Source, rel: str, root: Path, out: Path) -> DecodeJob:
     """Decode one file into ``out/pool/audio/<kind>/<split>/<source>/``: speech at its source's rate, else 16 kHz."""
     name = out / POOL / output_name(src, rel)
     rate = src.rate if isinstance(src, YardstickSource) and src.kind == "speech" else WIDEBAND_RATE
-    return DecodeJob(src=str(root / rel), out_dir=str(name.parent), stem=name.stem, ext=name.suffix[1:],
-                     kind=src.kind, sample_rate=rate, min_seconds=MIN_SECONDS[src.kind],
-                     max_seconds=SPEECH_MAX_SECONDS if src.kind == "speech" else MAX_SECONDS[src.kind],
-                     min_source_rate=WIDEBAND_RATE if src.kind == "speech" and rate == WIDEBAND_RATE else 0)
+    return DecodeJob(
+        src=str(root / rel),
+        out_dir=str(name.parent),
+        stem=name.stem,
+        ext=name.suffix[1:],
+        kind=src.kind,
+        sample_rate=rate,
+        min_seconds=MIN_SECONDS[src.kind],
+        max_seconds=SPEECH_MAX_SECONDS if src.kind == "speech" else MAX_SECONDS[src.kind],
+        min_source_rate=WIDEBAND_RATE if src.kind == "speech" and rate == WIDEBAND_RATE else 0,
+    )
 
 
 def _entry(src: Source, rel: str, piece: dict) -> dict:
-    entry = {"path": piece["path"], "duration": piece["duration"], "sample_rate": piece["sample_rate"],
-             "speaker": src.speaker(rel) if src.speaker else None, "split": src.split, "kind": src.kind,
-             "source": src.name, "package": src.package, "original": rel}
+    entry = {
+        "path": piece["path"],
+        "duration": piece["duration"],
+        "sample_rate": piece["sample_rate"],
+        "speaker": src.speaker(rel) if src.speaker else None,
+        "split": src.split,
+        "kind": src.kind,
+        "source": src.name,
+        "package": src.package,
+        "original": rel,
+    }
     if isinstance(src, YardstickSource):
         if src.kind == "speech":
             entry["lang"] = src.language(rel)
@@ -150,7 +166,12 @@ def _copy_licence(pkg_dir: Path, package: str, out: Path) -> None:
 def _fingerprint(sources: tuple[Source, ...], opts: PoolOptions) -> str:
     """Changes with the sources, the options or the catalogue's labelling rules (its source text)."""
     described = [{k: v for k, v in asdict(s).items() if not callable(v)} for s in sources]
-    digest = hashlib.sha1(json.dumps([described, opts.files_per_speaker, SPEECH_MAX_SECONDS, MIN_SECONDS, MAX_SECONDS,
-                                      WIDEBAND_RATE], sort_keys=True, default=str).encode())
+    digest = hashlib.sha1(
+        json.dumps(
+            [described, opts.files_per_speaker, SPEECH_MAX_SECONDS, MIN_SECONDS, MAX_SECONDS, WIDEBAND_RATE],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     digest.update(Path(catalog.__file__).read_bytes())
     return digest.hexdigest()

@@ -50,18 +50,30 @@ def readme_text(out: Path, entries: list[dict], sets: dict[str, Path], command: 
         rows = [json.loads(line) for line in items_file.read_text().splitlines() if line.strip()]
         lines += _set_section(name, rows)
     lines += _speakers(entries) + _sources(entries)
-    lines += ["", "Each package's copyright file is in `licenses/`; several are CC-BY-SA (attribution, share-alike).",
-              "Derived audio keeps the licence of its package.", ""]
+    lines += [
+        "",
+        "Each package's copyright file is in `licenses/`; several are CC-BY-SA (attribution, share-alike).",
+        "Derived audio keeps the licence of its package.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def _set_section(name: str, rows: list[dict]) -> list[str]:
     minutes = sum(r["duration"] for r in rows) / 60
-    title = {"enh": "Enhancement (`enh/`: mix, s1, noise)",
-             "sep2": "Two speakers (`sep2/`: mix, s1, s2, noise; gain: the second speaker's level relative to the "
-                     "first, absolute)"}
-    out = [f"### {title.get(name, name)}", "", f"{len(rows)} items, {minutes:.1f} min.", "",
-           "| slice | value | items |", "|---|---|---:|"]
+    title = {
+        "enh": "Enhancement (`enh/`: mix, s1, noise)",
+        "sep2": "Two speakers (`sep2/`: mix, s1, s2, noise; gain: the second speaker's level relative to the "
+        "first, absolute)",
+    }
+    out = [
+        f"### {title.get(name, name)}",
+        "",
+        f"{len(rows)} items, {minutes:.1f} min.",
+        "",
+        "| slice | value | items |",
+        "|---|---|---:|",
+    ]
     by_key: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
         for key, value in r["slices"].items():
@@ -75,14 +87,22 @@ def _set_section(name: str, rows: list[dict]) -> list[str]:
 def _speakers(entries: list[dict]) -> list[str]:
     bank = SpeechBank(entries)
     english = sum(1 for es in bank.by_speaker.values() if is_english(es[0]))
-    out = ["## Speakers", "", f"{len(bank.by_speaker)} speakers ({english} English).",
-           "",
-           f"Targets come from recordings that the decoder's rough SNR estimate puts at {MIN_SPEECH_SNR_DB:.0f} dB or "
-           "cleaner. Speaker ids join recordings that may be one person (tuxpaint: one volunteer per language).", "",
-           "| speaker | language | package | rate | clean utterances | minutes |", "|---|---|---|---:|---:|---:|"]
+    out = [
+        "## Speakers",
+        "",
+        f"{len(bank.by_speaker)} speakers ({english} English).",
+        "",
+        f"Targets come from recordings that the decoder's rough SNR estimate puts at {MIN_SPEECH_SNR_DB:.0f} dB or "
+        "cleaner. Speaker ids join recordings that may be one person (tuxpaint: one volunteer per language).",
+        "",
+        "| speaker | language | package | rate | clean utterances | minutes |",
+        "|---|---|---|---:|---:|---:|",
+    ]
     for speaker, es in sorted(bank.by_speaker.items()):
-        out.append(f"| {speaker} | {es[0].get('lang') or '?'} | {es[0]['package']} | {es[0]['sample_rate']} | "
-                   f"{len(es)} | {sum(e['duration'] for e in es) / 60:.1f} |")
+        out.append(
+            f"| {speaker} | {es[0].get('lang') or '?'} | {es[0]['package']} | {es[0]['sample_rate']} | "
+            f"{len(es)} | {sum(e['duration'] for e in es) / 60:.1f} |"
+        )
     return out + [""]
 
 
@@ -90,11 +110,17 @@ def _sources(entries: list[dict]) -> list[str]:
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for e in entries:
         groups[(e["kind"], e["source"], e["package"])].append(e)
-    out = ["## Sources", "", "| kind | source | package | files | minutes | families or speakers |",
-           "|---|---|---|---:|---:|---|"]
+    out = [
+        "## Sources",
+        "",
+        "| kind | source | package | files | minutes | families or speakers |",
+        "|---|---|---|---:|---:|---|",
+    ]
     for (kind, source, package), es in sorted(groups.items()):
         labels = Counter(e.get("family") or e.get("speaker") or "-" for e in es)
         text = ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))
-        out.append(f"| {kind} | {source} | {package} | {len(es)} | {sum(e['duration'] for e in es) / 60:.1f} | "
-                   f"{text if len(text) < 160 else text[:157] + '...'} |")
+        out.append(
+            f"| {kind} | {source} | {package} | {len(es)} | {sum(e['duration'] for e in es) / 60:.1f} | "
+            f"{text if len(text) < 160 else text[:157] + '...'} |"
+        )
     return out

@@ -60,16 +60,24 @@ class SpeechBank:
 
     def utterances(self, speaker: str, short: bool) -> list[Entry]:
         """The speaker's utterances for a clip under 1 s (``short``) or a longer one."""
-        return [e for e in self.by_speaker[speaker]
-                if (e["duration"] <= SHORT_MAX_S if short else e["duration"] >= LONG_MIN_S)]
+        return [
+            e
+            for e in self.by_speaker[speaker]
+            if (e["duration"] <= SHORT_MAX_S if short else e["duration"] >= LONG_MIN_S)
+        ]
 
-    def speakers(self, *, wideband_only: bool, short: bool, english: bool | None = None,
-                 exclude: tuple[str, ...] = ()) -> list[str]:
+    def speakers(
+        self, *, wideband_only: bool, short: bool, english: bool | None = None, exclude: tuple[str, ...] = ()
+    ) -> list[str]:
         """Speakers with an utterance of the needed length (native 8 kHz speakers only when allowed)."""
-        return sorted(s for s, es in self.by_speaker.items()
-                      if s not in exclude and self.utterances(s, short)
-                      and (not wideband_only or es[0]["sample_rate"] >= WIDEBAND_RATE)
-                      and (english is None or is_english(es[0]) == english))
+        return sorted(
+            s
+            for s, es in self.by_speaker.items()
+            if s not in exclude
+            and self.utterances(s, short)
+            and (not wideband_only or es[0]["sample_rate"] >= WIDEBAND_RATE)
+            and (english is None or is_english(es[0]) == english)
+        )
 
     def draw(self, candidates: list[str], short: bool, rng: np.random.Generator) -> str:
         """A speaker among ``candidates``, weighted by their utterances up to a cap: all speakers alike, except
@@ -77,8 +85,9 @@ class SpeechBank:
         weights = np.array([min(len(self.utterances(s, short)), SPEAKER_WEIGHT_CAP) for s in candidates], dtype=float)
         return candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
 
-    def speech(self, speaker: str, short: bool, seconds: float, rate: int, rng: np.random.Generator
-               ) -> tuple[torch.Tensor, list[Entry]]:
+    def speech(
+        self, speaker: str, short: bool, seconds: float, rate: int, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, list[Entry]]:
         """The speaker reading: their least-used utterances, joined by pauses until about ``seconds`` long."""
         utts = list(self.utterances(speaker, short))
         parts: list[torch.Tensor] = []
@@ -127,14 +136,15 @@ class Noises:
             e = files[int(rng.integers(len(files)))]
             wav = load(e, rate)
             start = int(rng.integers(0, wav.shape[0] - n + 1 if wav.shape[0] >= n else wav.shape[0]))
-            clip = wav.repeat(math.ceil((n + start) / wav.shape[0]))[start:start + n]
+            clip = wav.repeat(math.ceil((n + start) / wav.shape[0]))[start : start + n]
             if rms(clip) > SILENT_RMS / 10:
                 return clip, [f"{e['package']}:{e['original']}"]
         raise ManifestError(f"{e['path']}: {MAX_DRAWS} noise crops in a row were silent")
 
 
-def babble(bank: SpeechBank, n: int, rate: int, rng: np.random.Generator, target: str
-           ) -> tuple[torch.Tensor, list[str]]:
+def babble(
+    bank: SpeechBank, n: int, rate: int, rng: np.random.Generator, target: str
+) -> tuple[torch.Tensor, list[str]]:
     """3-8 other speakers talking at once, each a chain of their own utterances at equal level."""
     talkers = bank.speakers(wideband_only=True, short=False, exclude=(target,))
     k = min(len(talkers), int(rng.integers(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1)))
@@ -152,13 +162,14 @@ def babble(bank: SpeechBank, n: int, rate: int, rng: np.random.Generator, target
             have += wav.shape[0] + gap.shape[0]
         chain = torch.cat(parts)
         start = int(rng.integers(0, chain.shape[0] - n + 1))
-        stream = chain[start:start + n].double()
+        stream = chain[start : start + n].double()
         total += stream / max(rms(stream), 1e-8)
     return total.float(), chosen
 
 
-def _pad(wav: torch.Tensor, rate: int, margins: tuple[float, float], rng: np.random.Generator,
-         max_len: int | None = None) -> torch.Tensor:
+def _pad(
+    wav: torch.Tensor, rate: int, margins: tuple[float, float], rng: np.random.Generator, max_len: int | None = None
+) -> torch.Tensor:
     lead, tail = (int(rng.uniform(*margins) * rate) for _ in range(2))
     if max_len is not None:
         tail = max(0, min(tail, max_len - lead - wav.shape[0]))
@@ -177,18 +188,24 @@ def _finish(targets: torch.Tensor, wet: torch.Tensor, noise: torch.Tensor, level
     if peak > PEAK:
         scale *= PEAK / peak
     mixture, targets, noise = mixture * scale, targets * scale, noise * scale
-    return {"mixture": mixture.float(), "sources": targets.float(), "noise": noise.float(),
-            "level_dbfs": round(20 * math.log10(max(rms(mixture), 1e-12)), 3)}
+    return {
+        "mixture": mixture.float(),
+        "sources": targets.float(),
+        "noise": noise.float(),
+        "level_dbfs": round(20 * math.log10(max(rms(mixture), 1e-12)), 3),
+    }
 
 
-def enhancement_item(row: dict[str, str], bank: SpeechBank, noises: Noises, rirs: list[Entry],
-                     rng: np.random.Generator) -> dict[str, Any]:
+def enhancement_item(
+    row: dict[str, str], bank: SpeechBank, noises: Noises, rirs: list[Entry], rng: np.random.Generator
+) -> dict[str, Any]:
     """One noisy utterance for the planned ``row``: signals plus what was drawn (the row's slices as realised)."""
     narrow, short = row["bandwidth"] == P.NARROW, row["length"] == P.SHORT
     rate = NARROWBAND_RATE if narrow else WIDEBAND_RATE
     english = row["language"] == P.ENGLISH
-    candidates = (bank.speakers(wideband_only=not narrow, short=short, english=english)
-                  or bank.speakers(wideband_only=not narrow, short=short))
+    candidates = bank.speakers(wideband_only=not narrow, short=short, english=english) or bank.speakers(
+        wideband_only=not narrow, short=short
+    )
     if not candidates:
         raise ManifestError(f"no yardstick speaker has utterances for a {row['clip']} clip")
     native = [c for c in candidates if bank.by_speaker[c][0]["sample_rate"] <= NARROWBAND_RATE]
@@ -212,13 +229,20 @@ def enhancement_item(row: dict[str, str], bank: SpeechBank, noises: Noises, rirs
     level = P.QUIET_DBFS if row["level"] == P.QUIET else float(rng.uniform(*P.LEVEL_RANGE_DBFS))
     item = _finish(target[None], wet, noise, level)
     slices = dict(row, language=P.ENGLISH if is_english(utts[0]) else P.OTHER, reverb=P.REVERB if rir else P.DRY)
-    return item | {"sample_rate": rate, "snr_db": round(snr, 3), "slices": slices, "speaker": speaker,
-                   "lang": utts[0].get("lang"), "speech": [f"{u['package']}:{u['original']}" for u in utts], "rir": rir,
-                   "noise_family": row["noise"], "noise_from": noise_from}
+    return item | {
+        "sample_rate": rate,
+        "snr_db": round(snr, 3),
+        "slices": slices,
+        "speaker": speaker,
+        "lang": utts[0].get("lang"),
+        "speech": [f"{u['package']}:{u['original']}" for u in utts],
+        "rir": rir,
+        "noise_family": row["noise"],
+        "noise_from": noise_from,
+    }
 
 
-def separation_item(row: dict[str, str], bank: SpeechBank, noises: Noises, rng: np.random.Generator
-                    ) -> dict[str, Any]:
+def separation_item(row: dict[str, str], bank: SpeechBank, noises: Noises, rng: np.random.Generator) -> dict[str, Any]:
     """Two different speakers, fully or partly overlapping, at a relative gain, with no or light noise."""
     rate = WIDEBAND_RATE
     everyone = bank.speakers(wideband_only=True, short=False)
@@ -226,8 +250,9 @@ def separation_item(row: dict[str, str], bank: SpeechBank, noises: Noises, rng: 
     if len(everyone) < 2:
         raise ManifestError("the yardstick pool needs two wideband speakers with utterances of 1 s or more")
     first = bank.draw(firsts or everyone, False, rng)
-    seconds = [s for s in (firsts if row["language"] == P.ENGLISH else everyone) if s != first] or \
-        [s for s in everyone if s != first]
+    seconds = [s for s in (firsts if row["language"] == P.ENGLISH else everyone) if s != first] or [
+        s for s in everyone if s != first
+    ]
     second = bank.draw(seconds, False, rng)
     readings = [bank.speech(s, False, float(rng.uniform(*SEPARATION_READING_S)), rate, rng) for s in (first, second)]
     wavs, picked = [w for w, _ in readings], [u for _, us in readings for u in us]
@@ -246,7 +271,7 @@ def separation_item(row: dict[str, str], bank: SpeechBank, noises: Noises, rng: 
         n = max(n1, offsets[1] + n2)
     targets = torch.zeros(2, n)
     for k, (wav, off) in enumerate(zip(wavs, offsets)):
-        targets[k, off:off + wav.shape[0]] = wav
+        targets[k, off : off + wav.shape[0]] = wav
     speech = targets.sum(0)
     noise, noise_from, snr = torch.zeros(n), [], None
     if row["noise"] == P.LIGHT_NOISE:
@@ -259,7 +284,13 @@ def separation_item(row: dict[str, str], bank: SpeechBank, noises: Noises, rng: 
     item = _finish(targets, speech, noise, float(rng.uniform(*P.LEVEL_RANGE_DBFS)))
     both_english = all(is_english(e) for e in picked)
     slices = dict(row, language=P.ENGLISH if both_english else P.OTHER)
-    return item | {"sample_rate": rate, "snr_db": None if snr is None else round(snr, 3), "slices": slices,
-                   "speakers": [first, second],
-                   "speech": [[f"{u['package']}:{u['original']}" for u in us] for _, us in readings],
-                   "gain_db": round(gain, 3), "overlap_share": round(share, 3), "noise_from": noise_from}
+    return item | {
+        "sample_rate": rate,
+        "snr_db": None if snr is None else round(snr, 3),
+        "slices": slices,
+        "speakers": [first, second],
+        "speech": [[f"{u['package']}:{u['original']}" for u in us] for _, us in readings],
+        "gain_db": round(gain, 3),
+        "overlap_share": round(share, 3),
+        "noise_from": noise_from,
+    }

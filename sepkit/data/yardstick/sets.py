@@ -33,8 +33,9 @@ _STREAM = {ENHANCEMENT: 1, SEPARATION: 2}  # each set draws from its own random 
 Log = Callable[[str], None]
 
 
-def write_set(name: str, entries: list[dict], folder: Path, plan: EnhancementPlan | SeparationPlan, seed: int,
-              log: Log = print) -> Path:
+def write_set(
+    name: str, entries: list[dict], folder: Path, plan: EnhancementPlan | SeparationPlan, seed: int, log: Log = print
+) -> Path:
     """Write set ``name`` (``enh`` or ``sep2``) drawn from the pool ``entries`` into ``folder``; its ``items.jsonl``."""
     stamp = _fingerprint(name, entries, plan, seed)
     if (folder / STAMP).is_file() and (folder / STAMP).read_text() == stamp and (folder / ITEMS).is_file():
@@ -51,8 +52,11 @@ def write_set(name: str, entries: list[dict], folder: Path, plan: EnhancementPla
     records = []
     for i, row in enumerate(rows):
         rng = np.random.default_rng([seed, stream, i + 1])
-        item = (enhancement_item(row, bank, noises, rirs, rng) if name == ENHANCEMENT
-                else separation_item(row, bank, noises, rng))
+        item = (
+            enhancement_item(row, bank, noises, rirs, rng)
+            if name == ENHANCEMENT
+            else separation_item(row, bank, noises, rng)
+        )
         records.append(_write_item(folder, f"{i:04d}", item))
     write_manifest(records, folder / ITEMS)
     (folder / STAMP).write_text(stamp)
@@ -72,8 +76,15 @@ def _write_item(folder: Path, uid: str, item: dict) -> dict:
         write_audio(folder / "noise" / f"{uid}.wav", item["noise"].numpy(), rate, "FLOAT")
         noise = f"noise/{uid}.wav"
     drawn = {k: v for k, v in item.items() if k not in ("mixture", "sources", "noise", "slices")}
-    return {"id": uid, "mixture": f"mix/{uid}.wav", "sources": sources, "noise": noise,
-            "duration": round(item["mixture"].shape[-1] / rate, 4), **drawn, "slices": item["slices"]}
+    return {
+        "id": uid,
+        "mixture": f"mix/{uid}.wav",
+        "sources": sources,
+        "noise": noise,
+        "duration": round(item["mixture"].shape[-1] / rate, 4),
+        **drawn,
+        "slices": item["slices"],
+    }
 
 
 def _fingerprint(name: str, entries: list[dict], plan: EnhancementPlan | SeparationPlan, seed: int) -> str:
