@@ -150,3 +150,19 @@ def test_the_three_cpu_small_recipes_share_network_data_steps_and_seed() -> None
     assert (
         "level" not in _config("cpu.yaml")["model"]["args"] and "separable" not in _config("cpu.yaml")["model"]["args"]
     )
+
+
+def test_bound_caps_the_decoded_magnitude_at_the_noisy_input_and_nothing_else() -> None:
+    args = dict(sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8], level="utterance")
+    free = build_model("cae_mae", **args).eval()
+    capped = build_model("cae_mae", **args, bound="input").eval()
+    capped.load_state_dict(free.state_dict())
+    wav = torch.randn(2, 4001) * 0.1
+    spec = free.spectrum(wav)
+    loud = 3.0 * free.compress(spec)  # a decoder output above the input in every bin
+    assert torch.allclose(capped.resynthesize(loud, spec, 4001), wav, atol=1e-4)  # capped: the input comes back
+    assert free.resynthesize(loud, spec, 4001).pow(2).sum() > 10 * wav.pow(2).sum()
+    quiet = 0.5 * free.compress(spec)  # below the input everywhere: the cap leaves it alone
+    assert torch.allclose(capped.resynthesize(quiet, spec, 4001), free.resynthesize(quiet, spec, 4001), atol=1e-6)
+    with pytest.raises(ModelError, match="bound"):
+        build_model("cae_mae", bound="output")

@@ -18,8 +18,10 @@ decoder's output by the same input's ``g``. The autoencoders and every loss then
 level-free features (the method is unchanged), the encoders see every clip at one level whatever
 its loudness, and the output follows the input's level exactly: ``ŝ = iSTFT((g·D_A(E_B(x/g)))^(1/p), ∠X)``.
 In enhancement ``g`` is the noisy input's; the CAE decoder still decodes MAE codes alone.
-``separable=True`` factors each convolution (``sepkit.models.spectral_ae``). Both default off:
-the paper's network.
+``separable=True`` factors each convolution (``sepkit.models.spectral_ae``). ``bound="input"``
+caps the decoded magnitude at the noisy input's in every time-frequency bin, ``min(|Ŝ|, |X|)``: a
+noisy bin holds the speech plus the noise, so an estimate above it is the decoder inventing
+energy; the cap touches only resynthesis, not training. All three default off: the paper's network.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ CAE_DIMS = (512, 256, 128, 64)
 MAE_DIMS = (512, 400, 300, 200, 100, 64)
 PARTS = ("both", "enhance")  # both autoencoders, or only the enhancement path
 LEVELS = ("none", "utterance")  # where the input level goes: discarded (the paper), or around the autoencoders
+BOUNDS = ("none", "input")  # resynthesis: the decoded magnitude as it is, or capped at the noisy input's
 _POWER_FLOOR = 1e-10  # |X|² floor: keeps the compressed magnitude's gradient finite at digital silence
 
 
@@ -59,6 +62,7 @@ class CaeMae(nn.Module):
         parts: str = "both",
         level: str = "none",
         separable: bool = False,
+        bound: str = "none",
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
@@ -75,11 +79,13 @@ class CaeMae(nn.Module):
             raise ModelError(f"cae_mae: parts must be one of {', '.join(PARTS)}, not {parts!r}")
         if level not in LEVELS:
             raise ModelError(f"cae_mae: level must be one of {', '.join(LEVELS)}, not {level!r}")
+        if bound not in BOUNDS:
+            raise ModelError(f"cae_mae: bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
         self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
         n_freqs = self.n_fft // 2 + 1
         self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size, separable)
         self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size, separable)
-        self.parts, self.level = parts, level
+        self.parts, self.level, self.bound = parts, level, bound
         if parts == "enhance":  # the halves that only training uses
             del self.cae.encoder, self.mae.decoder
         add_window(self, self.n_fft, "hann")
@@ -113,6 +119,8 @@ class CaeMae(nn.Module):
     def resynthesize(self, features: torch.Tensor, spec: torch.Tensor, length: int) -> torch.Tensor:
         """Waveforms ``(B, length)`` from features with the phase and level of ``spec`` (the input's)."""
         magnitude = (features.float().clamp_min(0) * self.input_level(spec)) ** (1.0 / self.power)
+        if self.bound == "input":
+            magnitude = torch.minimum(magnitude, spec.abs())
         est = torch.polar(magnitude, spec.angle())
         return istft(est, self.n_fft, self.hop, self.window, length)
 
