@@ -22,6 +22,7 @@ from sepkit.errors import AudioError, ModelError
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
 from sepkit.inference.stream import AudioStream, can_stream, stream_signal
 from sepkit.losses.pit import reorder
+from sepkit.models.base import match_mixture_gain
 from sepkit.pretrained import DEFAULT_ENHANCER, LOUDEST, ModelConfig, load_network
 
 Waveform = Union[np.ndarray, torch.Tensor]
@@ -111,7 +112,15 @@ class SepkitModel:
         return chosen
 
     def _model_fn(self, batch: torch.Tensor) -> torch.Tensor:
+        """The network on one batch of chunks: a separator's outputs at the chunk's level and polarity, then its sources.
+
+        A scale-invariant loss leaves a separator's level and polarity arbitrary (``separate-2spk``'s
+        Conv-TasNet came out inverted and 3.5 dB low), so all its outputs get one least-squares gain that
+        makes them sum closest to the chunk, before the sources are picked: their balance stays.
+        """
         est = self._run(batch)
+        if self.task == "separate" and est.shape[1] > 1:
+            est = match_mixture_gain(est, batch.to(est.dtype))
         picks = self.config.source_outputs
         if picks == LOUDEST:  # per chunk; the engine then keeps the picked outputs in one order
             est = reorder(est, est.square().sum(-1).topk(self.n_src, dim=1).indices.sort(1).values)

@@ -164,11 +164,11 @@ def test_loudest_outputs_are_picked_per_chunk_and_kept_in_one_order(tmp_path: Pa
     from sepkit.pretrained import ModelConfig, export_model
 
     class SpareOutputs(nn.Module):
-        """Four outputs, two of them near-silent; which two are loud changes at random from chunk to chunk."""
+        """Four outputs summing to the input, two of them near-silent; which two are loud changes at random from chunk to chunk."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.gain = nn.Parameter(torch.tensor([1.0, -0.7, 0.01, 0.02]))
+            self.gain = nn.Parameter(torch.tensor([1.6, -0.65, 0.02, 0.03]))
             self.gen = torch.Generator().manual_seed(0)
 
         def forward(self, wav: torch.Tensor) -> torch.Tensor:
@@ -187,11 +187,11 @@ def test_loudest_outputs_are_picked_per_chunk_and_kept_in_one_order(tmp_path: Pa
         inference={"chunk_seconds": 0.2, "overlap_seconds": 0.05},
     )
     model = sepkit.load(export_model(SpareOutputs(), tmp_path / "spare", config), device="cpu")
-    x = torch.from_numpy(speechlike(1.0, channels=2))
+    x = 0.5 * torch.from_numpy(speechlike(1.0, channels=2))  # the loudest output stays below full scale
     out = model.separate(x, 16000)  # (2, C, T)
     for c in range(2):
         gains = sorted((out[:, c] * x[c]).sum(-1) / x[c].square().sum())  # one gain per output, whole file
-        np.testing.assert_allclose(gains, [-0.7, 1.0], atol=1e-4)
+        np.testing.assert_allclose(gains, [-0.65, 1.6], atol=1e-4)
         assert (out[0, c] / x[c]).std() < 1e-3  # each output is one source throughout
 
 
@@ -269,3 +269,29 @@ def test_with_outputs_picks_other_outputs_of_the_same_network(tmp_path: Path) ->
     for bad, match in (([4], "not indices"), ([], "not indices"), ("quietest", "source_outputs")):
         with pytest.raises(ModelError, match=match):
             model.with_outputs(bad)
+
+
+def test_separator_outputs_come_back_at_the_mixture_level_and_polarity(tmp_path: Path) -> None:
+    """A scale-invariant loss leaves level and polarity arbitrary: the sources are put back to sum to the mixture."""
+    import torch.nn as nn
+
+    from sepkit.models import register_model
+    from sepkit.pretrained import ModelConfig, export_model
+
+    class InvertedQuiet(nn.Module):
+        """Two sources, 0.7 and 0.3 of the input, both at -0.2 times that: inverted and 14 dB low."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gain = nn.Parameter(torch.tensor([-0.14, -0.06]))
+
+        def forward(self, wav: torch.Tensor) -> torch.Tensor:
+            return self.gain[None, :, None] * wav[:, None]
+
+    register_model("test_inverted_quiet")(InvertedQuiet)
+    config = ModelConfig(arch="test_inverted_quiet", args={}, sample_rate=16000, task="separate", n_src=2)
+    model = sepkit.load(export_model(InvertedQuiet(), tmp_path / "inv", config), device="cpu")
+    x = 0.5 * torch.from_numpy(speechlike(1.0))
+    out = model.separate(x, 16000)
+    np.testing.assert_allclose(out.sum(0), x, atol=1e-4)
+    np.testing.assert_allclose(out[0] / 0.7, out[1] / 0.3, atol=1e-4)  # the balance between the sources stays
