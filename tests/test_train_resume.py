@@ -93,3 +93,19 @@ def test_killed_run_resumes_mid_epoch_on_the_same_curve(tmp_path: Path) -> None:
     wb = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for name in wa:
         torch.testing.assert_close(wb[name], wa[name], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_copied_run_folder_resumes_and_keeps_writing_last_ckpt(tmp_path: Path) -> None:
+    """Forking a run (copy its folder, resume the copy with other settings, as the CAE/MAE ablation does) must
+    keep last.ckpt current: had the copy written last-v1.ckpt, a second resume would restart from the fork."""
+    import shutil
+
+    with pytest.raises(Crash):
+        train(_config(tmp_path / "a"), callbacks=[CrashAt(7)])
+    shutil.copytree(tmp_path / "a", tmp_path / "fork")
+    with pytest.raises(Crash):
+        train(_config(tmp_path / "fork"), callbacks=[CrashAt(10)])
+    names = sorted(p.name for p in (tmp_path / "fork" / "checkpoints").iterdir())
+    assert not [n for n in names if "-v" in n], names
+    assert torch.load(tmp_path / "fork" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 9

@@ -145,6 +145,7 @@ def build_trainer(config: dict[str, Any], out: Path, callbacks: list[Callback]) 
             every_n_train_steps=int(ckpt["every_n_train_steps"]),
             save_last=True,
             auto_insert_metric_name=False,
+            enable_version_counter=False,  # a copied run folder resumes into its own last.ckpt, not last-v1.ckpt
         ),
     ]
     if lookup(config, "data.valid") is not None:
@@ -156,6 +157,7 @@ def build_trainer(config: dict[str, Any], out: Path, callbacks: list[Callback]) 
                 mode=ckpt["mode"],
                 save_top_k=1,
                 auto_insert_metric_name=False,
+                enable_version_counter=False,
             )
         )
     loggers = make_loggers(out, int(args["log_every_n_steps"]))
