@@ -10,7 +10,7 @@ import torch
 
 from data_fixtures import noise_corpus, speech_corpus
 from sepkit.data.corruption import Corruption, mu_law_round_trip, narrowband, random_colouring, stationary_noise
-from sepkit.data.mixing import NoisySpeechDataset
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset
 from sepkit.errors import ConfigError
 from sepkit.train.datasets import build_dataset
 
@@ -24,9 +24,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _dataset(corpus: dict[str, Path], **corrupt) -> NoisySpeechDataset:
-    return NoisySpeechDataset(
-        corpus["speech"], corpus["noise"], segment_seconds=1.0, length=12, seed=5, corrupt=Corruption(**corrupt)
-    )
+    options = MixingOptions(segment_seconds=1.0, length=12, seed=5, corrupt=Corruption(**corrupt))
+    return NoisySpeechDataset(corpus["speech"], corpus["noise"], options)
 
 
 def _band_power_db(x: np.ndarray, lo: float, hi: float) -> float:
@@ -117,7 +116,7 @@ def test_narrowband_items_have_narrowband_targets(corpus: dict[str, Path]) -> No
 
 
 def test_inactive_corruption_changes_no_item(corpus: dict[str, Path]) -> None:
-    plain = NoisySpeechDataset(corpus["speech"], corpus["noise"], segment_seconds=1.0, length=12, seed=5)
+    plain = NoisySpeechDataset(corpus["speech"], corpus["noise"], MixingOptions(segment_seconds=1.0, length=12, seed=5))
     off = _dataset(corpus)
     assert torch.equal(plain[3]["mixture"], off[3]["mixture"])
 
@@ -147,10 +146,10 @@ def test_noise_weights_share_draws_between_manifests_whatever_their_durations(
     args = dict(segment_seconds=0.5, length=200, seed=1)
 
     def share_from_short(**kw) -> float:
-        ds = NoisySpeechDataset(corpus["speech"], [long_pool, short_pool], **args, **kw)
+        ds = NoisySpeechDataset(corpus["speech"], [long_pool, short_pool], MixingOptions(**args, **kw))
         return float(np.mean(["short" in ds[i]["info"]["noise_file"] for i in range(200)]))
 
     assert share_from_short() < 0.15  # by duration: 1.5 s of 28.5 s
     assert 0.4 < share_from_short(noise_weights=[0.5, 0.5]) < 0.6
     with pytest.raises(ConfigError, match="noise_weights"):
-        NoisySpeechDataset(corpus["speech"], [long_pool, short_pool], noise_weights=[1.0], **args)
+        NoisySpeechDataset(corpus["speech"], [long_pool, short_pool], MixingOptions(noise_weights=[1.0], **args))

@@ -12,7 +12,7 @@ import torch
 from data_fixtures import noise_corpus, rir_corpus, speech_corpus, tone, write
 from sepkit.data.fixed_sets import FixedSetDataset, write_fixed_set
 from sepkit.data.manifest import read_mixture_manifest
-from sepkit.data.mixing import NoisySpeechDataset, SpeakerMixtureDataset
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset, SpeakerMixtureDataset
 from sepkit.errors import ManifestError, OutputError
 
 
@@ -30,12 +30,9 @@ def _enh(corpus: dict[str, Path]) -> NoisySpeechDataset:
     return NoisySpeechDataset(
         corpus["speech"],
         corpus["noise"],
-        rir_manifest=corpus["rir"],
-        reverb_prob=0.5,
-        segment_seconds=(0.5, 0.7),
-        split="test",
-        length=6,
-        seed=11,
+        MixingOptions(
+            rir_manifest=corpus["rir"], reverb_prob=0.5, segment_seconds=(0.5, 0.7), split="test", length=6, seed=11
+        ),
     )
 
 
@@ -77,7 +74,7 @@ def test_fixed_set_reads_back_the_same_items(tmp_path: Path, corpus: dict[str, P
 
 
 def test_fixed_set_survives_a_move_and_separation_layout(tmp_path: Path, corpus: dict[str, Path]) -> None:
-    ds = SpeakerMixtureDataset(corpus["speech"], n_src=2, segment_seconds=0.5, split="test", length=3)
+    ds = SpeakerMixtureDataset(corpus["speech"], MixingOptions(segment_seconds=0.5, split="test", length=3), n_src=2)
     folder = write_fixed_set(ds, tmp_path / "sep", 3).parent
     assert (folder / "s2" / "000002.wav").is_file() and not (folder / "noise").exists()
     moved = folder.rename(tmp_path / "moved")

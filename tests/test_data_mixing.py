@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from data_fixtures import noise_corpus, rir_corpus, speech_corpus, tone, write
 from sepkit.data.augment import Augmentation, early_rir, reverberate, speed_perturb
 from sepkit.data.manifest import file_entry
-from sepkit.data.mixing import NoisySpeechDataset, SpeakerMixtureDataset, rms, snr_db
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset, SpeakerMixtureDataset, rms, snr_db
 from sepkit.data.sources import AudioPool
 from sepkit.errors import ConfigError, ManifestError
 
@@ -30,7 +30,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _enh(corpus: dict[str, Path], **kw) -> NoisySpeechDataset:
     args = dict(segment_seconds=1.0, length=20, seed=3) | kw
-    return NoisySpeechDataset(corpus["speech"], corpus["noise"], **args)
+    return NoisySpeechDataset(corpus["speech"], corpus["noise"], MixingOptions(**args))
 
 
 def test_same_seed_and_index_give_identical_items(corpus: dict[str, Path]) -> None:
@@ -92,7 +92,7 @@ def test_reverberant_target_keeps_early_reflections(corpus: dict[str, Path]) -> 
 
 
 def test_speaker_mixtures_use_different_speakers(corpus: dict[str, Path]) -> None:
-    ds = SpeakerMixtureDataset(corpus["speech"], n_src=3, segment_seconds=1.0, length=30, seed=1)
+    ds = SpeakerMixtureDataset(corpus["speech"], MixingOptions(segment_seconds=1.0, length=30, seed=1), n_src=3)
     for i in range(30):
         item = ds[i]
         assert item["sources"].shape == (3, item["mixture"].shape[0])
@@ -107,9 +107,8 @@ def test_speaker_mixtures_use_different_speakers(corpus: dict[str, Path]) -> Non
 
 
 def test_noisy_speaker_mixture_and_collate(corpus: dict[str, Path]) -> None:
-    ds = SpeakerMixtureDataset(
-        corpus["speech"], n_src=2, noise_manifest=corpus["noise"], segment_seconds=0.5, length=4, snr_range=(5.0, 5.0)
-    )
+    options = MixingOptions(segment_seconds=0.5, length=4, snr_range=(5.0, 5.0))
+    ds = SpeakerMixtureDataset(corpus["speech"], options, n_src=2, noise_manifest=corpus["noise"])
     batch = next(iter(DataLoader(ds, batch_size=2)))
     assert batch["mixture"].shape == (2, 8000) and batch["sources"].shape == (2, 2, 8000)
     item = ds[1]
@@ -119,27 +118,27 @@ def test_noisy_speaker_mixture_and_collate(corpus: dict[str, Path]) -> None:
 def test_split_filter(tmp_path: Path) -> None:
     manifest = speech_corpus(tmp_path, speakers=3)  # speakers 0, 1, 2 in train, dev, test
     noise = noise_corpus(tmp_path / "n", split="dev")
-    ds = NoisySpeechDataset(manifest, noise, split="dev", segment_seconds=0.5, length=5)
+    ds = NoisySpeechDataset(manifest, noise, MixingOptions(split="dev", segment_seconds=0.5, length=5))
     assert {ds[i]["info"]["speakers"][0] for i in range(5)} == {"spk1"}
     with pytest.raises(ManifestError, match="split='test'"):
-        NoisySpeechDataset(manifest, noise, split="test")
+        NoisySpeechDataset(manifest, noise, MixingOptions(split="test"))
 
 
 def test_a_list_of_noise_manifests_is_one_pool_of_their_union(tmp_path: Path) -> None:
     speech = speech_corpus(tmp_path / "s", speakers=3)  # one speaker each in train, dev, test
     first, second = noise_corpus(tmp_path / "n1", files=2), noise_corpus(tmp_path / "n2", files=3)
-    ds = NoisySpeechDataset(speech, [first, str(second)], segment_seconds=0.5, length=40, seed=1)
+    ds = NoisySpeechDataset(speech, [first, str(second)], MixingOptions(segment_seconds=0.5, length=40, seed=1))
     assert len(ds.noise) == 5
     used = {Path(ds[i]["info"]["noise_file"]).parent.name for i in range(40)}
     assert used == {"n1", "n2"}  # both files' noises are drawn
     with pytest.raises(ManifestError, match=r"noise.jsonl \+ .*noise.jsonl: no entries with split='dev'"):
-        NoisySpeechDataset(speech, [first, second], split="dev")
+        NoisySpeechDataset(speech, [first, second], MixingOptions(split="dev"))
 
 
 def test_short_speech_is_padded_and_short_noise_looped(tmp_path: Path) -> None:
     speech = [file_entry(write(tmp_path / "s.wav", tone(0.3)), "train", "speech", "a")]
     noise = [file_entry(write(tmp_path / "n.wav", tone(0.25, freq=900)), "train", "noise")]
-    item = NoisySpeechDataset(speech, noise, segment_seconds=1.0, length=1)[0]
+    item = NoisySpeechDataset(speech, noise, MixingOptions(segment_seconds=1.0, length=1))[0]
     assert item["mixture"].shape == (16000,)
     assert (item["sources"][0] == 0).sum() >= 16000 - 4800 - 1  # 0.3 s of speech placed in 1 s
     assert (item["noise"].abs() > 0).float().mean() > 0.95  # noise covers the whole segment
@@ -172,7 +171,9 @@ def test_augmentation_is_reproducible(corpus: dict[str, Path]) -> None:
 
 def test_partial_overlap_draws_the_overlapping_share(corpus: dict[str, Path]) -> None:
     n = 16000
-    half = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=12, seed=2, overlap_range=(0.5, 0.5))
+    half = SpeakerMixtureDataset(
+        corpus["speech"], MixingOptions(segment_seconds=1.0, length=12, seed=2), overlap_range=(0.5, 0.5)
+    )
     lengths = set()
     for i in range(12):
         item = half[i]
@@ -191,10 +192,12 @@ def test_partial_overlap_draws_the_overlapping_share(corpus: dict[str, Path]) ->
         src_db = [20 * math.log10(rms(s[lo:hi])) for s, (lo, hi) in zip(item["sources"], ((a0, b0), (a1, b1)))]
         assert src_db[1] - src_db[0] == pytest.approx(float(g[1] - g[0]), abs=0.05)  # gains while talking
     assert len(lengths) > 3  # who talks longer varies
-    ranged = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=40, seed=2, overlap_range=(0.5, 1.0))
+    ranged = SpeakerMixtureDataset(
+        corpus["speech"], MixingOptions(segment_seconds=1.0, length=40, seed=2), overlap_range=(0.5, 1.0)
+    )
     shares = [(ranged[i]["info"]["active_stops"][0] - ranged[i]["info"]["active_starts"][1]) for i in range(40)]
     assert min(shares) >= 0.5 - 1e-4 and max(shares) <= 1.0 + 1e-4 and max(shares) - min(shares) > 0.3
-    full = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=4, seed=2)[0]["sources"]
+    full = SpeakerMixtureDataset(corpus["speech"], MixingOptions(segment_seconds=1.0, length=4, seed=2))[0]["sources"]
     assert (full[:, :800] != 0).any(-1).all() and (full[:, -800:] != 0).any(-1).all()  # default: full overlap
     with pytest.raises(ConfigError, match="overlap_range"):
         SpeakerMixtureDataset(corpus["speech"], n_src=3, overlap_range=(0.5, 1.0))
@@ -203,11 +206,8 @@ def test_partial_overlap_draws_the_overlapping_share(corpus: dict[str, Path]) ->
 def test_noise_on_a_share_of_speaker_mixtures(corpus: dict[str, Path]) -> None:
     ds = SpeakerMixtureDataset(
         corpus["speech"],
+        MixingOptions(segment_seconds=0.5, length=60, seed=5, snr_range=(10.0, 30.0)),
         noise_manifest=corpus["noise"],
-        segment_seconds=0.5,
-        length=60,
-        seed=5,
-        snr_range=(10.0, 30.0),
         noise_prob=0.3,
     )
     noisy = 0
@@ -224,19 +224,35 @@ def test_noise_on_a_share_of_speaker_mixtures(corpus: dict[str, Path]) -> None:
     batch = next(iter(DataLoader(ds, batch_size=6)))  # items with and without noise collate together
     assert batch["mixture"].shape == (6, 8000)
     quiet = SpeakerMixtureDataset(
-        corpus["speech"], noise_manifest=corpus["noise"], segment_seconds=0.5, length=10, noise_prob=0.0
+        corpus["speech"], MixingOptions(segment_seconds=0.5, length=10), noise_manifest=corpus["noise"], noise_prob=0.0
     )
     assert not any(quiet[i]["noise"].any() for i in range(10))
 
 
 def test_speed_perturbation_of_each_speaker(corpus: dict[str, Path]) -> None:
     factors = (0.95, 0.975, 1.0, 1.025, 1.05)
-    ds = SpeakerMixtureDataset(
-        corpus["speech"], segment_seconds=1.0, length=20, seed=7, augment=Augmentation(speed_factors=factors)
-    )
+    options = MixingOptions(segment_seconds=1.0, length=20, seed=7, augment=Augmentation(speed_factors=factors))
+    ds = SpeakerMixtureDataset(corpus["speech"], options)
     speeds = [s for i in range(20) for s in ds[i]["info"]["speeds"]]
     assert set(speeds) <= set(factors) and len(set(speeds)) >= 4
-    plain = SpeakerMixtureDataset(corpus["speech"], segment_seconds=1.0, length=20, seed=7)
+    plain = SpeakerMixtureDataset(corpus["speech"], MixingOptions(segment_seconds=1.0, length=20, seed=7))
     changed = next(i for i in range(20) if ds[i]["info"]["speeds"][0] != 1.0)
     assert ds[changed]["info"]["speech_files"][0] == plain[changed]["info"]["speech_files"][0]
     assert not torch.allclose(ds[changed]["sources"][0], plain[changed]["sources"][0], atol=1e-3)
+
+
+def test_a_config_section_gives_one_options_object_and_a_type_refuses_options_it_does_not_read(
+    corpus: dict[str, Path],
+) -> None:
+    from sepkit.data.corruption import Corruption
+    from sepkit.train.datasets import build_dataset
+
+    section = {"type": "speaker_mixture", "speech_manifest": str(corpus["speech"]), "n_src": 2}
+    ds = build_dataset({**section, "segment_seconds": 0.5, "length": 3, "snr_range": [0, 5]}, "data.train", 16000, 4)
+    assert ds.options == MixingOptions(segment_seconds=0.5, length=3, snr_range=[0, 5], seed=4)
+    with pytest.raises(ConfigError, match="unknown key 'corrupt' for type speaker_mixture"):
+        build_dataset({**section, "corrupt": {"clip_prob": 0.5}}, "data.train", 16000, 4)
+    with pytest.raises(TypeError, match="takes no option 'corrupt'"):
+        SpeakerMixtureDataset.make_options(corrupt=Corruption(clip_prob=0.5))
+    with pytest.raises(ValueError, match=r"does not read the option\(s\) noise_weights"):
+        SpeakerMixtureDataset(corpus["speech"], MixingOptions(noise_weights=[1.0]))

@@ -10,7 +10,7 @@ import pytest
 
 from data_fixtures import noise_corpus, tone, white, write
 from sepkit.data.manifest import file_entry, read_manifest, write_manifest
-from sepkit.data.mixing import NoisySpeechDataset
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset
 from sepkit.data.quality import RATING_KEYS, keep_at_least, rate_manifest
 from sepkit.errors import ManifestError
 
@@ -80,12 +80,12 @@ def test_speech_min_restricts_the_speech_a_dataset_draws(rated: tuple[Path, Path
     noise = noise_corpus(tmp_path / "noise")
     cut = max(e["dnsmos_bak"] for e in read_manifest(out) if Path(e["path"]).stem.startswith("noisy"))
     ds = NoisySpeechDataset(
-        out, noise, split="train", segment_seconds=1.0, length=8, speech_min={"dnsmos_bak": cut + 1e-3}
+        out, noise, MixingOptions(split="train", segment_seconds=1.0, length=8, speech_min={"dnsmos_bak": cut + 1e-3})
     )
     assert {Path(e["path"]).stem for e in ds.speech.entries} <= {"clean0", "clean1"}
     assert all(Path(p).stem.startswith("clean") for p in (ds[i]["info"]["speech_files"][0] for i in range(8)))
     with pytest.raises(ManifestError, match="none of the 4 entries"):
-        NoisySpeechDataset(out, noise, split="train", speech_min={"dnsmos_bak": 99.0})
+        NoisySpeechDataset(out, noise, MixingOptions(split="train", speech_min={"dnsmos_bak": 99.0}))
 
 
 def test_cli_rate_refuses_to_overwrite_its_input(rated: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,10 +47,12 @@ def pools(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], list[di
     return recordings, noise
 
 
-def _dataset(pools: tuple[list[dict], list[dict]], **kwargs: object) -> PremixtureDataset:
+def _dataset(
+    pools: tuple[list[dict], list[dict]], noise_split: str | None = None, **kwargs: object
+) -> PremixtureDataset:
     recordings, noise = pools
     args = {"sample_rate": 8000, "segment_seconds": 1.0, "length": 6, "split": "train", "seed": 3, **kwargs}
-    return PremixtureDataset(recordings, noise, **args)  # type: ignore[arg-type]
+    return PremixtureDataset(recordings, noise, PremixtureDataset.make_options(**args), noise_split=noise_split)
 
 
 def test_premixture_items_are_normalised_mixed_at_the_drawn_snr_and_reproducible(pools) -> None:
@@ -158,13 +160,14 @@ def test_with_clean_gives_the_same_crop_of_each_recordings_clean_version(pools, 
     for e in recordings:  # a "clean version" sample-aligned with the recording: half of it
         audio, rate = sf.read(e["path"], dtype="float32")
         twins.append({**e, "clean": str(_write(tmp_path / Path(e["path"]).name, 0.5 * audio, rate))})
-    data = PremixtureDataset(
-        twins, noise, sample_rate=8000, segment_seconds=1.0, length=6, split="train", seed=3, with_clean=True
-    )
+    options = PremixtureDataset.make_options(sample_rate=8000, segment_seconds=1.0, length=6, split="train", seed=3)
+    data = PremixtureDataset(twins, noise, options, with_clean=True)
     plain = _dataset(pools)
     for i in range(6):
         item = data[i]
         assert torch.allclose(item["sources"][0], plain[i]["sources"][0])  # the twin takes nothing from the draws
         assert torch.allclose(item["clean"], 0.5 * item["sources"][0], atol=2e-4)  # both 16-bit files
     with pytest.raises(ConfigError, match="no 'clean' path"):
-        PremixtureDataset(recordings, noise, sample_rate=8000, split="train", with_clean=True)
+        PremixtureDataset(
+            recordings, noise, PremixtureDataset.make_options(sample_rate=8000, split="train"), with_clean=True
+        )

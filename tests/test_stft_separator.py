@@ -98,7 +98,7 @@ def test_the_recipe_trains_on_its_data_switches(tmp_path: Path) -> None:
     from data_fixtures import noise_corpus, rir_corpus, speech_corpus
     from sepkit.cli.main import main
     from sepkit.data.fixed_sets import write_fixed_set
-    from sepkit.data.mixing import SpeakerMixtureDataset
+    from sepkit.data.mixing import MixingOptions, SpeakerMixtureDataset
 
     corpus = tmp_path / "corpus"
     manifests = corpus / "manifests"
@@ -110,7 +110,7 @@ def test_the_recipe_trains_on_its_data_switches(tmp_path: Path) -> None:
     ):
         (manifests / f"{name}.jsonl").write_text(made.read_text())
     write_fixed_set(
-        SpeakerMixtureDataset(manifests / "speech.jsonl", segment_seconds=0.5, length=2),
+        SpeakerMixtureDataset(manifests / "speech.jsonl", MixingOptions(segment_seconds=0.5, length=2)),
         corpus / "fixed" / "sep2_dev",
         2,
     )

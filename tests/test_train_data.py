@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from sepkit.cli.main import main
-from sepkit.data import NoisySpeechDataset, file_entry, write_fixed_set, write_manifest
+from sepkit.data import MixingOptions, NoisySpeechDataset, file_entry, write_fixed_set, write_manifest
 from sepkit.errors import ConfigError, ManifestError
 from sepkit.pretrained import read_card
 from sepkit.train.config import load_config
@@ -44,11 +44,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dev = NoisySpeechDataset(
         root / "speech.jsonl",
         root / "noise.jsonl",
-        sample_rate=RATE,
-        segment_seconds=1.0,
-        split="dev",
-        seed=7,
-        length=4,
+        MixingOptions(sample_rate=RATE, segment_seconds=1.0, split="dev", seed=7, length=4),
     )
     write_fixed_set(dev, root / "enh_dev", 4, split="dev")
     return root
@@ -85,7 +81,9 @@ def test_separate_on_random_crops_of_a_fixed_set_with_on_the_fly_validation(tmp_
 
     write_fixed_set(
         SpeakerMixtureDataset(
-            corpus / "speech.jsonl", n_src=2, sample_rate=RATE, segment_seconds=(1.2, 1.5), split="train", length=8
+            corpus / "speech.jsonl",
+            MixingOptions(sample_rate=RATE, segment_seconds=(1.2, 1.5), split="train", length=8),
+            n_src=2,
         ),
         fixed_train,
         8,

@@ -20,7 +20,14 @@ _EXPORTS = {
         "read_mixture_manifest",
         "write_manifest",
     ),
-    "sepkit.data.mixing": ("MixingDataset", "NoisySpeechDataset", "SpeakerMixtureDataset", "rms", "snr_db"),
+    "sepkit.data.mixing": (
+        "MixingDataset",
+        "MixingOptions",
+        "NoisySpeechDataset",
+        "SpeakerMixtureDataset",
+        "rms",
+        "snr_db",
+    ),
     # not the function prepare: once imported, the submodule sepkit.data.prepare holds that name
     "sepkit.data.prepare": ("PREPARERS", "PrepareOptions"),
     "sepkit.data.sources": ("AudioPool", "load_entries"),

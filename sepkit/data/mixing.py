@@ -20,6 +20,7 @@ import copy
 import math
 import os
 from collections import defaultdict
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -46,49 +47,79 @@ def snr_db(signal: torch.Tensor, noise: torch.Tensor) -> float:
     return 10 * math.log10(float(signal.double().pow(2).sum()) / float(noise.double().pow(2).sum()))
 
 
+@dataclass(frozen=True, kw_only=True)
+class MixingOptions:
+    """How an on-the-fly set draws and mixes: the keys its config section shares with the other mixing sets.
+
+    A config section's keys are these fields plus the set's own constructor arguments (the manifests,
+    ``n_src``, ...); ``build_dataset`` makes the options once (``MixingDataset.make_options``) and passes them.
+    Each dataset type reads some of the fields (``option_keys``) and refuses a value for the others.
+    """
+
+    sample_rate: int = 16000
+    segment_seconds: float | tuple[float, float] = 4.0  # one length, or a (min, max) range drawn per item
+    snr_range: tuple[float, float] = (-5.0, 20.0)  # dB, speech against noise
+    rir_manifest: ManifestLike | None = None
+    reverb_prob: float = 0.0  # share of reverberant items (needs rir_manifest)
+    level_range_db: tuple[float, float] = (-35.0, -15.0)  # RMS level of the mixture, dBFS
+    augment: Augmentation | None = None  # speed and EQ of the speech
+    noise_augment: Augmentation | None = None  # EQ of the noise
+    seed: int = 0
+    length: int | None = None  # items per epoch; default: one per speech file
+    split: str | None = None  # the manifests' split to draw from
+    cache: bool = False  # keep decoded files in memory
+    speech_min: dict[str, float] | None = None  # manifest fields speech files must reach, e.g. {"dnsmos_bak": 3.8}
+    corrupt: Corruption | None = None
+    noise_weights: list[float] | None = None  # each noise manifest's share of the noise draws
+
+
+OPTION_KEYS = tuple(f.name for f in fields(MixingOptions))
+
+
 class MixingDataset(Dataset):
     """Shared machinery: segment lengths, speech/noise/RIR draws, SNR, level and peak control."""
 
     n_src = 1
+    defaults = MixingOptions()  # the options of a config section that sets none
+    option_keys: tuple[str, ...] = OPTION_KEYS  # the options this type reads
+
+    @classmethod
+    def make_options(cls, **keys: Any) -> MixingOptions:
+        """This type's ``defaults`` with ``keys`` replaced; ``TypeError`` for an option it does not read."""
+        unknown = [k for k in keys if k not in cls.option_keys]
+        if unknown:
+            raise TypeError(f"{cls.__name__} takes no option {', '.join(map(repr, unknown))}")
+        return replace(cls.defaults, **keys)
 
     def __init__(
         self,
         speech_manifest: ManifestLike,
+        options: MixingOptions | None = None,
         *,
         noise_manifest: ManifestLike | None = None,
-        rir_manifest: ManifestLike | None = None,
-        sample_rate: int = 16000,
-        segment_seconds: float | tuple[float, float] = 4.0,
-        snr_range: tuple[float, float] = (-5.0, 20.0),
-        reverb_prob: float = 0.0,
-        level_range_db: tuple[float, float] = (-35.0, -15.0),
-        augment: Augmentation | None = None,
-        noise_augment: Augmentation | None = None,
-        seed: int = 0,
-        length: int | None = None,
-        split: str | None = None,
-        cache: bool = False,
-        speech_min: dict[str, float] | None = None,
-        corrupt: Corruption | None = None,
-        noise_weights: list[float] | None = None,
     ):
-        lo, hi = (segment_seconds, segment_seconds) if np.isscalar(segment_seconds) else segment_seconds
+        o = type(self).defaults if options is None else options
+        unread = [f.name for f in fields(o) if f.name not in self.option_keys and getattr(o, f.name) != f.default]
+        if unread:
+            raise ValueError(f"{type(self).__name__} does not read the option(s) {', '.join(unread)}")
+        lo, hi = (o.segment_seconds, o.segment_seconds) if np.isscalar(o.segment_seconds) else o.segment_seconds
         if not 0 < lo <= hi:
-            raise ConfigError(f"segment_seconds: need 0 < min <= max, got {segment_seconds!r}")
-        if reverb_prob > 0 and rir_manifest is None:
-            raise ConfigError(f"reverb_prob={reverb_prob} needs an rir_manifest")
-        self.sample_rate, self.seed, self.split, self.epoch = sample_rate, seed, split, 0
-        self.segment = (int(round(lo * sample_rate)), int(round(hi * sample_rate)))
-        self.snr_range, self.level_range_db, self.reverb_prob = snr_range, level_range_db, reverb_prob
-        self.augment, self.noise_augment = augment or Augmentation(), noise_augment or Augmentation()
-        self.corrupt = corrupt or Corruption()
-        self.speech = AudioPool(load_entries(speech_manifest, split, minimum=speech_min), sample_rate, cache)
+            raise ConfigError(f"segment_seconds: need 0 < min <= max, got {o.segment_seconds!r}")
+        if o.reverb_prob > 0 and o.rir_manifest is None:
+            raise ConfigError(f"reverb_prob={o.reverb_prob} needs an rir_manifest")
+        self.options = o
+        self.sample_rate, self.seed, self.split, self.epoch = o.sample_rate, o.seed, o.split, 0
+        self.segment = (int(round(lo * o.sample_rate)), int(round(hi * o.sample_rate)))
+        self.snr_range, self.level_range_db, self.reverb_prob = o.snr_range, o.level_range_db, o.reverb_prob
+        self.augment, self.noise_augment = o.augment or Augmentation(), o.noise_augment or Augmentation()
+        self.corrupt = o.corrupt or Corruption()
+        self.speech = AudioPool(load_entries(speech_manifest, o.split, minimum=o.speech_min), o.sample_rate, o.cache)
         self.noise = None
         if noise_manifest:
-            groups = _noise_groups(noise_manifest, split, noise_weights)
-            self.noise = AudioPool([e for entries, _ in groups for e in entries], sample_rate, cache)
-        self.rirs = AudioPool(load_entries(rir_manifest, split), sample_rate, cache) if rir_manifest else None
-        self.length = len(self.speech) if length is None else length
+            groups = _noise_groups(noise_manifest, o.split, o.noise_weights)
+            self.noise = AudioPool([e for entries, _ in groups for e in entries], o.sample_rate, o.cache)
+        self.rirs = AudioPool(load_entries(o.rir_manifest, o.split), o.sample_rate, o.cache) if o.rir_manifest else None
+        self.length = len(self.speech) if o.length is None else o.length
         if self.noise is not None:  # within a manifest, files are drawn in proportion to their duration
             self._noise_p = np.concatenate([share * _duration_shares(entries) for entries, share in groups])
 
@@ -261,44 +292,9 @@ class NoisySpeechDataset(MixingDataset):
     """Enhancement items: one speech source, optionally reverberated, plus noise at a random SNR."""
 
     def __init__(
-        self,
-        speech_manifest: ManifestLike,
-        noise_manifest: ManifestLike,
-        sample_rate: int = 16000,
-        segment_seconds: float | tuple[float, float] = 4.0,
-        snr_range: tuple[float, float] = (-5.0, 20.0),
-        rir_manifest: ManifestLike | None = None,
-        reverb_prob: float = 0.0,
-        level_range_db: tuple[float, float] = (-35.0, -15.0),
-        seed: int = 0,
-        length: int | None = None,
-        split: str | None = None,
-        augment: Augmentation | None = None,
-        noise_augment: Augmentation | None = None,
-        cache: bool = False,
-        speech_min: dict[str, float] | None = None,
-        corrupt: Corruption | None = None,
-        noise_weights: list[float] | None = None,
+        self, speech_manifest: ManifestLike, noise_manifest: ManifestLike, options: MixingOptions | None = None
     ):
-        super().__init__(
-            speech_manifest,
-            noise_manifest=noise_manifest,
-            rir_manifest=rir_manifest,
-            sample_rate=sample_rate,
-            segment_seconds=segment_seconds,
-            snr_range=snr_range,
-            reverb_prob=reverb_prob,
-            level_range_db=level_range_db,
-            augment=augment,
-            noise_augment=noise_augment,
-            seed=seed,
-            length=length,
-            split=split,
-            cache=cache,
-            speech_min=speech_min,
-            corrupt=corrupt,
-            noise_weights=noise_weights,
-        )
+        super().__init__(speech_manifest, options, noise_manifest=noise_manifest)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
@@ -345,45 +341,20 @@ class SpeakerMixtureDataset(MixingDataset):
     ``noise_prob`` adds noise (needs ``noise_manifest``) to that share of the mixtures only.
     """
 
+    option_keys = tuple(k for k in OPTION_KEYS if k not in ("corrupt", "noise_weights"))
+
     def __init__(
         self,
         speech_manifest: ManifestLike,
+        options: MixingOptions | None = None,
+        *,
         n_src: int = 2,
         noise_manifest: ManifestLike | None = None,
-        sample_rate: int = 16000,
-        segment_seconds: float | tuple[float, float] = 4.0,
-        snr_range: tuple[float, float] = (-5.0, 20.0),
         gain_range_db: tuple[float, float] = (-5.0, 5.0),
-        rir_manifest: ManifestLike | None = None,
-        reverb_prob: float = 0.0,
-        level_range_db: tuple[float, float] = (-35.0, -15.0),
-        seed: int = 0,
-        length: int | None = None,
-        split: str | None = None,
-        augment: Augmentation | None = None,
-        noise_augment: Augmentation | None = None,
-        cache: bool = False,
-        speech_min: dict[str, float] | None = None,
         overlap_range: tuple[float, float] | None = None,
         noise_prob: float = 1.0,
     ):
-        super().__init__(
-            speech_manifest,
-            noise_manifest=noise_manifest,
-            rir_manifest=rir_manifest,
-            sample_rate=sample_rate,
-            segment_seconds=segment_seconds,
-            snr_range=snr_range,
-            reverb_prob=reverb_prob,
-            level_range_db=level_range_db,
-            augment=augment,
-            noise_augment=noise_augment,
-            seed=seed,
-            length=length,
-            split=split,
-            cache=cache,
-            speech_min=speech_min,
-        )
+        super().__init__(speech_manifest, options, noise_manifest=noise_manifest)
         if overlap_range is not None and not (n_src == 2 and 0 < overlap_range[0] <= overlap_range[1] <= 1):
             raise ConfigError(f"overlap_range: needs n_src=2 and 0 < min <= max <= 1, got {overlap_range!r}")
         if not 0 <= noise_prob <= 1:
@@ -396,7 +367,7 @@ class SpeakerMixtureDataset(MixingDataset):
                 by_speaker[e["speaker"]].append(i)
         if len(by_speaker) < n_src:
             raise ManifestError(
-                f"{_name(speech_manifest)}: {len(by_speaker)} speaker(s) in split {split!r}, "
+                f"{_name(speech_manifest)}: {len(by_speaker)} speaker(s) in split {self.split!r}, "
                 f"need at least n_src={n_src} with a 'speaker' field"
             )
         self.speakers = sorted(by_speaker)

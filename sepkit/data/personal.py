@@ -26,8 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from sepkit.data.augment import Augmentation
-from sepkit.data.mixing import PEAK, MixingDataset, rms
+from sepkit.data.mixing import OPTION_KEYS, PEAK, MixingDataset, MixingOptions, rms
 from sepkit.data.sources import AudioPool, ManifestLike, load_entries
 from sepkit.errors import ConfigError
 
@@ -35,36 +34,24 @@ from sepkit.errors import ConfigError
 class PremixtureDataset(MixingDataset):
     """Crops of one speaker's noisy recordings (``recordings``) with noise from ``noise_manifest`` injected twice."""
 
+    # the papers' premixtures: 3 s crops at -25 dBFS, noise injected at -5..5 dB
+    defaults = MixingOptions(segment_seconds=3.0, snr_range=(-5.0, 5.0), level_range_db=(-25.0, -25.0))
+    # no reverberation, no corruption: the recordings already hold their room; the noise is one manifest's
+    option_keys = tuple(
+        k for k in OPTION_KEYS if k not in ("rir_manifest", "reverb_prob", "speech_min", "corrupt", "noise_weights")
+    )
+
     def __init__(
         self,
         recordings: ManifestLike,
         noise_manifest: ManifestLike,
-        sample_rate: int = 16000,
-        segment_seconds: float | tuple[float, float] = 3.0,
-        snr_range: tuple[float, float] = (-5.0, 5.0),
-        level_range_db: tuple[float, float] = (-25.0, -25.0),
-        seed: int = 0,
-        length: int | None = None,
-        split: str | None = None,
+        options: MixingOptions | None = None,
+        *,
         noise_split: str | None = None,
-        augment: Augmentation | None = None,
-        noise_augment: Augmentation | None = None,
-        cache: bool = False,
         with_clean: bool = False,
     ) -> None:
-        super().__init__(
-            recordings,
-            sample_rate=sample_rate,
-            segment_seconds=segment_seconds,
-            snr_range=snr_range,
-            level_range_db=level_range_db,
-            augment=augment,
-            noise_augment=noise_augment,
-            seed=seed,
-            length=length,
-            split=split,
-            cache=cache,
-        )
+        super().__init__(recordings, options)
+        sample_rate, cache = self.sample_rate, self.options.cache
         # The noise set has its own splits (a user's recordings and a shipped noise set share none).
         self.noise = AudioPool(load_entries(noise_manifest, noise_split), sample_rate, cache)
         durations = np.array([e["duration"] for e in self.noise.entries], dtype=np.float64)

@@ -27,7 +27,7 @@ import numpy as np
 from sepkit.audio.io import write_audio
 from sepkit.data.fixed_sets import write_fixed_set
 from sepkit.data.manifest import Entry, file_entry, write_manifest
-from sepkit.data.mixing import NoisySpeechDataset, rms
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset, rms
 from sepkit.data.sources import AudioPool
 from sepkit.data.splits import split_groups
 from sepkit.errors import ManifestError
@@ -75,15 +75,14 @@ def write_speaker_sets(
         held_out = [e for e in mine if e["split"] == split]
         if not held_out:
             raise ManifestError(f"speaker {speaker!r}: no {split} utterances (too few utterances to split)")
-        dataset = NoisySpeechDataset(
-            held_out,
-            test_noise,
+        mixing = MixingOptions(
             sample_rate=opts.sample_rate,
             segment_seconds=opts.segment_seconds,
             snr_range=opts.test_snr,
             seed=seed,
             length=n,
         )
+        dataset = NoisySpeechDataset(held_out, test_noise, mixing)
         written[split] = write_fixed_set(dataset, out / "fixed" / split, n, split=split, overwrite=True)
     return written
 

@@ -26,9 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sepkit.data.augment import Augmentation
 from sepkit.data.manifest import Entry
-from sepkit.data.mixing import MixingDataset, NoisySpeechDataset
+from sepkit.data.mixing import OPTION_KEYS, MixingDataset, MixingOptions, NoisySpeechDataset
 from sepkit.data.sources import ManifestLike
 from sepkit.errors import ConfigError
 
@@ -40,36 +39,13 @@ SILENT = 1e-8  # a noise signal with no sample above this is taken as absent
 class CleanSpeechDataset(NoisySpeechDataset):
     """Clean speech crops (optionally reverberant, early-reverberant target), no noise: a CAE's training data."""
 
-    def __init__(
-        self,
-        speech_manifest: ManifestLike,
-        sample_rate: int = 16000,
-        segment_seconds: float | tuple[float, float] = 4.0,
-        rir_manifest: ManifestLike | None = None,
-        reverb_prob: float = 0.0,
-        level_range_db: tuple[float, float] = (-35.0, -15.0),
-        seed: int = 0,
-        length: int | None = None,
-        split: str | None = None,
-        augment: Augmentation | None = None,
-        cache: bool = False,
-    ):
+    option_keys = tuple(  # clean speech: none of the noise options, nor speech_min
+        k for k in OPTION_KEYS if k not in ("snr_range", "noise_augment", "speech_min", "corrupt", "noise_weights")
+    )
+
+    def __init__(self, speech_manifest: ManifestLike, options: MixingOptions | None = None):
         # NoisySpeechDataset's items with no noise pool: its _add_noise returns zeros (SNR inf).
-        MixingDataset.__init__(
-            self,
-            speech_manifest,
-            noise_manifest=None,
-            rir_manifest=rir_manifest,
-            sample_rate=sample_rate,
-            segment_seconds=segment_seconds,
-            reverb_prob=reverb_prob,
-            level_range_db=level_range_db,
-            augment=augment,
-            seed=seed,
-            length=length,
-            split=split,
-            cache=cache,
-        )
+        MixingDataset.__init__(self, speech_manifest, options)
 
 
 def utterance_key(entry: Entry) -> str:

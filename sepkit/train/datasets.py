@@ -1,7 +1,9 @@
 """Build a dataset from a config section ``{type: ..., <arguments>}``: one factory for every paradigm.
 
 ``type`` picks the class (the on-the-fly mixers and the fixed-set reader from ``sepkit.data``,
-or the manifest-free ``synthetic`` set); every other key is passed to it as a keyword argument.
+or the manifest-free ``synthetic`` set); every other key is passed to it as a keyword argument,
+except that a mixing set's options (``sepkit.data.mixing.MixingOptions``: SNR, level, segment,
+augmentation, ...) are gathered into one ``options`` object first.
 ``sample_rate`` comes from the top level of the config and ``seed`` defaults to the run's seed
 (plus one for validation, so the two sets never share a mixture). Two keys are ours: on a
 ``fixed`` set, ``segment_seconds`` trains on random crops of that length (``RandomSegments``);
@@ -87,8 +89,10 @@ def build_dataset(spec: dict[str, Any], where: str, sample_rate: int, seed: int)
     if isinstance(args.get("corrupt"), dict):
         args["corrupt"] = _corruption(args["corrupt"], f"{where}.corrupt")
     cls = DATASETS[kind]()
-    accepted = inspect.signature(cls).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    option_keys = getattr(cls, "option_keys", ())  # the mixing sets: these keys make one MixingOptions
+    params = inspect.signature(cls).parameters
+    accepted = [k for k in params if k != "options"] + list(option_keys)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for key in args:
         if key not in accepted and not takes_any:
             raise ConfigError(f"{where}: unknown key {key!r} for type {kind} (known: {', '.join(accepted)})")
@@ -98,6 +102,8 @@ def build_dataset(spec: dict[str, Any], where: str, sample_rate: int, seed: int)
     if args.get("sample_rate", sample_rate) != sample_rate:
         raise ConfigError(f"{where}.sample_rate is {args['sample_rate']} but the run's sample_rate is {sample_rate}")
     try:
+        if option_keys:
+            args["options"] = cls.make_options(**{k: args.pop(k) for k in option_keys if k in args})
         dataset = cls(**args)
     except SepkitError:
         raise

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from sepkit.data.fixed_sets import write_fixed_set
-from sepkit.data.mixing import NoisySpeechDataset, SpeakerMixtureDataset
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset, SpeakerMixtureDataset
 
 SIZES = {"dev": 100, "test": 150}
 SEGMENT = (4.0, 6.0)
@@ -31,22 +31,21 @@ def build_fixed_sets(
             f"enh_{split}": lambda split=split, n=n, s=seed + 10 + offset: NoisySpeechDataset(
                 manifests["speech"],
                 manifests["noise"],
-                rir_manifest=manifests["rir"],
-                reverb_prob=0.3,
-                segment_seconds=SEGMENT,
-                snr_range=(-5.0, 20.0),
-                split=split,
-                seed=s,
-                length=n,
+                MixingOptions(
+                    rir_manifest=manifests["rir"],
+                    reverb_prob=0.3,
+                    segment_seconds=SEGMENT,
+                    snr_range=(-5.0, 20.0),
+                    split=split,
+                    seed=s,
+                    length=n,
+                ),
             ),
             f"sep2_{split}": lambda split=split, n=n, s=seed + 20 + offset: SpeakerMixtureDataset(
                 manifests["speech"],
+                MixingOptions(segment_seconds=SEGMENT, split=split, seed=s, length=n),
                 n_src=2,
-                segment_seconds=SEGMENT,
                 gain_range_db=(-5.0, 5.0),
-                split=split,
-                seed=s,
-                length=n,
             ),
         }
         stamp = _fingerprint(manifests, split, seed)
