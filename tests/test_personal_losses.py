@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sepkit.losses import neg_si_sdr, neg_snr
-from sepkit.losses.contrastive import contrast_penalty, contrastive_mixtures_loss
+from sepkit.losses.contrastive import ContrastiveOptions, contrast_penalty, contrastive_mixtures_loss
 from sepkit.losses.segmental import (
     DISTANCES,
     frames,
@@ -94,7 +94,8 @@ def test_contrastive_loss_terms() -> None:
     y1 = (p1 + 0.1 * torch.randn(4, 800, generator=g)).requires_grad_()
     y2 = (p2 + 0.1 * torch.randn(4, 800, generator=g)).requires_grad_()
     positive = torch.tensor([True, True, False, False])
-    t = contrastive_mixtures_loss(y1, y2, p1, p2, positive, neg_snr, lambda_pos=0.5, lambda_neg=2e-4, phi="sq")
+    opts = ContrastiveOptions(distance=neg_snr, lambda_pos=0.5, lambda_neg=2e-4, phi="sq")
+    t = contrastive_mixtures_loss(y1, y2, p1, p2, positive, opts)
     torch.testing.assert_close(t["signal"], 0.5 * (neg_snr(y1, p1) + neg_snr(y2, p2)))
     torch.testing.assert_close(t["positive"], neg_snr(y1, y2) * positive)
     torch.testing.assert_close(t["negative"], (neg_snr(p1, p2) - neg_snr(y1, y2)) ** 2 * ~positive)
@@ -105,7 +106,8 @@ def test_contrastive_loss_terms() -> None:
     assert contrast_penalty(a, b, "abs").tolist() == [1.0, 1.0] and contrast_penalty(a, b, "max").tolist() == [0.0, 1.0]
     # with weights: signal terms by each example's weights, positive by w1, negative by w1 * w2
     w1, w2 = torch.rand(4, 13, generator=g), torch.rand(4, 13, generator=g)
-    t = contrastive_mixtures_loss(y1, y2, p1, p2, positive, neg_snr, w1=w1, w2=w2, window=256, hop=64)
+    opts = ContrastiveOptions(distance=neg_snr, window=256, hop=64)
+    t = contrastive_mixtures_loss(y1, y2, p1, p2, positive, opts, w1, w2)
     torch.testing.assert_close(
         t["signal"],
         0.5 * (weighted_distance(y1, p1, neg_snr, w1, 256, 64) + weighted_distance(y2, p2, neg_snr, w2, 256, 64)),

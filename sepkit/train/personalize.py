@@ -45,7 +45,7 @@ import torchaudio
 
 from sepkit.data.personal import contrastive_pairs
 from sepkit.errors import ConfigError
-from sepkit.losses.contrastive import PHI, contrastive_mixtures_loss
+from sepkit.losses.contrastive import PHI, ContrastiveOptions, contrastive_mixtures_loss
 from sepkit.losses.segmental import (
     DISTANCES,
     PAPER_FRAMES_SECONDS,
@@ -133,6 +133,15 @@ class PersonalizeModule(SepkitModule):
                     f"personalize.purify.reduce: target needs an estimator that also estimates the "
                     f"speech (arch enhancer_snr), not {self.purify['model']}"
                 )
+        self.contrastive = ContrastiveOptions(  # method cm; the frame grid is final once the estimator is loaded
+            distance=self.distance,
+            lambda_pos=float(self.opts["lambda_pos"]),
+            lambda_neg=float(self.opts["lambda_neg"]),
+            phi=str(self.opts["phi"]),
+            window=self.window,
+            hop=self.hop,
+            reduce=self.reduce,
+        )
 
     def init_spec(self) -> InitSpec | None:
         """``personalize.init_from: X`` is ``init: {from: X, strict: true}``: all of the base's weights."""
@@ -237,22 +246,7 @@ class PersonalizeModule(SepkitModule):
         y1, y2 = self(torch.cat([pairs.x1, pairs.x2]))[:, 0].chunk(2)
         w2 = weights[pairs.second] if weights is not None else None
         p1, p2 = (pairs.p1, pairs.p2) if target is None else (target, target[pairs.second])
-        terms = contrastive_mixtures_loss(
-            y1,
-            y2,
-            p1,
-            p2,
-            pairs.positive,
-            self.distance,
-            float(self.opts["lambda_pos"]),
-            float(self.opts["lambda_neg"]),
-            str(self.opts["phi"]),
-            weights,
-            w2,
-            self.window,
-            self.hop,
-            self.reduce,
-        )
+        terms = contrastive_mixtures_loss(y1, y2, p1, p2, pairs.positive, self.contrastive, weights, w2)
         size = premixture.shape[0]
         for name in ("signal", "positive", "negative"):
             self.log(f"train/{name}", terms[name].mean(), batch_size=size)
