@@ -1,15 +1,18 @@
-"""What moves DNSMOS on a dev set: a trained fast_enhancer with its gain reshaped, and each system's output level.
+"""What moves DNSMOS on a dev set: a trained enhancer with its gain reshaped, and each system's output level.
 
-For every variant (JSON of ``fast_enhancer`` arguments the model is loaded with, ``sepkit.load(...,
-arch_args=...)``, e.g. ``'{"smooth_bins": 15, "smooth_frames": 6}'``) the dev mixtures are enhanced and scored on
-SI-SDR and DNSMOS twice: as written, and with every file scaled to -26 dBFS RMS first. DNSMOS is
-level-dependent, so the second reading compares systems at one level, as P.835 listening tests
+For every variant (JSON of architecture arguments without weights the model is loaded with,
+``sepkit.load(..., arch_args=...)``: for a ``fast_enhancer`` e.g. ``'{"smooth_bins": 15, "smooth_frames": 6}'``,
+for a ``filter_enhancer`` such as the shipped ``enhance-default`` e.g. ``'{"norm_tau": 2.0}'``) the dev mixtures
+are enhanced and scored on SI-SDR and DNSMOS twice: as written, and with every file scaled to -26 dBFS RMS first.
+DNSMOS is level-dependent, so the second reading compares systems at one level, as P.835 listening tests
 present speech. ``--baseline noisereduce`` runs that baseline (as ``sepkit evaluate`` does) and
 ``--system LABEL=DIR`` scores a folder of outputs (e.g. the clean references) the same way. Judge
 on dev only; the test set stays for the final table.
 
-    python recipes/enhance/dnsmos_probe.py --model enhance-default --mix DEV/mix --ref DEV/s1 \
+    python recipes/enhance/dnsmos_probe.py --model FAST_ENHANCER --mix DEV/mix --ref DEV/s1 \
         --variant '{}' --variant '{"smooth_bins": 15, "smooth_frames": 6}' --baseline noisereduce --system reference=DEV/s1
+
+``FAST_ENHANCER``: a ``fast_enhancer`` model (shipped name or export folder), e.g. the stage-2 model of the README.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def _score(outputs: list[np.ndarray], refs: list[np.ndarray], rate: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="shipped name or export folder of a fast_enhancer")
+    parser.add_argument("--model", required=True, help="shipped name or export folder of an enhancer")
     parser.add_argument("--mix", type=Path, required=True)
     parser.add_argument("--ref", type=Path, required=True)
     parser.add_argument("--variant", action="append", default=[], help="JSON of model arguments (repeatable)")
