@@ -141,11 +141,9 @@ def save_before_after(path: Path, before: Path, after: Sequence[Path]) -> Path:
 
 __all__ = [
     "Spectrogram",
-    "draw_spectrogram",
     "plot_path",
     "save_before_after",
     "save_figure",
-    "save_spectrograms",
     "shared_limits",
     "spectrogram",
     "spectrogram_figure",

@@ -183,11 +183,6 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def state_dict_size_bytes(model_dir: Path) -> int:
-    """Size of the weights file on disk."""
-    return (model_dir / WEIGHTS_FILE).stat().st_size
-
-
 __all__ = [
     "ModelConfig",
     "export_model",

@@ -10,28 +10,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "sepkit.data.augment": ("Augmentation", "apply_eq", "early_rir", "reverberate", "speed_perturb"),
+    "sepkit.data.augment": ("Augmentation",),
     "sepkit.data.fixed_sets": ("FixedSetDataset", "write_fixed_set"),
-    "sepkit.data.manifest": (
-        "KINDS",
-        "SPLITS",
-        "file_entry",
-        "read_manifest",
-        "read_mixture_manifest",
-        "write_manifest",
-    ),
-    "sepkit.data.mixing": (
-        "MixingDataset",
-        "MixingOptions",
-        "NoisySpeechDataset",
-        "SpeakerMixtureDataset",
-        "rms",
-        "snr_db",
-    ),
-    # not the function prepare: once imported, the submodule sepkit.data.prepare holds that name
-    "sepkit.data.prepare": ("PREPARERS", "PrepareOptions"),
-    "sepkit.data.sources": ("AudioPool", "load_entries"),
-    "sepkit.data.splits": ("split_groups",),
+    "sepkit.data.manifest": ("file_entry", "read_manifest", "read_mixture_manifest", "write_manifest"),
+    "sepkit.data.mixing": ("MixingDataset", "MixingOptions", "NoisySpeechDataset", "SpeakerMixtureDataset"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -244,4 +244,4 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
 
 
-__all__ = ["check_request", "chosen_files", "improvement_figure", "is_report", "write_report"]
+__all__ = ["check_request", "chosen_files", "write_report"]

@@ -1,12 +1,10 @@
 """Inference engine: chunking, overlap-add, streaming resampling, output limiting, device handling."""
 
-from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
-from sepkit.inference.limiter import PeakLimiter
+from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream
 from sepkit.inference.overlap_add import StreamingOverlapAdd, chunk_starts, chunk_window, guard_samples
 
 __all__ = [
     "InferenceSettings",
-    "PeakLimiter",
     "StreamingOverlapAdd",
     "chunk_starts",
     "chunk_window",
@@ -14,5 +12,4 @@ __all__ = [
     "model_runner",
     "process_array",
     "process_stream",
-    "resolve_device",
 ]

@@ -228,4 +228,4 @@ def stream_blocks(stream: AudioStream, audio: np.ndarray, block: int) -> np.ndar
     return np.concatenate([stream.process(audio[..., :0]), *stream_signal(stream, blocks)], axis=-1)
 
 
-__all__ = ["AudioStream", "FrameStepper", "can_stream", "check_streamable", "stream_blocks", "stream_signal"]
+__all__ = ["AudioStream", "can_stream", "stream_blocks", "stream_signal"]

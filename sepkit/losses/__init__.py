@@ -10,7 +10,7 @@ from sepkit.losses.criteria import (
     pairwise_thresholded_snr,
     thresholded_snr,
 )
-from sepkit.losses.mixit import mixit_assignment, mixit_loss, mixture_consistency, remix
+from sepkit.losses.mixit import mixit_assignment, mixit_loss, mixture_consistency
 from sepkit.losses.pit import assignment_table, best_assignment, pit_loss, reorder
 from sepkit.losses.stft import CompressedSpectrumLoss, MultiResolutionSTFTLoss
 from sepkit.losses.vae import (
@@ -45,7 +45,6 @@ __all__ = [
     "pairwise_thresholded_snr",
     "pit_loss",
     "reconstruction_loss",
-    "remix",
     "reorder",
     "silence_loss",
     "thresholded_snr",

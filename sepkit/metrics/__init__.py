@@ -10,13 +10,12 @@ from sepkit.metrics._common import MetricWarning
 from sepkit.metrics.nonintrusive import dnsmos
 from sepkit.metrics.intrusive import estoi, pesq, sdr, stoi
 from sepkit.metrics.matching import best_permutation, pairwise_scores
-from sepkit.metrics.pairing import pair_folders, sources
-from sepkit.metrics.registry import METRICS, Metric, get_metrics, metric_columns
-from sepkit.metrics.scoring import ScorePair, Scores, score_pair, score_pairs, score_signals, summarize
+from sepkit.metrics.pairing import pair_folders
+from sepkit.metrics.registry import Metric, get_metrics, metric_columns
+from sepkit.metrics.scoring import ScorePair, Scores, score_pairs, score_signals
 from sepkit.metrics.sisdr import si_sdr, si_sdr_torch
 
 __all__ = [
-    "METRICS",
     "Metric",
     "MetricWarning",
     "ScorePair",
@@ -29,13 +28,10 @@ __all__ = [
     "pair_folders",
     "pairwise_scores",
     "pesq",
-    "score_pair",
     "score_pairs",
     "score_signals",
     "sdr",
     "si_sdr",
     "si_sdr_torch",
-    "sources",
     "stoi",
-    "summarize",
 ]

@@ -1,9 +1,9 @@
 """Model registry and architectures (waveform in, ``n_src`` waveforms out)."""
 
-from sepkit.models.base import SeparationModel, fit_length
+from sepkit.models.base import SeparationModel
 from sepkit.models.registry import available_models, build_model, register_model
 
-__all__ = ["SeparationModel", "available_models", "build_model", "fit_length", "register_model"]
+__all__ = ["SeparationModel", "available_models", "build_model", "register_model"]
 
 # Importing the architectures registers them (heavy libraries load only when a model is built).
 from sepkit.models import asteroid_models, cae_mae, fast_enhancer, filter_enhancer, sepformer, snr_estimator  # noqa: E402,F401

@@ -8,9 +8,3 @@
 - ``frontend``: ``SslFrontEnd``, an exported encoder as a frozen or fine-tuned feature branch
   with a learned mix of layers; used by the ``ssl_masker`` and ``ssl_blstm`` models.
 """
-
-from sepkit.ssl.encoder import FeatureEncoder, SslEncoder
-from sepkit.ssl.frontend import SslFrontEnd
-from sepkit.ssl.load import load_encoder
-
-__all__ = ["FeatureEncoder", "SslEncoder", "SslFrontEnd", "load_encoder"]

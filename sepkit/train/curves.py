@@ -121,4 +121,4 @@ def _number(text: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-__all__ = ["CURVES", "curves_figure", "plot_curves", "read_logged"]
+__all__ = ["CURVES", "plot_curves", "read_logged"]
