@@ -38,7 +38,7 @@ from sepkit.errors import ConfigError
 from sepkit.losses import cycle_terms, kl_unit_variance, reconstruction_loss, silence_loss
 from sepkit.models.cae_mae import CaeMae
 from sepkit.train.config import section
-from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.module import TrainingModule, register_paradigm
 
 SCHEDULES = ("staged", "joint")
 STAGES = {"joint": 0, "cae": 1, "mae": 2, "cycle": 3}  # logged as train/stage
@@ -75,7 +75,7 @@ def stage_at(step: int, schedule: str, cae_steps: int, mae_steps: int, cycle: bo
 
 
 @register_paradigm("cae_mae")
-class CaeMaeModule(SepkitModule):
+class CaeMaeModule(TrainingModule):
     """Staged or joint CAE/MAE training on unpaired clean and noisy clips (module doc)."""
 
     batch_keys = ("mixture", "clean", "noise_only")  # an unpaired item: no reference of the noisy clip

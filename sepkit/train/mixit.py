@@ -41,7 +41,7 @@ from sepkit.losses import (
 from sepkit.losses.criteria import EPS
 from sepkit.train.config import lookup, section
 from sepkit.train.export import SOURCE_OUTPUTS_KEY
-from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.module import TrainingModule, register_paradigm
 
 MIXIT_KEYS: dict[str, Any] = {
     "snr_max": 30.0,  # τ = 10^(-snr_max/10) in the thresholded SNR
@@ -73,7 +73,7 @@ def fixed_set_scores(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 @register_paradigm("mixit")
-class MixITModule(SepkitModule):
+class MixITModule(TrainingModule):
     """MixIT on mixtures of two mixtures, optionally with supervised PIT steps; picks source outputs at validation."""
 
     selects_outputs = True

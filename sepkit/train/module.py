@@ -1,6 +1,6 @@
 """What every training paradigm shares: the network, the optimiser and schedule, and validation.
 
-A paradigm (supervised PIT, MixIT, ...) subclasses ``SepkitModule``, adds its ``training_step``
+A paradigm (supervised PIT, MixIT, ...) subclasses ``TrainingModule``, adds its ``training_step``
 and, where its objective differs, ``validation_loss``; it registers itself by name so that a
 config's ``paradigm:`` picks it. Validation is the same for all: estimates are matched to the
 references by the best permutation of SI-SDR (so models with extra outputs work too), and
@@ -36,7 +36,7 @@ BUILTIN_PARADIGMS = {
     "snr_estimator": "sepkit.train.snr_estimator",
     "ssl": "sepkit.train.ssl",
 }
-PARADIGMS: dict[str, type["SepkitModule"]] = {}
+PARADIGMS: dict[str, type["TrainingModule"]] = {}
 
 OPTIM_KEYS: dict[str, Any] = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "scheduler": {}}
 SCHEDULER_KEYS: dict[str, Any] = {
@@ -53,17 +53,17 @@ SCHEDULER_KEYS: dict[str, Any] = {
 VALIDATION_KEYS: dict[str, Any] = {"metric_items": 4, "metrics": ["pesq", "estoi"]}
 
 
-def register_paradigm(name: str) -> Callable[[type["SepkitModule"]], type["SepkitModule"]]:
+def register_paradigm(name: str) -> Callable[[type["TrainingModule"]], type["TrainingModule"]]:
     """Class decorator: make a paradigm selectable as ``paradigm: <name>`` in a config."""
 
-    def decorate(cls: type["SepkitModule"]) -> type["SepkitModule"]:
+    def decorate(cls: type["TrainingModule"]) -> type["TrainingModule"]:
         PARADIGMS[name] = cls
         return cls
 
     return decorate
 
 
-def paradigm_class(name: str) -> type["SepkitModule"]:
+def paradigm_class(name: str) -> type["TrainingModule"]:
     """The LightningModule class registered as ``name``; ``ConfigError`` for an unknown one."""
     if name not in PARADIGMS and name in BUILTIN_PARADIGMS:
         importlib.import_module(BUILTIN_PARADIGMS[name])
@@ -102,7 +102,7 @@ def output_count(net: torch.nn.Module) -> int:
     return int(getattr(net, "n_src", 1))
 
 
-class SepkitModule(pl.LightningModule):
+class TrainingModule(pl.LightningModule):
     """Base LightningModule: holds ``net`` and the resolved config; paradigms add ``training_step``.
 
     The batch contract: a batch is a dict of stacked items, and a paradigm declares the keys its

@@ -59,7 +59,7 @@ from sepkit.losses.segmental import (
 )
 from sepkit.pretrained import load_network
 from sepkit.train.config import lookup, section
-from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.module import TrainingModule, register_paradigm
 from sepkit.train.warm_start import InitSpec, keyed_init_spec
 
 METHODS = ("pseudose", "cm")
@@ -85,7 +85,7 @@ PURIFY_KEYS: dict[str, Any] = {
 
 
 @register_paradigm("personalize")
-class PersonalizeModule(SepkitModule):
+class PersonalizeModule(TrainingModule):
     """PseudoSE or contrastive mixtures on premixtures, optionally purification-weighted and warm-started."""
 
     def __init__(self, config: dict[str, Any]) -> None:

@@ -35,7 +35,7 @@ from sepkit.train.callbacks import RestoreRNG, RunRecord, TrainingCurves
 from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.datamodule import TrainingData
 from sepkit.train.export import export_checkpoint, export_dir, load_checkpoint
-from sepkit.train.module import SepkitModule, paradigm_class
+from sepkit.train.module import TrainingModule, paradigm_class
 from sepkit.train.warm_start import apply_init
 
 BEST = "best"  # checkpoints/best.ckpt: the exported one
@@ -94,7 +94,7 @@ def train(config: dict[str, Any], resume: bool = True, command: str = "", callba
     return export_dir(config)
 
 
-def check_data(module: SepkitModule, data: TrainingData) -> None:
+def check_data(module: TrainingModule, data: TrainingData) -> None:
     """Check one training (and validation) item against what the paradigm reads, before any compute is spent."""
     paradigm = module.config.get("paradigm") or "supervised"
     for where, dataset in (("data.train", data.train_set), ("data.valid", data.valid_set)):

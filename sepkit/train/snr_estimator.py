@@ -20,7 +20,7 @@ import torch
 from sepkit.errors import ConfigError
 from sepkit.losses.segmental import estimate_errors, segmental_snr
 from sepkit.train.config import section
-from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.module import TrainingModule, register_paradigm
 from sepkit.train.warm_start import InitSpec, keyed_init_spec
 
 SNR_KEYS: dict[str, Any] = {
@@ -40,7 +40,7 @@ def speech_and_noise(item: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @register_paradigm("snr_estimator")
-class SnrEstimatorModule(SepkitModule):
+class SnrEstimatorModule(TrainingModule):
     """MSE regression of the per-frame SNR (dB) of noisy speech whose speech and noise are known."""
 
     def __init__(self, config: dict[str, Any]) -> None:

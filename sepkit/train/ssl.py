@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from sepkit.errors import ConfigError
 from sepkit.train.config import section
-from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.module import TrainingModule, register_paradigm
 
 OBJECTIVES = ("wav2vec2", "hubert", "tera")
 SSL_KEYS: dict[str, Any] = {"objective": "wav2vec2", "wav2vec2": {}, "hubert": {}, "tera": {}}
@@ -81,7 +81,7 @@ def build_objective(name: str, opts: dict[str, Any], encoder: nn.Module) -> nn.M
 
 
 @register_paradigm("ssl")
-class SslModule(SepkitModule):
+class SslModule(TrainingModule):
     """Pretrains ``net`` (an SSL encoder) with the objective ``ssl.objective`` names (module doc)."""
 
     batch_keys = valid_keys = ("mixture",)  # unlabelled audio: no references are read

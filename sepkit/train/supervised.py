@@ -28,7 +28,7 @@ from sepkit.losses import (
     reorder,
 )
 from sepkit.train.config import section
-from sepkit.train.module import SepkitModule, register_paradigm
+from sepkit.train.module import TrainingModule, register_paradigm
 from sepkit.train.switching import PermutationRecord, Record, append_csv
 
 CRITERIA = {"si_sdr": pairwise_neg_si_sdr, "snr": pairwise_neg_snr, "sd_sdr": pairwise_neg_sd_sdr}
@@ -46,7 +46,7 @@ _RECORD_KEY = "sepkit_permutations"
 
 
 @register_paradigm("supervised")
-class SupervisedModule(SepkitModule):
+class SupervisedModule(TrainingModule):
     """PIT for K > 1 outputs, plain enhancement loss for K = 1; both with an optional MR-STFT term."""
 
     def __init__(self, config: dict[str, Any]) -> None:

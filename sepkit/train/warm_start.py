@@ -12,7 +12,7 @@ e.g. ``fast_enhancer``) takes all its weights mapped by frequency; any other has
 source's rate, and ``run_rate`` says so before a run is configured.
 
 Paradigms whose configs named their source elsewhere map those keys onto this one path
-(``SepkitModule.init_spec``: ``personalize.init_from``, ``snr_estimator.enhancer_from``); the spine
+(``TrainingModule.init_spec``: ``personalize.init_from``, ``snr_estimator.enhancer_from``); the spine
 applies the result once, before training starts (not on resume), and writes ``init.json``.
 """
 
