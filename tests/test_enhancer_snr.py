@@ -15,7 +15,7 @@ from sepkit.losses.segmental import segmental_snr
 from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig, export_model, load_network
 from sepkit.train.config import load_config
-from sepkit.train.snr_estimator import SnrEstimatorModule
+from sepkit.train.snr_estimator_module import SnrEstimatorModule
 from sepkit.train.warm_start import InitSpec, apply_init
 
 TINY = Path(__file__).resolve().parent.parent / "recipes" / "snr_estimator" / "tiny.yaml"

@@ -18,7 +18,7 @@ from sepkit.evaluation.snr_estimation import frame_errors, recording_errors
 from sepkit.models import build_model
 from sepkit.pretrained import load_network, read_card
 from sepkit.train.config import load_config
-from sepkit.train.snr_estimator import SnrEstimatorModule
+from sepkit.train.snr_estimator_module import SnrEstimatorModule
 
 TINY = Path(__file__).resolve().parent.parent / "recipes" / "snr_estimator" / "tiny.yaml"
 

@@ -18,7 +18,7 @@ from sepkit.losses.segmental import estimate_errors, segmental_snr
 from sepkit.pretrained import load_network
 from sepkit.train.config import load_config
 from sepkit.train.datasets import build_dataset
-from sepkit.train.snr_estimator import speech_and_noise
+from sepkit.train.snr_estimator_module import speech_and_noise
 
 
 def frame_errors(model_dir: str, config_path: Path, items: int) -> dict[str, float]:

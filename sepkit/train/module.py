@@ -33,7 +33,7 @@ BUILTIN_PARADIGMS = {
     "mixit": "sepkit.train.mixit",
     "cae_mae": "sepkit.train.cae_mae",
     "personalize": "sepkit.train.personalize",
-    "snr_estimator": "sepkit.train.snr_estimator",
+    "snr_estimator": "sepkit.train.snr_estimator_module",
     "ssl": "sepkit.train.ssl",
 }
 PARADIGMS: dict[str, type["TrainingModule"]] = {}
