@@ -19,7 +19,7 @@ from sepkit.models import build_model
 from sepkit.models.fast_enhancer import FastEnhancer
 from sepkit.models.snr_estimator import SnrEstimator
 from sepkit.pretrained import ModelConfig, export_model, load_network, read_card
-from sepkit.train.personal_job import PersonalizeOptions, personalize
+from sepkit.train.personalize_job import PersonalizeOptions, personalize
 from sepkit_fixtures import speechlike
 
 BASE_ARGS = {"n_fft": 128, "hop": 32, "hidden": 16, "layers": 1}

@@ -79,8 +79,8 @@ def personalize(
 ) -> None:
     """Personalise an enhancer to one speaker from their noisy recordings alone (PseudoSE or contrastive
     mixtures, optionally with data purification). Rerunning the same command resumes a stopped run."""
-    from sepkit.train.personal_job import PersonalizeOptions
-    from sepkit.train.personal_job import personalize as run
+    from sepkit.train.personalize_job import PersonalizeOptions
+    from sepkit.train.personalize_job import personalize as run
 
     opts = PersonalizeOptions(
         noisy_dir=noisy_dir,

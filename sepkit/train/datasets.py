@@ -40,7 +40,7 @@ def _fixed() -> Callable[..., Dataset]:
 
 
 def _premixtures() -> Callable[..., Dataset]:
-    from sepkit.data.personal import PremixtureDataset
+    from sepkit.data.premixtures import PremixtureDataset
 
     return PremixtureDataset
 

@@ -5,7 +5,7 @@ One paradigm, three ideas, chosen in the ``personalize:`` section:
 - ``method: pseudose``: the network learns f(p + n) ≈ p, where p is a premixture (a crop of the
   user's own noisy recording) and n noise injected from a noise set. The distance D is
   ``personalize.distance``: negative SNR (JSTSP, the default), SD-SDR (2020), SI-SDR or MSE (2021).
-- ``method: cm``: contrastive mixtures. Each batch becomes pairs (``sepkit.data.personal``):
+- ``method: cm``: contrastive mixtures. Each batch becomes pairs (``sepkit.data.premixtures``):
   positives share a premixture under two injected noises, negatives are two premixtures under
   one injected noise; the loss (``sepkit.losses.contrastive``) adds to PseudoSE's signal terms
   λ_p·D(y1, y2) on positives and λ_n·Φ(D(y1, y2), D(p1, p2)) on negatives.
@@ -31,8 +31,9 @@ fine-tuning: the recipes' upper bound.
 
 Validation is the spine's: SI-SDRi of the output against ``sources``. On a fixed set of the
 speaker's held-out utterances with clean references that is the method's real score (the
-recipes); on held-out premixtures with injected noise (``sepkit personalize``, where no clean
-speech exists) it measures the PseudoSE task itself. ``val/loss`` is D without weights.
+recipes); on held-out premixtures with injected noise (``sepkit personalize``, which runs this
+paradigm through ``sepkit.train.personalize_job``, where no clean speech exists) it measures the
+PseudoSE task itself. ``val/loss`` is D without weights.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import torch
 import torch.nn as nn
 import torchaudio
 
-from sepkit.data.personal import contrastive_pairs
+from sepkit.data.premixtures import contrastive_pairs
 from sepkit.errors import ConfigError
 from sepkit.losses.contrastive import PHI, ContrastiveOptions, contrastive_mixtures_loss
 from sepkit.losses.segmental import (

@@ -6,9 +6,10 @@
    rebuilt at that rate when its architecture can be (``fast_enhancer``: same window and hop in
    seconds, weights mapped by frequency); otherwise the base's rate, to which the recordings are
    resampled and at which the model then runs (the inference engine resamples for it).
-3. Write a training config (paradigm ``personalize``) and the manifests into ``OUT/training``,
-   train with the shared spine (checkpoints there; the same command again resumes), and export
-   the best checkpoint into ``OUT`` itself, so ``OUT`` is a model folder.
+3. Write a training config (paradigm ``personalize``, ``sepkit.train.personalize``) and the
+   manifests into ``OUT/training``, train with the shared spine (checkpoints there; the same
+   command again resumes), and export the best checkpoint into ``OUT`` itself, so ``OUT`` is a
+   model folder.
 
 No clean speech exists here, so validation is the PseudoSE task on the held-out recordings:
 SI-SDRi of f(p + n) against p for premixtures p of recordings training never saw.
@@ -70,7 +71,7 @@ def personalize(opts: PersonalizeOptions, command: str = "", callbacks: Sequence
     train(
         config,
         resume=True,
-        command=command or "(Python API: sepkit.train.personal_job.personalize)",
+        command=command or "(Python API: sepkit.train.personalize_job.personalize)",
         callbacks=callbacks,
     )
     return opts.out

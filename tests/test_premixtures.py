@@ -13,7 +13,7 @@ import torch
 
 from sepkit.data.manifest import file_entry, read_manifest, read_mixture_manifest
 from sepkit.data.mixing import rms
-from sepkit.data.personal import PremixtureDataset, contrastive_pairs
+from sepkit.data.premixtures import PremixtureDataset, contrastive_pairs
 from sepkit.data.recordings import native_rate, scan_recordings, total_seconds
 from sepkit.data.speaker_sets import SpeakerSetOptions, write_speaker_sets
 from sepkit.errors import ConfigError
