@@ -75,7 +75,14 @@ def test_padding_modes_differ_at_the_edges_only() -> None:
 
 @pytest.mark.parametrize(
     "arch, args",
-    [("fast_enhancer", {}), ("filter_enhancer", {}), ("stft_separator", {}), ("cae_mae", {}), ("enhancer_snr", {})],
+    [
+        ("fast_enhancer", {}),
+        ("filter_enhancer", {}),
+        ("stft_separator", {}),
+        ("cae_mae", {}),
+        ("enhancer_snr", {}),
+        ("snr_estimator", {}),
+    ],
 )
 def test_models_on_the_front_end_save_no_window(arch: str, args: dict) -> None:
     net = build_model(arch, **args)

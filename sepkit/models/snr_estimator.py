@@ -2,11 +2,11 @@
 
 Sivaraman & Kim's purification (``docs/methods.md`` section 4) weights a personalisation loss frame by
 frame with ``sigmoid(SNR̂_t)``, where a separate network estimates how clean each frame of a
-noisy recording is. This is that network: |STFT| (Hann, 1024/256 at 16 kHz by default) -> log
-power minus its mean over the whole input (so a gain on the input changes nothing) -> per-bin
-affine -> GRU -> Linear -> SNR in dB per frame. Frame t covers the same samples as frame t of
-``sepkit.losses.segmental.frames`` with the same window and hop (centred, zero padded), so
-estimates line up with segmental losses and with the segmental SNR it is trained on.
+noisy recording is. This is that network: |STFT| (``sepkit.audio.stft``; Hann, 1024/256 at 16 kHz
+by default) -> log power minus its mean over the whole input (so a gain on the input changes
+nothing) -> per-bin affine -> GRU -> Linear -> SNR in dB per frame. Frame t covers the same samples
+as frame t of ``sepkit.losses.segmental.frames`` with the same window and hop (centred, zero
+padded), so estimates line up with segmental losses and with the segmental SNR it is trained on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from sepkit.audio.stft import add_window, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.models.registry import register_model
 
@@ -57,7 +58,7 @@ class SnrEstimator(FrameSnrModel):
             raise ModelError("snr_estimator: sample_rate, n_fft, hidden, layers must be positive and 0 < hop <= n_fft")
         self.sample_rate, self.n_fft, self.hop = int(sample_rate), int(n_fft), int(hop)
         n_freqs = self.n_fft // 2 + 1
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        add_window(self, self.n_fft, "hann")
         self.feat_scale = nn.Parameter(torch.full((n_freqs,), 0.1))
         self.feat_bias = nn.Parameter(torch.zeros(n_freqs))
         self.gru = nn.GRU(n_freqs, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional)
@@ -65,10 +66,7 @@ class SnrEstimator(FrameSnrModel):
 
     def features(self, wav: torch.Tensor) -> torch.Tensor:
         """Gain-independent features ``(B, frames, F)``: log power minus its mean over all bins and frames."""
-        spec = torch.stft(
-            wav, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True
-        )
-        log_power = torch.log(spec.real.square() + spec.imag.square() + _POWER_FLOOR)
+        log_power = torch.log(power_spectrum(stft(wav, self.n_fft, self.hop, self.window), _POWER_FLOOR))
         normed = log_power - log_power.mean(dim=(1, 2), keepdim=True)
         return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
 
