@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sepkit.cli.main import main
-from sepkit.errors import ConfigError
+from sepkit.errors import ConfigError, ModelError
 from sepkit.losses.segmental import segmental_snr
 from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig, export_model, load_network
@@ -20,24 +20,25 @@ from sepkit.train.warm_start import InitSpec, apply_init
 
 TINY = Path(__file__).resolve().parent.parent / "recipes" / "snr_estimator" / "tiny.yaml"
 ENHANCER = {"n_fft": 128, "hop": 32, "hidden": 8, "layers": 1}  # a tiny fast_enhancer at 8 kHz
+FILTER_ENHANCER = {"n_fft": 64, "hop": 32, "hidden": 8, "layers": 1, "order": 2}  # a tiny filter_enhancer at 8 kHz
 ESTIMATOR = {"sample_rate": 8000, "n_fft": 256, "hop": 64, "bands": 8, "hidden": 8, "layers": 1}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads contend on a busy 2-core machine
 
 
-def _enhancer_dir(tmp_path: Path, seed: int = 0, **overrides: int) -> Path:
+def _enhancer_dir(tmp_path: Path, seed: int = 0, arch: str = "fast_enhancer", **overrides: int) -> Path:
     torch.manual_seed(seed)
-    args = {**ENHANCER, **overrides}
-    net = build_model("fast_enhancer", sample_rate=8000, **args)
+    args = {**(ENHANCER if arch == "fast_enhancer" else FILTER_ENHANCER), **overrides}
+    net = build_model(arch, sample_rate=8000, **args)
     with torch.no_grad():
         net.decode.weight.normal_(0, 0.3)  # a mask that varies, unlike the pass-through init
-    out = tmp_path / f"enhancer{seed}"
+    out = tmp_path / f"{arch}{seed}"
     return export_model(
         net,
         out,
         ModelConfig(
-            arch="fast_enhancer",
+            arch=arch,
             args={**args, "sample_rate": 8000},
             sample_rate=8000,
             task="enhance",
@@ -54,9 +55,11 @@ def _overrides(tmp_path: Path, enhancer_dir: Path | None) -> list[str]:
     return out + ([f"snr_estimator.enhancer_from={enhancer_dir}"] if enhancer_dir else [])
 
 
-def test_an_untrained_head_returns_the_enhancers_own_frame_snr() -> None:
+@pytest.mark.parametrize("arch, enhancer", [("fast_enhancer", ENHANCER), ("filter_enhancer", FILTER_ENHANCER)])
+def test_an_untrained_head_returns_the_enhancers_own_frame_snr(arch: str, enhancer: dict) -> None:
     torch.manual_seed(0)
-    net = build_model("enhancer_snr", enhancer=ENHANCER, **ESTIMATOR).eval()
+    net = build_model("enhancer_snr", enhancer_arch=arch, enhancer=enhancer, **ESTIMATOR).eval()
+    assert type(net.enhancer) is type(build_model(arch, sample_rate=8000, **enhancer))
     with torch.no_grad():
         net.enhancer.decode.weight.normal_(0, 0.3)
         wav = torch.randn(2, 4000) * 0.1
@@ -100,6 +103,28 @@ def test_training_copies_the_named_enhancer_and_refuses_a_missing_or_mismatched_
         SnrEstimatorModule(load_config(TINY, plain))
     with pytest.raises(ConfigError, match="keep init.from only"):
         SnrEstimatorModule(load_config(TINY, [*_overrides(tmp_path, source), f"init.from={source}"]))
+
+
+def test_the_enhancer_may_be_any_one_output_enhancer_the_source_must_have_its_arch(tmp_path: Path) -> None:
+    source = _enhancer_dir(tmp_path, arch="filter_enhancer")  # the architecture enhance-default has today
+    enh = ", ".join(f"{k}: {v}" for k, v in FILTER_ENHANCER.items())
+    args = ", ".join(f"{k}: {v}" for k, v in ESTIMATOR.items() if k != "sample_rate")
+    overrides = [
+        f"output_dir={tmp_path / 'run'}",
+        "model.arch=enhancer_snr",
+        f"model.args={{{args}, enhancer_arch: filter_enhancer, enhancer: {{{enh}}}}}",
+        f"snr_estimator.enhancer_from={source}",
+    ]
+    module = SnrEstimatorModule(load_config(TINY, overrides))
+    report = apply_init(module.net, module.init_spec(), "enhancer_snr")
+    base, _ = load_network(source)
+    assert sorted(report.copied) == sorted(f"enhancer.{n}" for n in base.state_dict())
+    torch.testing.assert_close(module.net.enhancer.decode.weight, base.decode.weight)
+    fast = SnrEstimatorModule(load_config(TINY, _overrides(tmp_path, source)))  # enhancer_arch: fast_enhancer
+    with pytest.raises(ConfigError, match="it is a filter_enhancer model, the run's enhancer .* is fast_enhancer"):
+        apply_init(fast.net, fast.init_spec(), "enhancer_snr")
+    with pytest.raises(ModelError, match="not an enhancer with one output"):
+        build_model("enhancer_snr", enhancer_arch="conv_tasnet", enhancer={"n_src": 2}, **ESTIMATOR)
 
 
 @pytest.mark.slow

@@ -42,10 +42,21 @@ def test_snr_estimator_configs_resolve(config: str) -> None:
     cfg = load_config(RECIPES / "snr_estimator" / config)
     arch = "enhancer_snr" if config == "enhancer.yaml" else "snr_estimator"
     assert (cfg["task"], cfg["paradigm"], cfg["model"]["arch"]) == ("snr", "snr_estimator", arch)
-    if arch == "enhancer_snr":  # its enhancer is the stage-3 fast_enhancer the shipped estimator froze inside itself
-        shipped = json.loads((RECIPES.parent / "pretrained" / "snr-estimator" / "config.json").read_text())["args"]
-        assert cfg["model"]["args"]["enhancer"] == shipped["enhancer"]
-        assert cfg["snr_estimator"]["enhancer_from"]
+    if arch == "enhancer_snr":  # its enhancer is the shipped enhance-default, whose weights it copies in
+        base = json.loads((RECIPES.parent / "pretrained" / "enhance-default" / "config.json").read_text())
+        assert cfg["snr_estimator"]["enhancer_from"] == "enhance-default"
+        assert cfg["model"]["args"]["enhancer_arch"] == base["arch"]
+        assert {**cfg["model"]["args"]["enhancer"], "sample_rate": cfg["sample_rate"]} == base["args"]
+
+
+def test_the_enhancer_recipe_builds_and_takes_all_of_enhance_default(tmp_path: Path) -> None:
+    from sepkit.train.snr_estimator_module import SnrEstimatorModule
+    from sepkit.train.warm_start import apply_init
+
+    config = load_config(RECIPES / "snr_estimator" / "enhancer.yaml", [f"output_dir={tmp_path}"])
+    module = SnrEstimatorModule(config)
+    report = apply_init(module.net, module.init_spec(), config["model"]["arch"])  # strict: every tensor fits
+    assert report.copied and not report.skipped_by_shape and report.into == "enhancer"
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,11 @@
 
 A GRU trained only on the demo corpus's hour of noise learns those noises and misjudges others
 (``recipes/snr_estimator/README.md``). An enhancer trained on the same corpus already tells
-speech from noise far better, because that is its whole job. This estimator runs one
-(``fast_enhancer``, frozen) on the noisy input, splits it into ŝ = f(x) and n̂ = x − ŝ, and takes
-per frame (Hann, 64 ms / 16 ms by default, the grid of ``SnrEstimator``):
+speech from noise far better, because that is its whole job. This estimator runs one (any
+registered one-output enhancer, ``enhancer_arch``: ``fast_enhancer`` by default, the shipped
+estimator's, or ``filter_enhancer``, today's ``enhance-default``; frozen) on the noisy input,
+splits it into ŝ = f(x) and n̂ = x − ŝ, and takes per frame (Hann, 64 ms / 16 ms by default, the
+grid of ``SnrEstimator``):
 
 - the raw estimate 10 log10(‖ŝ_t‖² / ‖n̂_t‖²), clamped to [−30, 40] dB;
 - the same ratio in ``bands`` mel bands, and the frame's level relative to the recording's loudest;
@@ -26,8 +28,7 @@ import torchaudio
 from sepkit.audio.stft import add_window, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.losses.segmental import segmental_snr
-from sepkit.models.fast_enhancer import FastEnhancer
-from sepkit.models.registry import register_model
+from sepkit.models.registry import build_model, register_model
 from sepkit.models.snr_estimator import FrameSnrModel
 
 SNR_SCALE = 10.0  # features and corrections in units of 10 dB
@@ -48,6 +49,7 @@ class EnhancerSnrEstimator(FrameSnrModel):
         bands: int = 24,
         hidden: int = 64,
         layers: int = 1,
+        enhancer_arch: str = "fast_enhancer",
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft and bands > 0 and hidden > 0 and layers > 0 and sample_rate > 0):
@@ -60,7 +62,9 @@ class EnhancerSnrEstimator(FrameSnrModel):
             raise ModelError(
                 f"enhancer_snr: the enhancer runs at {args['sample_rate']} Hz, the estimator at {self.sample_rate} Hz"
             )
-        self.enhancer = FastEnhancer(**args)
+        self.enhancer = build_model(enhancer_arch, **args)  # ``enhancer`` holds its arguments
+        if int(getattr(self.enhancer, "n_src", 0)) != 1:
+            raise ModelError(f"enhancer_snr: enhancer_arch {enhancer_arch} is not an enhancer with one output")
         self.enhancer.requires_grad_(False)
         add_window(self, self.n_fft, "hann")
         fbank = torchaudio.functional.melscale_fbanks(

@@ -26,8 +26,9 @@ from sepkit.train.warm_start import InitSpec, keyed_init_spec
 SNR_KEYS: dict[str, Any] = {
     "snr_floor": -30.0,  # dB: targets below are clamped (frames of silence)
     "snr_ceil": 40.0,  # dB: targets above are clamped (frames without noise)
-    # arch enhancer_snr: the exported fast_enhancer (e.g. enhance-default) it reads SNR from; the spine copies it
-    # into the model's enhancer (init: {from: ..., into: enhancer, strict: true}, sepkit.train.warm_start)
+    # arch enhancer_snr: the exported enhancer (e.g. enhance-default; its arch is model.args.enhancer_arch) it reads
+    # SNR from; the spine copies it into the model's enhancer (init: {from: ..., into: enhancer, strict: true},
+    # sepkit.train.warm_start)
     "enhancer_from": None,
 }
 
@@ -60,7 +61,7 @@ class SnrEstimatorModule(TrainingModule):
         if hasattr(self.net, "enhancer") and spec is None:
             raise ConfigError(
                 "arch enhancer_snr needs snr_estimator.enhancer_from (or init.from): the exported "
-                "fast_enhancer (e.g. enhance-default) whose estimates it calibrates"
+                "enhancer (e.g. enhance-default) whose estimates it calibrates"
             )
         if self.opts["enhancer_from"] and not hasattr(self.net, "enhancer"):
             raise ConfigError(
