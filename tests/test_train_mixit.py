@@ -16,6 +16,7 @@ import sepkit
 from sepkit.cli.main import main
 from sepkit.errors import ConfigError
 from sepkit.losses import neg_si_sdr
+from sepkit.models.base import match_mixture_gain
 from sepkit.pretrained import load_network, read_card
 from sepkit.train.config import load_config
 from sepkit.train.mixit import MixITModule, fixed_set_scores
@@ -56,8 +57,9 @@ def test_tiny_recipe_trains_and_exports_a_two_source_separator(tmp_path: Path) -
     x = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1
     separated = model.separate(x, 8000)
     assert separated.shape == (2, 4000)
-    with torch.inference_mode():  # one chunk: exactly the chosen outputs of the network
-        direct = net(torch.from_numpy(x)[None])[0, outputs].numpy()
+    with torch.inference_mode():  # one chunk: the chosen outputs of the network, all put at the mixture's level
+        wav = torch.from_numpy(x)[None]
+        direct = match_mixture_gain(net(wav), wav)[0, outputs].numpy()
     np.testing.assert_allclose(separated, direct, atol=1e-4)
     meta, _ = read_card(out / "export")
     assert meta["paradigm"] == "mixit" and meta["source_outputs"] == outputs and meta["n_src"] == 2
