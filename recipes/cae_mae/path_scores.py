@@ -40,19 +40,21 @@ def main() -> None:
         audio, rate = read_audio(path)
         return resample(torch.as_tensor(audio.mean(0))[None], rate, net.sample_rate)
 
-    def through(wav: torch.Tensor, encoder: torch.nn.Module, decoder: torch.nn.Module) -> torch.Tensor:
-        spec = net.spectrum(wav)
-        return net.resynthesize(decoder(encoder(net.compress(spec))), spec, wav.shape[-1])
-
     scores: dict[str, list[float]] = {"input": [], "cae(clean)": [], "mae(noisy)": [], "enhance": [], "cae(noisy)": []}
     with torch.no_grad():
         for path in sorted(args.mix.glob("*.wav"))[: args.items]:
             noisy, clean = load(path), load(args.ref / path.name)
             scores["input"].append(float(si_sdr(noisy, clean).mean()))
-            scores["cae(clean)"].append(float(si_sdr(through(clean, net.cae.encoder, net.cae.decoder), clean).mean()))
-            scores["mae(noisy)"].append(float(si_sdr(through(noisy, net.mae.encoder, net.mae.decoder), noisy).mean()))
-            scores["enhance"].append(float(si_sdr(through(noisy, net.mae.encoder, net.cae.decoder), clean).mean()))
-            scores["cae(noisy)"].append(float(si_sdr(through(noisy, net.cae.encoder, net.cae.decoder), clean).mean()))
+            scores["cae(clean)"].append(
+                float(si_sdr(net.through(clean, net.cae.encoder, net.cae.decoder), clean).mean())
+            )
+            scores["mae(noisy)"].append(
+                float(si_sdr(net.through(noisy, net.mae.encoder, net.mae.decoder), noisy).mean())
+            )
+            scores["enhance"].append(float(si_sdr(net.through(noisy, net.mae.encoder, net.cae.decoder), clean).mean()))
+            scores["cae(noisy)"].append(
+                float(si_sdr(net.through(noisy, net.cae.encoder, net.cae.decoder), clean).mean())
+            )
     print(f"{args.checkpoint} ({len(scores['input'])} items), mean SI-SDR in dB:")
     for name, values in scores.items():
         print(f"  {name:11s} {np.mean(values):7.2f}")

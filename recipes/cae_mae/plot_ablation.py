@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from sepkit.plots import save_figure
-from sepkit.train.curves import read_logged
+from sepkit.train.curves import read_logged, running_mean
 
 PANELS = (
     ("val/si_sdri", "validation SI-SDRi (dB)"),
@@ -26,14 +24,6 @@ PANELS = (
     ("train/loss", "train: total loss"),
     ("val/latent_distance", "validation latent distance"),
 )
-
-
-def smooth(values: np.ndarray, width: int = 20) -> np.ndarray:
-    """Running mean over ``width`` logged points, so the training losses' trend shows through their noise."""
-    if values.size < width:
-        return values
-    kernel = np.ones(width) / width
-    return np.convolve(values, kernel, mode="valid")
 
 
 def main() -> None:
@@ -52,10 +42,8 @@ def main() -> None:
             if key not in series:
                 continue
             steps, values = series[key]
-            if key.startswith("train/"):
-                width = min(20, values.size)
-                steps, values = steps[width - 1 :], smooth(values, width)
-                ax.plot(steps, values, label=run.name)
+            if key.startswith("train/"):  # the running mean sepkit train's curves.png draws
+                ax.plot(steps, running_mean(values), label=run.name)
             else:
                 ax.plot(steps, values, marker="o", label=run.name)
             ax.set_title(title)

@@ -124,10 +124,6 @@ class CaeMae(nn.Module):
         est = torch.polar(magnitude, spec.angle())
         return istft(est, self.n_fft, self.hop, self.window, length)
 
-    def enhance_features(self, features: torch.Tensor) -> torch.Tensor:
-        """The enhancement path on features: CAE decoder of the MAE's latent code."""
-        return self.cae.decoder(self.mae.encoder(features))
-
     def inference_only(self, args: dict[str, Any]) -> tuple["CaeMae", dict[str, Any]]:
         """A copy with only the enhancement path and the build arguments that make it (``parts: enhance``)."""
         args = {**args, "parts": "enhance"}
@@ -136,8 +132,15 @@ class CaeMae(nn.Module):
         slim.load_state_dict({k: v for k, v in self.state_dict().items() if not k.startswith(dropped)})
         return slim.train(self.training), args
 
+    def through(self, wav: torch.Tensor, encoder: nn.Module, decoder: nn.Module) -> torch.Tensor:
+        """``(B, T)`` waveforms through one encoder and one decoder, resynthesised with their own phase and level.
+
+        Enhancement is the MAE encoder with the CAE decoder; the other pairings show what each autoencoder
+        keeps (``recipes/cae_mae/path_scores.py``).
+        """
+        spec = self.spectrum(wav)
+        return self.resynthesize(decoder(encoder(self.compress(spec))), spec, wav.shape[-1])
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
-        spec = self.spectrum(wav)
-        out = self.resynthesize(self.enhance_features(self.compress(spec)), spec, wav.shape[-1])
-        return out.unsqueeze(1)
+        return self.through(wav, self.mae.encoder, self.cae.decoder).unsqueeze(1)

@@ -70,7 +70,7 @@ def curves_figure(series: Series) -> Figure:
                 ax.plot(steps, values, "o-", ms=3, lw=1, color=colour, label=key)
             else:
                 ax.plot(steps, values, lw=0.6, alpha=0.35, color=colour)
-                ax.plot(steps, _running_mean(values), lw=1.3, color=colour, label=key)
+                ax.plot(steps, running_mean(values), lw=1.3, color=colour, label=key)
         ax.set_title(title, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -106,7 +106,7 @@ def _panel_order(key: str) -> tuple[int, str]:
     return rank, key
 
 
-def _running_mean(values: np.ndarray) -> np.ndarray:
+def running_mean(values: np.ndarray) -> np.ndarray:
     """Mean over a window of a twentieth of the points (at least 1), centred; the ends use what they have."""
     width = max(1, values.size // 20)
     kernel = np.ones(width)
@@ -121,4 +121,4 @@ def _number(text: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-__all__ = ["CURVES", "plot_curves", "read_logged"]
+__all__ = ["CURVES", "plot_curves", "read_logged", "running_mean"]
