@@ -12,5 +12,5 @@ MODELS_PACKAGE = "sepkit.shipped_models"
 setup(
     packages=[*find_namespace_packages(include=["sepkit", "sepkit.*"]), MODELS_PACKAGE],
     package_dir={MODELS_PACKAGE: "pretrained"},
-    package_data={MODELS_PACKAGE: ["*/model.safetensors", "*/config.json", "*/CARD.md"]},
+    package_data={MODELS_PACKAGE: ["*/model.safetensors", "*/config.json", "*/CARD.md", "*/curves.png"]},
 )

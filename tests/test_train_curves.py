@@ -72,6 +72,9 @@ def test_every_validation_redraws_the_curves_and_plot_only_redraws_them(
     assert series["val/si_sdri"][0].size == 2 and series["train/loss"][0].size == 16
     png = out / CURVES
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    exported = out / "model"  # the export carries the run's curves, and its card shows them
+    assert (exported / CURVES).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"![training curves]({CURVES})" in (exported / "CARD.md").read_text()
 
     png.unlink()
     assert main(["train", "--plot-only", str(out)]) == 0

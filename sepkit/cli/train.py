@@ -72,13 +72,19 @@ def export(
         "default: the config's export.inference_only.",
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing ONNX export folder."),
+    name: Optional[str] = typer.Option(
+        None,
+        "--name",
+        help="The model's name in config.json (default: the config's export.name), e.g. to "
+        "evaluate two checkpoints of one run side by side.",
+    ),
 ) -> None:
     """Export a training checkpoint as a model folder that sepkit enhance/separate and sepkit.load read, or any
     enhancer or separator as ONNX."""
     if fmt == "onnx":
         from sepkit.deploy.onnx_export import export_onnx
 
-        print(export_onnx(source, out_dir, force=force, inference_only=inference_only), flush=True)
+        print(export_onnx(source, out_dir, force=force, inference_only=inference_only, name=name), flush=True)
         return
     if fmt != "safetensors":
         fail(f"--format must be safetensors or onnx, not {fmt!r}")
@@ -89,7 +95,7 @@ def export(
         )
     from sepkit.train.export import export_checkpoint
 
-    print(export_checkpoint(source, out_dir, inference_only=inference_only), flush=True)
+    print(export_checkpoint(source, out_dir, inference_only=inference_only, name=name), flush=True)
 
 
 @app.command("config")

@@ -10,6 +10,8 @@ compared with the PyTorch model's; the largest difference is recorded in ``confi
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import warnings
 from pathlib import Path
@@ -44,13 +46,22 @@ def model_source(source: str, inference_only: bool | None = None) -> tuple[nn.Mo
     return net, config, card.read_text() if card.is_file() else "", folder
 
 
-def export_onnx(source: str, out_dir: str | Path, force: bool = False, inference_only: bool | None = None) -> Path:
-    """Write ``out_dir`` with the ONNX graph of ``source``; an existing folder is replaced only with ``force``."""
+def export_onnx(
+    source: str,
+    out_dir: str | Path,
+    force: bool = False,
+    inference_only: bool | None = None,
+    name: str | None = None,
+) -> Path:
+    """Write ``out_dir`` with the ONNX graph of ``source`` (named ``name`` if given); an existing folder is replaced
+    only with ``force``."""
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError as exc:
         raise ConfigError('ONNX export needs the onnx package: pip install "sepkit[export]"') from exc
     net, config, card, folder = model_source(source, inference_only)
+    if name is not None:
+        config = dataclasses.replace(config, name=name)
     if config.task not in ("enhance", "separate"):
         raise ModelError(f"{source}: a {config.task} model; only enhancers and separators export to ONNX")
     out = Path(out_dir)

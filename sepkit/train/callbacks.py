@@ -3,7 +3,9 @@
 ``RestoreRNG`` saves the global random states (torch, CUDA, numpy, Python) and puts them back
 when training resumes, so dropout and any augmentation drawing from them continue as if the
 run had never stopped. ``RunRecord`` keeps the latest validation scores, the accumulated
-training time, the device and the command. Everything is stored as tensors or plain Python
+training time (wall clock, and CPU time of the training process without validation), the device and the
+command, and logs the two times as ``time/train_hours`` and ``time/cpu_hours`` at each validation;
+``CpuBudget`` stops a run at the first validation past a CPU-time budget (equal-budget comparisons). Everything is stored as tensors or plain Python
 values so that checkpoints load with ``torch.load(weights_only=True)``. ``TrainingCurves``
 redraws the run's ``curves.png`` at every validation.
 """
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
-from sepkit.errors import SepkitError
+from sepkit.errors import ConfigError, SepkitError
 from sepkit.train.curves import plot_curves
 
 RNG_KEY = "sepkit_rng"
@@ -92,26 +94,60 @@ def device_name(device: torch.device, world_size: int = 1) -> str:
 
 
 class RunRecord(pl.Callback):
-    """Store validation scores, training seconds (summed over resumes), device and command in each checkpoint."""
+    """Store validation scores, training wall and CPU seconds (summed over resumes), device and command in each
+    checkpoint, and log both times at every validation.
+
+    CPU time is ``time.process_time()`` of the training process (every thread of it) with validation left out;
+    data-loader worker processes are not in it, so ``data.num_workers: 0`` makes it the whole training cost.
+    """
 
     def __init__(self, command: str) -> None:
         self.command = command
         self.device = ""
         self._offset = 0.0
+        self._cpu_offset = 0.0
         self._start: float | None = None
+        self._cpu_start: float | None = None
+        self._validation_cpu = 0.0
+        self._validation_started: float | None = None
 
     def on_load_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        self._offset = float(checkpoint.get(RECORD_KEY, {}).get("train_seconds", 0.0))
+        record = checkpoint.get(RECORD_KEY, {})
+        self._offset = float(record.get("train_seconds", 0.0))
+        self._cpu_offset = float(record.get("cpu_seconds", 0.0))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start = time.monotonic()
+        self._cpu_start = time.process_time()
         self.device = device_name(trainer.strategy.root_device, trainer.world_size)
 
     def seconds(self) -> float:
         """Training time so far, including the runs this one resumed."""
         return self._offset + (time.monotonic() - self._start if self._start is not None else 0.0)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of training so far (validation excluded), including the runs this one resumed."""
+        if self._cpu_start is None:
+            return self._cpu_offset
+        running = self._validation_started is not None
+        now = self._validation_started if running else time.process_time()
+        return self._cpu_offset + (now - self._cpu_start) - self._validation_cpu
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._cpu_start is not None:
+            self._validation_started = time.process_time()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._cpu_start is not None and not trainer.sanity_checking:
+            pl_module.log("time/cpu_hours", self.cpu_seconds() / 3600.0, sync_dist=True)
+            pl_module.log("time/train_hours", self.seconds() / 3600.0, sync_dist=True)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._validation_started is not None:
+            self._validation_cpu += time.process_time() - self._validation_started
+            self._validation_started = None
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
@@ -122,10 +158,26 @@ class RunRecord(pl.Callback):
             "val": scores,
             "epochs": round(trainer.global_step / per_epoch, 3) if 0 < per_epoch < float("inf") else None,
             "train_seconds": self.seconds(),
+            "cpu_seconds": self.cpu_seconds(),
             "device": self.device,
             "precision": str(trainer.precision),
             "command": self.command,
         }
+
+
+class CpuBudget(pl.Callback):
+    """Stop training at the first validation after ``hours`` of training CPU time (``RunRecord.cpu_seconds``), so
+    that models of different cost are compared at an equal budget; the last point is a measured one."""
+
+    def __init__(self, record: RunRecord, hours: float) -> None:
+        if hours <= 0:
+            raise ConfigError(f"budget.cpu_hours must be positive, not {hours}")
+        self.record = record
+        self.hours = float(hours)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking and self.record.cpu_seconds() >= self.hours * 3600.0:
+            trainer.should_stop = True
 
 
 class TrainingCurves(pl.Callback):

@@ -1,4 +1,5 @@
-"""Turn a training checkpoint into a pretrained-model folder (safetensors + config.json + CARD.md).
+"""Turn a training checkpoint into a pretrained-model folder (safetensors + config.json + CARD.md + the run's
+curves.png).
 
 The checkpoint carries everything needed: the resolved config (``hyper_parameters.config``),
 the weights (``state_dict``, network under ``net.``) and the run record that ``RunRecord``
@@ -16,10 +17,12 @@ import torch
 import yaml
 
 from sepkit.data.paths import portable
-from sepkit.errors import ConfigError
+from sepkit.atomic import AtomicFile
+from sepkit.errors import ConfigError, SepkitError
 from sepkit.pretrained import ModelConfig, count_parameters, export_model
 from sepkit.train.callbacks import RECORD_KEY
 from sepkit.train.config import section
+from sepkit.train.curves import CURVES, plot_curves
 from sepkit.train.module import VALIDATION_KEYS, build_network, model_args, output_count
 
 EXPORT_KEYS: dict[str, Any] = {
@@ -54,20 +57,41 @@ def export_checkpoint(
     out_dir: str | Path | None = None,
     final: dict[str, Any] | None = None,
     inference_only: bool | None = None,
+    name: str | None = None,
 ) -> Path:
     """Export the network in ``ckpt_path`` with a model card; ``final``, the run's last checkpoint, gives its totals.
 
-    ``inference_only`` (default: the config's ``export.inference_only``) drops the weights inference does not use.
+    ``inference_only`` (default: the config's ``export.inference_only``) drops the weights inference does not use;
+    ``name`` (default: the config's ``export.name``) names the model, e.g. to score two checkpoints side by side.
     """
-    net, model_cfg, card, config = checkpoint_model(ckpt_path, final, inference_only)
+    net, model_cfg, card, config = checkpoint_model(ckpt_path, final, inference_only, name)
     out = Path(out_dir) if out_dir is not None else export_dir(config)
-    return export_model(net, out, model_cfg, card)
+    curves = run_curves(Path(ckpt_path).resolve().parent.parent)
+    if curves is not None:
+        card += f"\n## Training curves\n\n![training curves]({CURVES})\n\nEvery metric the run logged, against step.\n"
+    export_model(net, out, model_cfg, card)
+    if curves is not None:
+        with AtomicFile(out / CURVES, ".tmp") as copy:
+            copy.path.write_bytes(curves.read_bytes())
+    return out
+
+
+def run_curves(run_dir: Path) -> Path | None:
+    """The run's ``curves.png`` redrawn from its logs (a checkpoint's run folder holds ``checkpoints/`` and
+    ``logs/``), or ``None`` when it logged nothing, so that an export carries the curves of its training."""
+    if not (run_dir / "logs").is_dir():
+        return None
+    try:
+        return plot_curves(run_dir)
+    except SepkitError:  # nothing logged
+        return None
 
 
 def checkpoint_model(
     ckpt_path: str | Path,
     final: dict[str, Any] | None = None,
     inference_only: bool | None = None,
+    name: str | None = None,
 ) -> tuple[torch.nn.Module, ModelConfig, str, dict[str, Any]]:
     """The network in ``ckpt_path`` with its weights, its ``config.json`` entries, its card and the run's config."""
     ckpt = load_checkpoint(ckpt_path)
@@ -75,6 +99,8 @@ def checkpoint_model(
     opts = section(config, "export", EXPORT_KEYS)
     if inference_only is not None:
         opts["inference_only"] = inference_only
+    if name is not None:
+        opts["name"] = name
     name = opts["name"] or Path(config["output_dir"]).name
     net = build_network(config)
     prefix = "net."
@@ -161,6 +187,7 @@ def model_card(
         "epochs": totals.get("epochs"),  # passes over the training set
         "training_time": str(datetime.timedelta(seconds=round(seconds))),
         "training_seconds": round(seconds, 1),
+        **({"training_cpu_seconds": round(float(totals["cpu_seconds"]), 1)} if "cpu_seconds" in totals else {}),
         "device": totals.get("device", ""),
         "precision": totals.get("precision", ""),
         "seed": int(config.get("seed") or 0),

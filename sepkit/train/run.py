@@ -31,7 +31,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from sepkit.errors import ConfigError
-from sepkit.train.callbacks import RestoreRNG, RunRecord, TrainingCurves
+from sepkit.train.callbacks import CpuBudget, RestoreRNG, RunRecord, TrainingCurves
 from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.datamodule import TrainingData
 from sepkit.train.export import export_checkpoint, export_dir, load_checkpoint
@@ -39,6 +39,7 @@ from sepkit.train.module import TrainingModule, paradigm_class
 from sepkit.train.warm_start import apply_init
 
 BEST = "best"  # checkpoints/best.ckpt: the exported one
+BUDGET_KEYS: dict[str, Any] = {"cpu_hours": None}
 CHECKPOINT_KEYS: dict[str, Any] = {"every_n_train_steps": 1000, "keep": 2, "monitor": "val/si_sdri", "mode": "max"}
 TRAINER_DEFAULTS: dict[str, Any] = {
     "accelerator": "auto",
@@ -50,7 +51,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 # Set by the spine itself; a config that sets them would break resume or sharding.
 TRAINER_RESERVED = ("logger", "callbacks", "default_root_dir", "use_distributed_sampler", "enable_checkpointing")
 # Changing these between a run and its resume does not change the steps already taken.
-RESUME_SAFE = ("trainer.max_steps", "trainer.max_epochs", "data.num_workers", "export")
+RESUME_SAFE = ("trainer.max_steps", "trainer.max_epochs", "budget", "data.num_workers", "export")
 
 
 def train(config: dict[str, Any], resume: bool = True, command: str = "", callbacks: Sequence[Callback] = ()) -> Path:
@@ -70,7 +71,9 @@ def train(config: dict[str, Any], resume: bool = True, command: str = "", callba
     data = TrainingData(config)
     check_data(module, data)
     record = RunRecord(command or "(Python API: sepkit.train.train)")
-    trainer = build_trainer(config, out, [*callbacks, RestoreRNG(), record, TrainingCurves(out)])
+    budget = section(config, "budget", BUDGET_KEYS)
+    limits = [CpuBudget(record, float(budget["cpu_hours"]))] if budget["cpu_hours"] is not None else []
+    trainer = build_trainer(config, out, [*callbacks, RestoreRNG(), record, *limits, TrainingCurves(out)])
     check_validation_interval(trainer, data)
     if trainer.is_global_zero:
         _write_config(config, out, resuming)
