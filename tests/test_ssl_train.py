@@ -17,7 +17,7 @@ from sepkit.errors import ConfigError, ModelError
 from sepkit.models import build_model
 from sepkit.pretrained import load_network, read_card
 from sepkit.train.config import load_config
-from sepkit.train.export import load_checkpoint
+from sepkit.train.checkpoint_file import load_checkpoint
 from sepkit.train.ssl import SslModule
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "ssl_pretrain"

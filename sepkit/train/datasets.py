@@ -13,6 +13,7 @@ augmentation, ...) are gathered into one ``options`` object first.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Callable
 
@@ -60,9 +61,13 @@ def _clean_speech() -> Callable[..., Dataset]:
 def _unpaired() -> Callable[..., Dataset]:
     from sepkit.train.unpaired_data import build_unpaired
 
-    return build_unpaired
+    # its two sides are dataset sections of their own, built by this module's factory
+    return functools.partial(build_unpaired, build_section=build_dataset)
 
 
+# Arguments the factory fills itself, never config keys: the mixing sets' gathered options, a composite
+# type's builder of its sub-sections.
+INJECTED = ("options", "build_section")
 DATASETS: dict[str, Callable[[], Callable[..., Dataset]]] = {
     "noisy_speech": _noisy_speech,
     "speaker_mixture": _speaker_mixture,
@@ -91,7 +96,7 @@ def build_dataset(spec: dict[str, Any], where: str, sample_rate: int, seed: int)
     cls = DATASETS[kind]()
     option_keys = getattr(cls, "option_keys", ())  # the mixing sets: these keys make one MixingOptions
     params = inspect.signature(cls).parameters
-    accepted = [k for k in params if k != "options"] + list(option_keys)
+    accepted = [k for k in params if k not in INJECTED] + list(option_keys)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for key in args:
         if key not in accepted and not takes_any:

@@ -21,6 +21,7 @@ from sepkit.atomic import AtomicFile
 from sepkit.errors import ConfigError, SepkitError
 from sepkit.pretrained import ModelConfig, count_parameters, export_model
 from sepkit.train.callbacks import RECORD_KEY
+from sepkit.train.checkpoint_file import load_checkpoint
 from sepkit.train.config import section
 from sepkit.train.curves import CURVES, plot_curves
 from sepkit.train.module import VALIDATION_KEYS, build_network, model_args, output_count
@@ -36,20 +37,6 @@ EXPORT_KEYS: dict[str, Any] = {
 # A checkpoint entry, set by paradigms whose networks have extra outputs (MixIT): the outputs that
 # are the sources, written to config.json as ``source_outputs``.
 SOURCE_OUTPUTS_KEY = "sepkit_source_outputs"
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A Lightning checkpoint as a dict, loaded without pickle; ``ConfigError`` if it is not one of ours."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt or unsafe files
-        raise ConfigError(f"{path}: cannot load checkpoint ({' '.join(str(exc).split())[:200]})") from exc
-    if not isinstance(ckpt, dict) or "config" not in ckpt.get("hyper_parameters", {}) or "state_dict" not in ckpt:
-        raise ConfigError(f"{path}: not a sepkit training checkpoint (no config or weights)")
-    return ckpt
 
 
 def export_checkpoint(

@@ -34,7 +34,8 @@ from sepkit.errors import ConfigError
 from sepkit.train.callbacks import CpuBudget, RestoreRNG, RunRecord, TrainingCurves
 from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.datamodule import TrainingData
-from sepkit.train.export import export_checkpoint, export_dir, load_checkpoint
+from sepkit.train.checkpoint_file import load_checkpoint
+from sepkit.train.export import export_checkpoint, export_dir
 from sepkit.train.module import TrainingModule, paradigm_class
 from sepkit.train.warm_start import apply_init
 

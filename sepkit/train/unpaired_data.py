@@ -20,7 +20,7 @@ built sets are then compared utterance by utterance and a single shared one is a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from torch.utils.data import Dataset
 
@@ -29,10 +29,10 @@ from sepkit.data.mixing import MixingDataset
 from sepkit.data.sources import load_entries
 from sepkit.data.unpaired import CLEAN, NOISY, UnpairedDataset, assign_sides, keep_side, utterance_key
 from sepkit.errors import ConfigError
-from sepkit.train.datasets import build_dataset
 from sepkit.train.segments import RandomSegments
 from sepkit.train.synthetic import SyntheticMixtures
 
+BuildSection = Callable[[dict[str, Any], str, int, int], Dataset]  # (section, where, sample_rate, seed) -> dataset
 DISJOINT_BY = ("speaker", "utterance", "none")
 SIDES = {"clean": CLEAN, "noisy": NOISY}
 SEED_OFFSETS = {"clean": 1009, "noisy": 2003}  # the two sides draw with different seeds (validation: seed + 1)
@@ -48,8 +48,13 @@ def build_unpaired(
     length: int | None = None,
     disjoint_by: str = "speaker",
     clean_fraction: float = 0.5,
+    *,
+    build_section: BuildSection,
 ) -> UnpairedDataset:
-    """The ``UnpairedDataset`` the section describes (module doc); ``ConfigError`` if its sides share an utterance."""
+    """The ``UnpairedDataset`` the section describes (module doc); ``ConfigError`` if its sides share an utterance.
+
+    ``build_section`` builds each side from its section (``sepkit.train.datasets.build_dataset``, which passes itself).
+    """
     if disjoint_by not in DISJOINT_BY:
         raise ConfigError(f"data.train.disjoint_by must be one of {', '.join(DISJOINT_BY)}, not {disjoint_by!r}")
     specs = {"clean": _section(clean, "clean"), "noisy": _section(noisy, "noisy")}
@@ -58,7 +63,7 @@ def build_unpaired(
         pools: dict[str, list[dict[str, Any]]] = {}
         for name, spec in specs.items():
             if spec.get("type") == "fixed":  # a fixed set's records are its pool: build it, filter it below
-                built[name] = build_dataset(spec, f"data.train.{name}", sample_rate, seed + SEED_OFFSETS[name])
+                built[name] = build_section(spec, f"data.train.{name}", sample_rate, seed + SEED_OFFSETS[name])
                 pools[name] = _fixed_set(built[name]).records
             elif isinstance(spec.get("speech_manifest"), str):
                 pools[name] = load_entries(spec["speech_manifest"], spec.get("split"))
@@ -81,7 +86,7 @@ def build_unpaired(
                 spec["speech_manifest"] = kept
     for name, spec in specs.items():
         if name not in built:
-            built[name] = build_dataset(spec, f"data.train.{name}", sample_rate, seed + SEED_OFFSETS[name])
+            built[name] = build_section(spec, f"data.train.{name}", sample_rate, seed + SEED_OFFSETS[name])
     check_disjoint(built["clean"], built["noisy"])
     return UnpairedDataset(built["clean"], built["noisy"], noise_only_prob=noise_only_prob, length=length, seed=seed)
 

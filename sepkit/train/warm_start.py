@@ -119,7 +119,7 @@ def source_weights(source: str | os.PathLike[str], key: str = "init.from") -> tu
     """The network weights, architecture and sample rate of an exported model or a training checkpoint."""
     path = Path(source)
     if path.suffix == ".ckpt":
-        from sepkit.train.export import load_checkpoint  # imports the training spine: only when needed
+        from sepkit.train.checkpoint_file import load_checkpoint  # imports torch's loader: only when needed
 
         ckpt = load_checkpoint(path)
         config = ckpt["hyper_parameters"]["config"]
