@@ -134,3 +134,45 @@ def test_every_recipe_resolves_and_names_only_known_dataset_keys(recipe: str, tm
             raise
         except ManifestError as exc:  # the corpus is not here: fine, the keys were accepted
             assert str(tmp_path) in str(exc)
+
+
+class UnevenItems:
+    """Two mixtures of different lengths (0.5 s and 1.0 s), in the item form write_fixed_set reads."""
+
+    sample_rate = RATE
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> dict:
+        import torch
+
+        speech = torch.from_numpy(speechlike(0.5 * (index + 1), RATE, seed=index)[0]).float()
+        return {
+            "mixture": speech,
+            "sources": speech[None],
+            "noise": torch.zeros_like(speech),
+            "snr_db": float("inf"),
+            "level_db": -20.0,
+            "gains_db": [0.0],
+            "reverberant": False,
+        }
+
+
+def test_a_validation_batch_that_cannot_be_stacked_is_refused_before_training(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sepkit.data import write_fixed_set
+
+    write_fixed_set(UnevenItems(), tmp_path / "uneven", 2)
+    args = [
+        "train",
+        str(ROOT / "recipes" / "enhance" / "tiny.yaml"),
+        f"output_dir={tmp_path / 'run'}",
+        f"data.valid={{type: fixed, path: '{tmp_path / 'uneven'}'}}",
+        "trainer.enable_progress_bar=false",
+    ]
+    assert main([*args, "data.valid_batch_size=2"]) == 2
+    err = capsys.readouterr().err
+    assert "data.valid_batch_size=2" in err and "2 lengths" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "checkpoints").exists()  # refused before any step

@@ -52,13 +52,18 @@ class TrainingData(pl.LightningDataModule):
             dataset, sampler, collate_fn=collate, num_workers=workers, persistent_workers=workers > 0
         )
 
+    def valid_batch_size(self) -> int:
+        """``data.valid_batch_size``, by default ``batch_size``, or 1 for a fixed set (its files differ in length)."""
+        batch = self.opts["valid_batch_size"]
+        if batch is None:
+            batch = 1 if self.opts["valid"].get("type") == "fixed" else self.opts["batch_size"]
+        return int(batch)
+
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         if self.valid_set is None:
             return []
         rank, world = self._rank()
-        batch = self.opts["valid_batch_size"]
-        if batch is None:
-            batch = 1 if self.opts["valid"].get("type") == "fixed" else self.opts["batch_size"]
+        batch = self.valid_batch_size()
         dataset = IndexedDataset(self.valid_set)  # integer keys: epoch 0, the same mixtures at every validation
         # Shards pad by repeating a few items so that every rank runs the same number of batches.
         sampler = DistributedSampler(dataset, world, rank, shuffle=False) if world > 1 else None

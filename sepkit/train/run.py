@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import lightning.pytorch as pl
+import numpy as np
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -114,6 +115,14 @@ def check_data(module: TrainingModule, data: TrainingData) -> None:
                 f"{kind} dataset's items lack {', '.join(missing)} (they hold {', '.join(item)})"
             )
         module.check_item(item, where)
+    batch = data.valid_batch_size()
+    if data.valid_set is not None and batch > 1:  # a first batch that cannot be stacked fails here, not after training
+        lengths = {np.shape(data.valid_set[i]["mixture"])[-1] for i in range(min(batch, len(data.valid_set)))}
+        if len(lengths) > 1:
+            raise ConfigError(
+                f"data.valid_batch_size={batch}: the first validation batch mixes items of {len(lengths)} lengths; "
+                "use batch size 1 for a set of files of different lengths (or fixed-length validation items)"
+            )
 
 
 def check_validation_interval(trainer: pl.Trainer, data: TrainingData) -> None:
