@@ -115,8 +115,8 @@ def check_data(module: TrainingModule, data: TrainingData) -> None:
                 f"{kind} dataset's items lack {', '.join(missing)} (they hold {', '.join(item)})"
             )
         module.check_item(item, where)
-    batch = data.valid_batch_size()
-    if data.valid_set is not None and batch > 1:  # a first batch that cannot be stacked fails here, not after training
+    batch = data.valid_batch_size() if data.valid_set is not None else 1
+    if batch > 1:  # a first batch that cannot be stacked fails here, not after training
         lengths = {np.shape(data.valid_set[i]["mixture"])[-1] for i in range(min(batch, len(data.valid_set)))}
         if len(lengths) > 1:
             raise ConfigError(
