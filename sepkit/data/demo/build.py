@@ -23,7 +23,7 @@ import soundfile as sf
 
 from sepkit.atomic import AtomicFile
 from sepkit.data.demo import catalog, fetch, readme
-from sepkit.data.demo.catalog import MAX_SECONDS, MIN_SECONDS, SOURCES, SPLIT_ORDER, Source
+from sepkit.data.demo.catalog import MAX_SECONDS, MIN_SECONDS, SOURCES, SPLIT_ORDER, Source, manifest_entry
 from sepkit.data.demo.decode import DecodeJob, run_job
 from sepkit.data.demo.rirs import RirJob, simulate
 from sepkit.data.manifest import write_manifest
@@ -165,7 +165,7 @@ def _decode_all(
             if isinstance(result, str):
                 skipped[result.split(" (")[0]] += 1
                 continue
-            mine += [_entry(src, rel, piece) for piece in result]
+            mine += [manifest_entry(src, rel, piece, _labels(src)) for piece in result]
         at += len(js)
         if skipped:
             log(
@@ -177,24 +177,14 @@ def _decode_all(
     return entries
 
 
-def _entry(src: Source, rel: str, piece: dict) -> dict:
-    entry = {
-        "path": piece["path"],
-        "duration": piece["duration"],
-        "sample_rate": piece["sample_rate"],
-        "speaker": src.speaker(rel) if src.speaker else None,
-        "split": src.split,
-        "kind": src.kind,
-        "source": src.name,
-        "package": src.package,
-        "original": rel,
-    }
+def _labels(src: Source) -> dict:
+    """What a demo entry carries beyond ``manifest_entry``'s fields: the source's language, whether a RIR is real."""
+    labels: dict = {}
     if src.lang:
-        entry["lang"] = src.lang
+        labels["lang"] = src.lang
     if src.real_rir:
-        entry["real"] = True
-    entry.update({k: piece[k] for k in ("piece", "est_snr_db") if k in piece})
-    return entry
+        labels["real"] = True
+    return labels
 
 
 def _simulated_rirs(opts: DemoOptions, out: Path, log: Log) -> list[dict]:

@@ -261,3 +261,21 @@ def output_name(source: Source, rel: str, piece: int | None = None) -> str:
     suffix = "" if piece is None else f"_p{piece:02d}"
     ext = "wav" if source.kind == "rir" else "flac"  # RIRs stay float
     return f"audio/{source.kind}/{source.split}/{source.name}/{stem}{suffix}.{ext}"
+
+
+def manifest_entry(source: Source, rel: str, piece: dict, labels: dict | None = None) -> dict:
+    """The manifest entry of one decoded ``piece`` of ``rel``: the file, its source, ``labels``, then the piece's own."""
+    entry = {
+        "path": piece["path"],
+        "duration": piece["duration"],
+        "sample_rate": piece["sample_rate"],
+        "speaker": source.speaker(rel) if source.speaker else None,
+        "split": source.split,
+        "kind": source.kind,
+        "source": source.name,
+        "package": source.package,
+        "original": rel,
+        **(labels or {}),
+    }
+    entry.update({k: piece[k] for k in ("piece", "est_snr_db") if k in piece})
+    return entry

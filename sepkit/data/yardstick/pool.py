@@ -20,7 +20,7 @@ from typing import Callable
 
 from sepkit.data.demo import fetch
 from sepkit.data.demo.build import DEFAULT_CACHE
-from sepkit.data.demo.catalog import MAX_SECONDS, MIN_SECONDS, Source, output_name
+from sepkit.data.demo.catalog import MAX_SECONDS, MIN_SECONDS, Source, manifest_entry, output_name
 from sepkit.data.demo.decode import DecodeJob, run_job
 from sepkit.data.manifest import write_manifest
 from sepkit.data.yardstick import catalog
@@ -72,7 +72,7 @@ def build_pool(
         if isinstance(result, str):
             skipped[f"{src.name}: {result.split(' (')[0]}"] += 1
             continue
-        entries += [_entry(src, rel, piece) for piece in result]
+        entries += [manifest_entry(src, rel, piece, _labels(src, rel)) for piece in result]
     for reason, count in sorted(skipped.items()):
         log(f"  skipped {count} file(s) of {reason}")
     write_manifest(entries, manifest)
@@ -132,27 +132,17 @@ def _job(src: Source, rel: str, root: Path, out: Path) -> DecodeJob:
     )
 
 
-def _entry(src: Source, rel: str, piece: dict) -> dict:
-    entry = {
-        "path": piece["path"],
-        "duration": piece["duration"],
-        "sample_rate": piece["sample_rate"],
-        "speaker": src.speaker(rel) if src.speaker else None,
-        "split": src.split,
-        "kind": src.kind,
-        "source": src.name,
-        "package": src.package,
-        "original": rel,
-    }
+def _labels(src: Source, rel: str) -> dict:
+    """What a pool entry carries beyond ``manifest_entry``'s fields: language or noise family, whether a RIR is real."""
+    labels: dict = {}
     if isinstance(src, YardstickSource):
         if src.kind == "speech":
-            entry["lang"] = src.language(rel)
+            labels["lang"] = src.language(rel)
         else:
-            entry["family"] = src.family_of(rel)
+            labels["family"] = src.family_of(rel)
     if src.kind == "rir":
-        entry["real"] = True
-    entry.update({k: piece[k] for k in ("piece", "est_snr_db") if k in piece})
-    return entry
+        labels["real"] = True
+    return labels
 
 
 def _copy_licence(pkg_dir: Path, package: str, out: Path) -> None:
