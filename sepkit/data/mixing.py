@@ -47,6 +47,19 @@ def snr_db(signal: torch.Tensor, noise: torch.Tensor) -> float:
     return 10 * math.log10(float(signal.double().pow(2).sum()) / float(noise.double().pow(2).sum()))
 
 
+def mix_at_level(
+    speech: torch.Tensor, noise: torch.Tensor, targets: torch.Tensor, level_db: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(mixture, targets, noise)``, scaled together so the mixture ``speech + noise`` has ``level_db`` dB RMS, then
+    down so that none of them peaks above ``PEAK``."""
+    mixture = speech + noise
+    scale = 10 ** (level_db / 20) / max(rms(mixture), 1e-12)
+    peak = scale * max(float(mixture.abs().max()), float(targets.abs().max()), float(noise.abs().max()))
+    if peak > PEAK:
+        scale *= PEAK / peak
+    return mixture * scale, targets * scale, noise * scale
+
+
 @dataclass(frozen=True, kw_only=True)
 class MixingOptions:
     """How an on-the-fly set draws and mixes: the keys its config section shares with the other mixing sets.
@@ -269,12 +282,7 @@ class MixingDataset(Dataset):
         rng: np.random.Generator,
     ) -> dict[str, Any]:
         """Scale to a random RMS level, keep every peak at or below 0.99, package the item."""
-        mixture = speech + noise
-        scale = 10 ** (float(rng.uniform(*self.level_range_db)) / 20) / max(rms(mixture), 1e-12)
-        peak = scale * max(float(mixture.abs().max()), float(targets.abs().max()), float(noise.abs().max()))
-        if peak > PEAK:
-            scale *= PEAK / peak
-        mixture, targets, noise = mixture * scale, targets * scale, noise * scale
+        mixture, targets, noise = mix_at_level(speech, noise, targets, float(rng.uniform(*self.level_range_db)))
         return {
             "mixture": mixture.float(),
             "sources": targets.float(),

@@ -21,7 +21,7 @@ import torch
 from sepkit.audio.io import read_audio
 from sepkit.audio.resample import resample
 from sepkit.data.augment import reverberate
-from sepkit.data.mixing import PEAK, SILENT_RMS, rms
+from sepkit.data.mixing import SILENT_RMS, mix_at_level, rms
 from sepkit.data.yardstick import plan as P
 from sepkit.data.yardstick.catalog import NARROWBAND_RATE, WIDEBAND_RATE
 from sepkit.errors import ManifestError
@@ -182,12 +182,7 @@ def _scale_to_snr(speech: torch.Tensor, noise: torch.Tensor, snr_db: float) -> t
 
 def _finish(targets: torch.Tensor, wet: torch.Tensor, noise: torch.Tensor, level_db: float) -> dict[str, Any]:
     """Scale to ``level_db`` RMS, then down if any signal would peak above 0.99."""
-    mixture = wet + noise
-    scale = 10 ** (level_db / 20) / max(rms(mixture), 1e-12)
-    peak = scale * max(float(mixture.abs().max()), float(targets.abs().max()), float(noise.abs().max()))
-    if peak > PEAK:
-        scale *= PEAK / peak
-    mixture, targets, noise = mixture * scale, targets * scale, noise * scale
+    mixture, targets, noise = mix_at_level(wet, noise, targets, level_db)
     return {
         "mixture": mixture.float(),
         "sources": targets.float(),
