@@ -237,7 +237,7 @@ class SepkitModel:
                     writer.write(out[k].numpy())
         except BaseException:
             for writer in writers:
-                writer.abort()
+                writer.discard()
             raise
         return [w.commit() for w in writers]
 

@@ -2,7 +2,8 @@
 
 Two helpers, one for each kind of target: ``AtomicFile`` for a file, ``staged_folder`` for a folder.
 Either way a reader sees the old target or the complete new one, never a partial one, and a write
-that fails leaves nothing behind.
+that fails leaves nothing behind. ``AtomicOutput`` is the commit-or-discard protocol an output object
+shares (``AtomicFile``, ``audio.io.AtomicAudioWriter``).
 
 ``tempfile.mkstemp`` makes files readable by their owner only; a finished output should carry the
 permissions any new file gets under the user's umask, so the temporary file is given those (again
@@ -17,7 +18,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator
+from typing import Iterator, Self
 
 from sepkit.errors import OutputError
 
@@ -36,7 +37,33 @@ def _give_umask_mode(path: str | os.PathLike[str]) -> None:
         pass
 
 
-class AtomicFile:
+class AtomicOutput:
+    """An output written aside until ``commit()`` puts it in its target's place; ``discard()`` throws it away.
+
+    As a context manager it commits when the block ends without error and discards otherwise.
+    """
+
+    def commit(self) -> Path:
+        """Put the output in its target's place; returns the target."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Throw the output away (nothing happens to the target)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+class AtomicFile(AtomicOutput):
     """A new temporary file beside ``dst`` (``.<name>.XXXX<suffix>``, empty) to write by its ``path``.
 
     ``commit()`` renames it into ``dst``'s place (replacing a file already there only then);
@@ -71,17 +98,6 @@ class AtomicFile:
         """Remove the temporary file (nothing happens to ``dst``)."""
         self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "AtomicFile":
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
-
 
 @contextmanager
 def staged_folder(dst: str | os.PathLike[str]) -> Iterator[Path]:
@@ -110,4 +126,4 @@ def staged_folder(dst: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-__all__ = ["AtomicFile", "staged_folder"]
+__all__ = ["AtomicFile", "AtomicOutput", "staged_folder"]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
-from sepkit.atomic import AtomicFile
+from sepkit.atomic import AtomicFile, AtomicOutput
 from sepkit.errors import AudioError, OutputError
 
 AUDIO_EXTENSIONS = frozenset(
@@ -179,7 +178,7 @@ def _drop_peak_chunk(file: sf.SoundFile) -> None:
         pass
 
 
-class AtomicAudioWriter:
+class AtomicAudioWriter(AtomicOutput):
     """Stream blocks into a temporary file beside ``dst``; rename into place on success only.
 
     Integer formats are clipped to [-1, 1) instead of wrapping around.
@@ -220,23 +219,12 @@ class AtomicAudioWriter:
         self._file.close()
         return self._out.commit()
 
-    def abort(self) -> None:
+    def discard(self) -> None:
         """Close and delete the temporary file."""
         try:
             self._file.close()
         finally:
             self._out.discard()
-
-    def __enter__(self) -> "AtomicAudioWriter":
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 def write_audio(dst: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str | None = None) -> Path:

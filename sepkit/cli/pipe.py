@@ -69,7 +69,7 @@ def enhance_pipe(
             writer.commit()
             raise
         except BaseException:
-            writer.abort()
+            writer.discard()
             raise
         writer.commit()
     if reader is not None and reader.stray:
