@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from sepkit.api import SepkitModel
 
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda (auto picks CUDA when available).")
+ForceOpt = typer.Option(False, "--force", help="Overwrite existing outputs (never an input).")
+HalfOpt = typer.Option(False, "--half", help="Half precision (CUDA only).")
+ChunkSecondsOpt = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs.")
+BatchSizeOpt = typer.Option(None, "--batch-size", help="Chunks per model call.")
 BackendOpt = typer.Option(
     "torch",
     "--backend",
@@ -93,10 +97,10 @@ def enhance(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs; they keep their input names."),
     model: str = typer.Option(DEFAULT_ENHANCER, "--model", help="Shipped model name or exported model folder."),
     device: str = DeviceOpt,
-    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs (never an input)."),
-    half: bool = typer.Option(False, "--half", help="Half precision (CUDA only)."),
-    chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
+    force: bool = ForceOpt,
+    half: bool = HalfOpt,
+    chunk_seconds: Optional[float] = ChunkSecondsOpt,
+    batch_size: Optional[int] = BatchSizeOpt,
     plot: bool = PlotOpt,
     backend: str = BackendOpt,
     raw: Optional[str] = typer.Option(
@@ -180,10 +184,10 @@ def separate(
     ),
     n_src: Optional[int] = typer.Option(None, "--n-src", min=1, help="Number of sources K the model must produce."),
     device: str = DeviceOpt,
-    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs (never an input)."),
-    half: bool = typer.Option(False, "--half", help="Half precision (CUDA only)."),
-    chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Chunk length for long inputs."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Chunks per model call."),
+    force: bool = ForceOpt,
+    half: bool = HalfOpt,
+    chunk_seconds: Optional[float] = ChunkSecondsOpt,
+    batch_size: Optional[int] = BatchSizeOpt,
     plot: bool = PlotOpt,
     backend: str = BackendOpt,
 ) -> None:
