@@ -25,23 +25,16 @@ import torch
 
 import sepkit
 from sepkit.api import SepkitModel
-from sepkit.audio.io import read_audio
-from sepkit.audio.resample import resample
 from sepkit.deploy.onnx_export import export_onnx
 from sepkit.inference import process_array
 from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig, export_model
 
+from recordings import recording  # benchmarks/recordings.py, beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS = ["enhance-default", "separate-2spk"]
 DEFAULT_ARCHS = ["filter_enhancer", "stft_separator"]
-
-
-def recording(path: Path, rate: int, seconds: float) -> np.ndarray:
-    """The loudest channel of ``path`` at ``rate``, looped to ``seconds``, float32."""
-    audio, sr = read_audio(path)
-    x = resample(torch.from_numpy(audio[np.argmax((audio**2).sum(-1))]), sr, rate).numpy()
-    return np.tile(x, int(np.ceil(seconds * rate / x.size)))[: int(seconds * rate)].astype(np.float32)
 
 
 def cpu_seconds(run: Callable[[], object], repeats: int) -> float:

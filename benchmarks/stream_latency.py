@@ -27,21 +27,14 @@ import numpy as np
 import torch
 
 import sepkit
-from sepkit.audio.io import read_audio
-from sepkit.audio.resample import resample
 from sepkit.evaluation.peers import PEER_RATE, DeepFilterNet3, RNNoise
 from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig, export_model
 
+from recordings import recording  # benchmarks/recordings.py, beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 WARM_BLOCKS = 50  # the first half second is not timed: allocations and caches settle
-
-
-def recording(path: Path, rate: int, seconds: float) -> np.ndarray:
-    """The loudest channel of ``path`` at ``rate``, looped to ``seconds``, float32."""
-    audio, sr = read_audio(path)
-    x = resample(torch.from_numpy(audio[np.argmax((audio**2).sum(-1))]), sr, rate).numpy()
-    return np.tile(x, int(np.ceil(seconds * rate / x.size)))[: int(seconds * rate)].astype(np.float32)
 
 
 def time_blocks(step: Callable[[np.ndarray], object], x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
