@@ -1,10 +1,11 @@
-"""Test helpers importable from any test: small models built here (never shipped), synthetic audio."""
+"""Test helpers importable from any test: small models built here (never shipped), synthetic audio, the CLI in-process."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn as nn
 
@@ -78,6 +79,15 @@ def speechlike(seconds: float, sample_rate: int = 16000, seed: int = 0, channels
         env = 0.5 * (1 + np.sin(2 * np.pi * (3 + c) * t)) ** 2
         out.append(0.2 * x * env + 0.01 * rng.standard_normal(t.size))
     return np.stack(out).astype(np.float32)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """``sepkit ARGS...`` in this process: the exit code and what it wrote to standard output and error."""
+    from sepkit.cli.main import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 # A tiny SSL encoder at 8 kHz (stride 160 = 20 ms) with 16-d features, 2 blocks: builds in milliseconds.

@@ -8,13 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sepkit.cli.main import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+from sepkit_fixtures import run_cli
 
 
 def assert_one_line_error(err: str, *needles: str) -> None:
@@ -27,7 +21,7 @@ def assert_one_line_error(err: str, *needles: str) -> None:
 
 def test_enhance_one_file_default_name(capsys, enh_model_dir: Path, make_wav) -> None:
     src = make_wav("noisy.wav", seconds=0.5)
-    code, out, err = run(capsys, "enhance", src, "--model", enh_model_dir, "--device", "cpu")
+    code, out, err = run_cli(capsys, "enhance", src, "--model", enh_model_dir, "--device", "cpu")
     assert code == 0, err
     dst = src.with_name("noisy_enhanced.wav")
     assert out.strip() == str(dst) and sf.info(dst).frames == sf.info(src).frames
@@ -36,18 +30,18 @@ def test_enhance_one_file_default_name(capsys, enh_model_dir: Path, make_wav) ->
 def test_enhance_folder_to_out_dir_keeps_names(capsys, enh_model_dir: Path, make_wav, tmp_path: Path) -> None:
     make_wav("in/a.wav", seconds=0.3)
     make_wav("in/sub/b.flac", seconds=0.3, sr=44100, channels=2, subtype="PCM_24")
-    code, _, err = run(capsys, "enhance", tmp_path / "in", "--out-dir", tmp_path / "out", "--model", enh_model_dir)
+    code, _, err = run_cli(capsys, "enhance", tmp_path / "in", "--out-dir", tmp_path / "out", "--model", enh_model_dir)
     assert code == 0, err
     assert sf.info(tmp_path / "out" / "a.wav").frames == 4800
     info = sf.info(tmp_path / "out" / "sub" / "b.flac")
     assert (info.samplerate, info.channels, info.subtype) == (44100, 2, "PCM_24")
     # existing outputs are refused without --force, replaced with it
-    code, _, err = run(
+    code, _, err = run_cli(
         capsys, "enhance", tmp_path / "in" / "a.wav", "--out-dir", tmp_path / "out", "--model", enh_model_dir
     )
     assert code == 2
     assert_one_line_error(err, "already exists")
-    code, _, _ = run(
+    code, _, _ = run_cli(
         capsys, "enhance", tmp_path / "in" / "a.wav", "--out-dir", tmp_path / "out", "--model", enh_model_dir, "--force"
     )
     assert code == 0
@@ -56,7 +50,7 @@ def test_enhance_folder_to_out_dir_keeps_names(capsys, enh_model_dir: Path, make
 def test_separate_writes_stem_sk(capsys, sep_model_dir: Path, make_wav, tmp_path: Path) -> None:
     make_wav("mix1.wav", seconds=0.4)
     make_wav("mix2.wav", seconds=0.4)
-    code, _, err = run(
+    code, _, err = run_cli(
         capsys,
         "separate",
         tmp_path / "mix*.wav",
@@ -74,7 +68,7 @@ def test_separate_writes_stem_sk(capsys, sep_model_dir: Path, make_wav, tmp_path
         "mix2_s1.wav",
         "mix2_s2.wav",
     ]
-    code, _, err = run(
+    code, _, err = run_cli(
         capsys,
         "separate",
         tmp_path / "mix1.wav",
@@ -117,7 +111,7 @@ def _bad_inputs(tmp_path: Path, make_wav) -> dict[str, tuple[Path, str]]:
 def test_bad_input_one_line_exit_2_no_output(capsys, enh_model_dir: Path, make_wav, tmp_path: Path, kind: str) -> None:
     path, message = _bad_inputs(tmp_path, make_wav)[kind]
     before = sorted(p.name for p in (tmp_path / "bad").iterdir())
-    code, _, err = run(capsys, "enhance", path, "--out-dir", tmp_path / "out", "--model", enh_model_dir)
+    code, _, err = run_cli(capsys, "enhance", path, "--out-dir", tmp_path / "out", "--model", enh_model_dir)
     assert code == 2
     assert_one_line_error(err, str(path.name), message)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
@@ -127,7 +121,7 @@ def test_bad_input_one_line_exit_2_no_output(capsys, enh_model_dir: Path, make_w
 def test_batch_processes_good_files_and_reports_bad(capsys, enh_model_dir: Path, make_wav, tmp_path: Path) -> None:
     _bad_inputs(tmp_path, make_wav)
     make_wav("bad/good.wav", seconds=0.3)
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys,
         "enhance",
         tmp_path / "bad",
@@ -146,33 +140,33 @@ def test_folder_where_file_expected_and_output_equal_input(
     capsys, enh_model_dir: Path, make_wav, tmp_path: Path
 ) -> None:
     src = make_wav("x.wav")
-    code, _, err = run(capsys, "enhance", src, "-o", src, "--model", enh_model_dir, "--force")
+    code, _, err = run_cli(capsys, "enhance", src, "-o", src, "--model", enh_model_dir, "--force")
     assert code == 2
     assert_one_line_error(err, "refusing to overwrite an input")
-    code, _, err = run(capsys, "enhance", src, "-o", tmp_path, "--model", enh_model_dir)
+    code, _, err = run_cli(capsys, "enhance", src, "-o", tmp_path, "--model", enh_model_dir)
     assert code == 2
     assert_one_line_error(err, "is a folder")
-    code, _, err = run(capsys, "enhance", tmp_path, "--out-dir", tmp_path, "--model", enh_model_dir, "--force")
+    code, _, err = run_cli(capsys, "enhance", tmp_path, "--out-dir", tmp_path, "--model", enh_model_dir, "--force")
     assert code == 2
     assert_one_line_error(err, "refusing to overwrite an input")
 
 
 def test_unknown_model_and_bad_device(capsys, make_wav) -> None:
     src = make_wav("x.wav")
-    code, _, err = run(capsys, "enhance", src, "--model", "no-such-model")
+    code, _, err = run_cli(capsys, "enhance", src, "--model", "no-such-model")
     assert code == 2
     assert_one_line_error(err, "unknown model 'no-such-model'")
-    code, _, err = run(capsys, "enhance", src, "--model", str(src.parent), "--device", "cpu")
+    code, _, err = run_cli(capsys, "enhance", src, "--model", str(src.parent), "--device", "cpu")
     assert code == 2
     assert_one_line_error(err, "not a sepkit model directory")
 
 
 def test_debug_shows_traceback(capsys, make_wav) -> None:
-    code, _, err = run(capsys, "--debug", "enhance", make_wav("x.wav"), "--model", "no-such-model")
+    code, _, err = run_cli(capsys, "--debug", "enhance", make_wav("x.wav"), "--model", "no-such-model")
     assert code == 2 and "Traceback" in err
 
 
 def test_models_lists_cards(capsys, enh_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEPKIT_PRETRAINED", str(enh_model_dir.parent))
-    code, out, _ = run(capsys, "models")
+    code, out, _ = run_cli(capsys, "models")
     assert code == 0 and "test-enh" in out and "test fixture" in out and "16 kHz" in out

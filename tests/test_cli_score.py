@@ -10,17 +10,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sepkit.cli.main import main
 from sepkit.metrics import si_sdr
-from sepkit_fixtures import speechlike
+from sepkit_fixtures import run_cli, speechlike
 
 SR = 16000
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+def score(capsys: pytest.CaptureFixture[str], root: Path, *extra: object, mix: bool = True) -> tuple[int, str, str]:
+    """``sepkit score`` of ``root``'s est/ against its ref/ (and with ``mix``, its mix/), then ``extra``."""
+    folders = ("est", "ref", "mix") if mix else ("est", "ref")
+    return run_cli(capsys, "score", *(a for f in folders for a in (f"--{f}", root / f)), *extra)
 
 
 def write(path: Path, audio: np.ndarray, sr: int = SR) -> Path:
@@ -49,21 +48,8 @@ def enh(tmp_path: Path) -> Path:
 
 
 def test_enhancement_layout_table_csv_json(capsys, enh: Path) -> None:
-    code, out, err = run(
-        capsys,
-        "score",
-        "--est",
-        enh / "est",
-        "--ref",
-        enh / "ref",
-        "--mix",
-        enh / "mix",
-        "--metrics",
-        "si_sdr,pesq,stoi",
-        "--csv",
-        enh / "o.csv",
-        "--json",
-        enh / "o" / "o.json",
+    code, out, err = score(
+        capsys, enh, "--metrics", "si_sdr,pesq,stoi", "--csv", enh / "o.csv", "--json", enh / "o" / "o.json"
     )
     assert code == 0, err
     assert "2 file(s)" in out and "si_sdri" in out and "pesq" in out
@@ -93,20 +79,7 @@ def test_separation_layouts_match_swapped_outputs(capsys, tmp_path: Path, layout
         write(tmp_path / "mix" / f"m{i}.wav", a + b)
         write(tmp_path / "est" / f"m{i}_s1.wav", noisy(b, i))  # swapped on purpose
         write(tmp_path / "est" / f"m{i}_s2.wav", noisy(a, i + 5))
-    code, out, err = run(
-        capsys,
-        "score",
-        "--est",
-        tmp_path / "est",
-        "--ref",
-        tmp_path / "ref",
-        "--mix",
-        tmp_path / "mix",
-        "--metrics",
-        "si_sdr,sdr",
-        "--json",
-        tmp_path / "o.json",
-    )
+    code, out, err = score(capsys, tmp_path, "--metrics", "si_sdr,sdr", "--json", tmp_path / "o.json")
     assert code == 0, err
     doc = json.loads((tmp_path / "o.json").read_text())
     assert [r["perm"] for r in doc["rows"]] == [[2, 1], [2, 1]]
@@ -118,24 +91,11 @@ def test_score_what_separate_writes(capsys, tmp_path: Path, sep_model_dir: Path)
     write(tmp_path / "mix" / "m.wav", a + b)
     write(tmp_path / "ref" / "s1" / "m.wav", a)
     write(tmp_path / "ref" / "s2" / "m.wav", b)
-    code, _, err = run(
+    code, _, err = run_cli(
         capsys, "separate", tmp_path / "mix" / "m.wav", "--out-dir", tmp_path / "est", "--model", sep_model_dir
     )
     assert code == 0, err
-    code, out, err = run(
-        capsys,
-        "score",
-        "--est",
-        tmp_path / "est",
-        "--ref",
-        tmp_path / "ref",
-        "--mix",
-        tmp_path / "mix",
-        "--metrics",
-        "si_sdr",
-        "--csv",
-        tmp_path / "o.csv",
-    )
+    code, out, err = score(capsys, tmp_path, "--metrics", "si_sdr", "--csv", tmp_path / "o.csv")
     assert code == 0, err
     rows = list(csv.DictReader((tmp_path / "o.csv").open()))
     assert len(rows) == 1 and rows[0]["perm"] in ("1 2", "2 1") and np.isfinite(float(rows[0]["si_sdri"]))
@@ -143,7 +103,7 @@ def test_score_what_separate_writes(capsys, tmp_path: Path, sep_model_dir: Path)
 
 def test_dnsmos_alone_needs_no_reference(capsys, tmp_path: Path) -> None:
     write(tmp_path / "est" / "a.wav", noisy(sources(30, seconds=1.2)[0], 0))
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "score", "--est", tmp_path / "est", "--metrics", "dnsmos", "--json", tmp_path / "o.json"
     )
     assert code == 0, err
@@ -158,18 +118,7 @@ def test_estimate_is_resampled_to_reference_rate(capsys, tmp_path: Path) -> None
     from sepkit.metrics._common import resample
 
     write(tmp_path / "est" / "a.wav", resample(a.astype(np.float64), 8000, 16000).astype(np.float32), sr=16000)
-    code, _, err = run(
-        capsys,
-        "score",
-        "--est",
-        tmp_path / "est",
-        "--ref",
-        tmp_path / "ref",
-        "--metrics",
-        "si_sdr",
-        "--json",
-        tmp_path / "o.json",
-    )
+    code, _, err = score(capsys, tmp_path, "--metrics", "si_sdr", "--json", tmp_path / "o.json", mix=False)
     assert code == 0, err
     assert json.loads((tmp_path / "o.json").read_text())["means"]["si_sdr"] > 30
 
@@ -184,21 +133,21 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
 
 
 def test_missing_ref_folder(capsys, enh: Path) -> None:
-    code, _, err = run(capsys, "score", "--est", enh / "est", "--ref", enh / "nope")
+    code, _, err = run_cli(capsys, "score", "--est", enh / "est", "--ref", enh / "nope")
     assert_one_line_error(code, err, "nope", "no such folder")
 
 
 def test_unknown_metric(capsys, enh: Path) -> None:
-    code, _, err = run(capsys, "score", "--est", enh / "est", "--ref", enh / "ref", "--metrics", "si_sdr,bogus")
+    code, _, err = score(capsys, enh, "--metrics", "si_sdr,bogus", mix=False)
     assert_one_line_error(code, err, "unknown metric 'bogus'")
 
 
 def test_unmatched_estimate(capsys, enh: Path) -> None:
     write(enh / "est" / "extra.wav", sources(50)[0])
-    code, _, err = run(capsys, "score", "--est", enh / "est", "--ref", enh / "ref", "--metrics", "si_sdr")
+    code, _, err = score(capsys, enh, "--metrics", "si_sdr", mix=False)
     assert_one_line_error(code, err, "extra.wav", "no reference")
 
 
 def test_intrusive_metric_without_ref(capsys, enh: Path) -> None:
-    code, _, err = run(capsys, "score", "--est", enh / "est", "--metrics", "pesq")
+    code, _, err = run_cli(capsys, "score", "--est", enh / "est", "--metrics", "pesq")
     assert_one_line_error(code, err, "--ref")

@@ -10,18 +10,25 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sepkit.cli.main import main
 from sepkit.metrics import si_sdr
 from sepkit.pretrained import read_card
-from sepkit_fixtures import speechlike
+from sepkit_fixtures import run_cli, speechlike
 
 SR = 16000
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+def evaluate_enhancer(
+    capsys: pytest.CaptureFixture[str], model: Path, test_set: Path, *extra: object
+) -> tuple[int, str, str]:
+    """``sepkit evaluate`` of an enhancer on ``test_set``'s noisy utterances (mix/ against s1/), then ``extra``."""
+    return run_cli(capsys, "evaluate", model, "--mix", test_set / "mix", "--ref", test_set / "s1", *extra)
+
+
+def evaluate_separator(
+    capsys: pytest.CaptureFixture[str], model: Path, test_set: Path, *extra: object
+) -> tuple[int, str, str]:
+    """``sepkit evaluate`` of a separator on ``test_set``'s two-speaker mixtures (mix2/ against s1/ and s2/)."""
+    return run_cli(capsys, "evaluate", model, "--mix", test_set / "mix2", "--ref", test_set, *extra)
 
 
 @pytest.fixture
@@ -44,12 +51,6 @@ def test_enhancer_beside_unprocessed_and_noisereduce(
     shutil.copytree(enh_model_dir, model)
     report = tmp_path / "eval.json"
     args = [
-        "evaluate",
-        model,
-        "--mix",
-        test_set / "mix",
-        "--ref",
-        test_set / "s1",
         "--baseline",
         "noisereduce",
         "--metrics",
@@ -60,7 +61,7 @@ def test_enhancer_beside_unprocessed_and_noisereduce(
         "--test-name",
         "tiny",
     ]
-    code, out, err = run(capsys, *args)
+    code, out, err = evaluate_enhancer(capsys, model, test_set, *args)
     assert code == 0, err
     doc = json.loads(report.read_text())
     assert list(doc["means"]) == ["unprocessed", "noisereduce", "test-enh"]
@@ -89,7 +90,7 @@ def test_enhancer_beside_unprocessed_and_noisereduce(
     assert set(meta["test_scores"]) == {"unprocessed", "noisereduce", "test-enh"}
     assert meta["test_scores"]["unprocessed"]["si_sdr"] == pytest.approx(direct, abs=1e-3)
     # a second evaluation replaces the section instead of appending another
-    assert run(capsys, *args)[0] == 0
+    assert evaluate_enhancer(capsys, model, test_set, *args)[0] == 0
     meta2, body2 = read_card(model)
     assert body2.count("## Test-set scores") == 1 and set(meta) == set(meta2)
 
@@ -103,23 +104,12 @@ def test_models_lists_test_scores_from_the_card(
 ) -> None:
     root = tmp_path / "shipped"
     shutil.copytree(enh_model_dir, root / "test-enh")
-    code, _, err = run(
-        capsys,
-        "evaluate",
-        root / "test-enh",
-        "--mix",
-        test_set / "mix",
-        "--ref",
-        test_set / "s1",
-        "--metrics",
-        "si_sdr",
-        "--update-card",
-        "--test-name",
-        "tiny-set",
+    code, _, err = evaluate_enhancer(
+        capsys, root / "test-enh", test_set, "--metrics", "si_sdr", "--update-card", "--test-name", "tiny-set"
     )
     assert code == 0, err
     monkeypatch.setenv("SEPKIT_PRETRAINED", str(root))
-    code, out, _ = run(capsys, "models")
+    code, out, _ = run_cli(capsys, "models")
     assert code == 0 and "test (tiny-set): si_sdr" in out
 
 
@@ -127,19 +117,7 @@ def test_separator_unprocessed_row_and_permutation(
     test_set: Path, sep_model_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     report = tmp_path / "eval.json"
-    code, out, err = run(
-        capsys,
-        "evaluate",
-        sep_model_dir,
-        "--mix",
-        test_set / "mix2",
-        "--ref",
-        test_set,
-        "--metrics",
-        "si_sdr",
-        "--json",
-        report,
-    )
+    code, out, err = evaluate_separator(capsys, sep_model_dir, test_set, "--metrics", "si_sdr", "--json", report)
     assert code == 0, err
     means = json.loads(report.read_text())["means"]
     assert means["unprocessed"]["si_sdri"] == pytest.approx(0.0, abs=1e-9)
@@ -156,16 +134,14 @@ def test_separator_unprocessed_row_and_permutation(
 def test_bad_requests_fail_in_one_line(
     test_set: Path, enh_model_dir: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
 ) -> None:
-    code, out, err = run(capsys, "evaluate", enh_model_dir, "--mix", test_set / "mix", "--ref", test_set / "s1", *extra)
+    code, out, err = evaluate_enhancer(capsys, enh_model_dir, test_set, *extra)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_separator_with_enhancement_baseline_is_refused(
     test_set: Path, sep_model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(
-        capsys, "evaluate", sep_model_dir, "--mix", test_set / "mix2", "--ref", test_set, "--baseline", "noisereduce"
-    )
+    code, _, err = evaluate_separator(capsys, sep_model_dir, test_set, "--baseline", "noisereduce")
     assert code == 2 and "separate model" in err
 
 
@@ -178,13 +154,9 @@ def test_another_model_is_a_baseline_run_and_scored_in_the_same_run(
     config["name"] = "older-sep2"
     (other / "config.json").write_text(json.dumps(config))
     report, work = tmp_path / "eval.json", tmp_path / "work"
-    code, out, err = run(
+    code, out, err = evaluate_separator(
         capsys,
-        "evaluate",
         sep_model_dir,
-        "--mix",
-        test_set / "mix2",
-        "--ref",
         test_set,
         "--baseline",
         other,
@@ -223,19 +195,7 @@ def test_bad_model_baselines_fail_in_one_line(
 ) -> None:
     (tmp_path / "empty").mkdir()
     target = {"self": sep_model_dir, "enhancer": enh_model_dir, "not-a-model-dir": tmp_path / "empty"}[baseline]
-    code, _, err = run(
-        capsys,
-        "evaluate",
-        sep_model_dir,
-        "--mix",
-        test_set / "mix2",
-        "--ref",
-        test_set,
-        "--baseline",
-        target,
-        "--metrics",
-        "si_sdr",
-    )
+    code, _, err = evaluate_separator(capsys, sep_model_dir, test_set, "--baseline", target, "--metrics", "si_sdr")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 

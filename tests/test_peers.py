@@ -15,11 +15,10 @@ from scipy import signal
 
 from sepkit.audio.io import read_audio
 from sepkit.audio.resample import resample
-from sepkit.cli.main import main
 from sepkit.errors import ConfigError
 from sepkit.evaluation.baselines import baseline_enhancer
 from sepkit.evaluation.peers import PEERS_EXTRA
-from sepkit_fixtures import speechlike
+from sepkit_fixtures import run_cli, speechlike
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 PEERS = ["rnnoise", "deepfilternet3"]
@@ -32,6 +31,11 @@ def speech() -> tuple[np.ndarray, int]:
     audio, rate = read_audio(EXAMPLE)
     live = audio[np.argmax(np.abs(audio).max(axis=1))]
     return live[None, rate : 5 * rate].copy(), rate
+
+
+def evaluate(capsys: pytest.CaptureFixture[str], model: Path, folder: Path, *extra: object) -> tuple[int, str, str]:
+    """``sepkit evaluate`` of ``model`` on ``folder``'s mix/ against its ref/, then ``extra``."""
+    return run_cli(capsys, "evaluate", model, "--mix", folder / "mix", "--ref", folder / "ref", *extra)
 
 
 def lag_of(inp: np.ndarray, out: np.ndarray, max_lag: int) -> int:
@@ -83,25 +87,11 @@ def test_missing_extra_is_a_one_line_error(
     for folder in ("mix", "ref"):
         (tmp_path / folder).mkdir()
         sf.write(tmp_path / folder / "a.wav", speechlike(0.5)[0], 16000)
-    code = main(
-        [
-            "evaluate",
-            str(enh_model_dir),
-            "--mix",
-            str(tmp_path / "mix"),
-            "--ref",
-            str(tmp_path / "ref"),
-            "--baseline",
-            "noisereduce",
-            "--baseline",
-            name,
-            "--metrics",
-            "si_sdr",
-            "--work-dir",
-            str(tmp_path / "work"),
-        ]
+    baselines = ("--baseline", "noisereduce", "--baseline", name)
+    code, _, err = evaluate(
+        capsys, enh_model_dir, tmp_path, *baselines, "--metrics", "si_sdr", "--work-dir", tmp_path / "work"
     )
-    err = capsys.readouterr().err.strip()
+    err = err.strip()
     assert code == 2 and PEERS_EXTRA in err and len(err.splitlines()) == 1
     assert not (tmp_path / "work").exists()  # it failed before any system ran, noisereduce included
 
@@ -116,25 +106,8 @@ def test_evaluate_runs_both_peers_beside_the_model(
         (tmp_path / folder).mkdir()
         sf.write(tmp_path / folder / "u0.wav", wav, 16000, subtype="FLOAT")
     report = tmp_path / "eval.json"
-    code = main(
-        [
-            "evaluate",
-            str(enh_model_dir),
-            "--mix",
-            str(tmp_path / "mix"),
-            "--ref",
-            str(tmp_path / "ref"),
-            "--baseline",
-            "rnnoise",
-            "--baseline",
-            "deepfilternet3",
-            "--metrics",
-            "si_sdr",
-            "--json",
-            str(report),
-        ]
-    )
-    out, err = capsys.readouterr()
+    baselines = ("--baseline", "rnnoise", "--baseline", "deepfilternet3")
+    code, out, err = evaluate(capsys, enh_model_dir, tmp_path, *baselines, "--metrics", "si_sdr", "--json", report)
     assert code == 0, err
     means = json.loads(report.read_text())["means"]
     assert list(means) == ["unprocessed", "rnnoise", "deepfilternet3", "test-enh"]
