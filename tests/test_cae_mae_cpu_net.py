@@ -166,3 +166,18 @@ def test_bound_caps_the_decoded_magnitude_at_the_noisy_input_and_nothing_else() 
     assert torch.allclose(capped.resynthesize(quiet, spec, 4001), free.resynthesize(quiet, spec, 4001), atol=1e-6)
     with pytest.raises(ModelError, match="bound"):
         build_model("cae_mae", bound="output")
+
+
+def test_time_norm_none_keeps_the_channel_averages_the_paper_encoder_divides_out() -> None:
+    args = dict(sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8], level="utterance")
+    paper = build_model("cae_mae", **args).eval()
+    kept = build_model("cae_mae", **args, time_norm="none").eval()
+    kept.load_state_dict(paper.state_dict())  # the option adds no weights: the same state dict serves both
+    features = paper.features(torch.randn(2, 8000) * 0.1)
+    normalised, raw = paper.cae.encoder(features), kept.cae.encoder(features)
+    assert torch.allclose(normalised.mean(-1), torch.ones(2, 8), atol=1e-4)  # every channel averages 1 over time
+    assert (raw.mean(-1) - 1).abs().max() > 0.05  # without the division the averages are the encoder's own
+    # not just a final division: the first layer's division changes what the second layer sees
+    assert not torch.allclose(raw / raw.mean(-1, keepdim=True), normalised, atol=1e-4)
+    with pytest.raises(ModelError, match="time_norm"):
+        build_model("cae_mae", time_norm="batch")

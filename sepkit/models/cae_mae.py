@@ -21,7 +21,8 @@ In enhancement ``g`` is the noisy input's; the CAE decoder still decodes MAE cod
 ``separable=True`` factors each convolution (``sepkit.models.spectral_ae``). ``bound="input"``
 caps the decoded magnitude at the noisy input's in every time-frequency bin, ``min(|Ŝ|, |X|)``: a
 noisy bin holds the speech plus the noise, so an estimate above it is the decoder inventing
-energy; the cap touches only resynthesis, not training. All three default off: the paper's network.
+energy; the cap touches only resynthesis, not training. ``time_norm="none"`` drops the encoders'
+per-layer time-mean divisions (``sepkit.models.spectral_ae``). All four default off: the paper's network.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class CaeMae(nn.Module):
         level: str = "none",
         separable: bool = False,
         bound: str = "none",
+        time_norm: str = "layer",
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
@@ -83,8 +85,8 @@ class CaeMae(nn.Module):
             raise ModelError(f"cae_mae: bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
         self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
         n_freqs = self.n_fft // 2 + 1
-        self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size, separable)
-        self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size, separable)
+        self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size, separable, time_norm)
+        self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size, separable, time_norm)
         self.parts, self.level, self.bound = parts, level, bound
         if parts == "enhance":  # the halves that only training uses
             del self.cae.encoder, self.mae.decoder
