@@ -11,7 +11,6 @@ compared with the PyTorch model's; the largest difference is recorded in ``confi
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import warnings
 from pathlib import Path

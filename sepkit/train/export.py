@@ -16,8 +16,8 @@ from typing import Any
 import torch
 import yaml
 
-from sepkit.data.paths import portable
 from sepkit.atomic import AtomicFile
+from sepkit.data.paths import portable
 from sepkit.errors import ConfigError, SepkitError
 from sepkit.pretrained import ModelConfig, count_parameters, export_model
 from sepkit.train.callbacks import RECORD_KEY

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import lightning.pytorch as pl
-import numpy as np
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -34,9 +33,10 @@ from lightning.pytorch.utilities import rank_zero_only
 from sepkit.errors import ConfigError
 from sepkit.train.callbacks import CpuBudget, RestoreRNG, RunRecord, TrainingCurves
 from sepkit.train.config import dump_config, lookup, section
-from sepkit.train.datamodule import TrainingData
 from sepkit.train.checkpoint_file import load_checkpoint
+from sepkit.train.datamodule import TrainingData
 from sepkit.train.export import export_checkpoint, export_dir
+from sepkit.train.loader import collate
 from sepkit.train.module import TrainingModule, paradigm_class
 from sepkit.train.warm_start import apply_init
 
@@ -116,13 +116,11 @@ def check_data(module: TrainingModule, data: TrainingData) -> None:
             )
         module.check_item(item, where)
     batch = data.valid_batch_size() if data.valid_set is not None else 1
-    if batch > 1:  # a first batch that cannot be stacked fails here, not after training
-        lengths = {np.shape(data.valid_set[i]["mixture"])[-1] for i in range(min(batch, len(data.valid_set)))}
-        if len(lengths) > 1:
-            raise ConfigError(
-                f"data.valid_batch_size={batch}: the first validation batch mixes items of {len(lengths)} lengths; "
-                "use batch size 1 for a set of files of different lengths (or fixed-length validation items)"
-            )
+    if batch > 1:  # the first validation batch, stacked as the loader will: a failure shows here, not after training
+        try:
+            collate([data.valid_set[i] for i in range(min(batch, len(data.valid_set)))])
+        except ConfigError as exc:
+            raise ConfigError(f"data.valid_batch_size={batch}: {exc}") from exc
 
 
 def check_validation_interval(trainer: pl.Trainer, data: TrainingData) -> None:
