@@ -11,6 +11,7 @@ import torch
 from sepkit.losses import CompressedSpectrumLoss
 from sepkit.models import build_model
 from sepkit.models.filter_enhancer import apply_frame_filter
+from sepkit.models.post_filter import apply_post_filter, post_filter_scale
 
 
 def test_frame_filter_matches_the_definition() -> None:
@@ -95,3 +96,35 @@ def test_linear_schedule_continues_a_planned_budget() -> None:
     assert factor(0) == pytest.approx(1 - (500 - 10) / 990)  # run step 0 is budget step 500
     assert factor(499) == pytest.approx(1 - (999 - 10) / 990)
     assert factor(600) == pytest.approx(0.0) and math.isfinite(factor(10**6))
+
+
+def test_post_filter_keeps_passed_bins_and_attenuates_attenuated_bins_more() -> None:
+    gain = torch.linspace(0.01, 1.0, 100)
+    mild, strong = post_filter_scale(gain, 0.02), post_filter_scale(gain, 0.2)
+    assert torch.allclose(mild[-1], torch.tensor(1.0)) and torch.allclose(strong[-1], torch.tensor(1.0))
+    assert bool((mild <= 1.0).all()) and bool((strong <= mild + 1e-7).all())
+    assert bool((torch.diff(gain * strong) > 0).all())  # the filtered gain still rises with the model's gain
+    assert float(gain[0] * strong[0]) < 0.01 * float(gain[0])  # a -40 dB bin goes down by more than 40 dB more
+    spec = torch.randn(1, 4, 6, dtype=torch.complex64)
+    assert torch.equal(apply_post_filter(0.5 * spec, spec, 0.0), 0.5 * spec)  # beta 0: off
+
+
+def _noisy_taps_model(post_filter: float) -> torch.nn.Module:
+    torch.manual_seed(3)
+    model = build_model("filter_enhancer", hidden=16, layers=1, post_filter=post_filter).eval()
+    with torch.no_grad():
+        model.decode.weight.normal_(0.0, 0.2)  # gains that differ from bin to bin and frame to frame,
+        model.decode.bias.zero_()  # mostly below one
+    return model
+
+
+def test_post_filter_lowers_the_output_and_streams_like_the_whole_signal() -> None:
+    x = 0.1 * torch.randn(1, 8000)
+    plain, filtered = _noisy_taps_model(0.0), _noisy_taps_model(0.2)
+    with torch.no_grad():
+        assert float(filtered(x).square().sum()) < 0.9 * float(plain(x).square().sum())
+        spec = filtered.spectrum(x)
+        whole = filtered.step_frames(spec, filtered.stream_state())
+        state = filtered.stream_state()
+        parts = torch.cat([filtered.step_frames(spec[..., i : i + 7], state) for i in range(0, spec.shape[-1], 7)], -1)
+    assert torch.allclose(whole, parts, atol=1e-5)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from sepkit.audio.stft import istft
 from sepkit.errors import ModelError
 from sepkit.models.fast_enhancer import LevelFreeGruTrunk, StreamState, bounded_complex
+from sepkit.models.post_filter import apply_post_filter
 from sepkit.models.registry import register_model
 
 
@@ -61,6 +62,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         order: int = 3,
         tap_max: float = 1.5,
         norm_tau: float = 1.0,
+        post_filter: float = 0.0,
     ) -> None:
         super().__init__()
         if not (
@@ -71,12 +73,14 @@ class FilterEnhancer(LevelFreeGruTrunk):
             and order >= 1
             and tap_max > 0
             and norm_tau > 0
+            and post_filter >= 0
         ):
             raise ModelError(
-                "filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau and 0 < hop <= n_fft/2"
+                "filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau, post_filter >= 0 and 0 < hop <= n_fft/2"
             )
         self.sample_rate, self.n_fft, self.hop, self.order = int(sample_rate), int(n_fft), int(hop), int(order)
         self.tap_max = float(tap_max)
+        self.post_filter = float(post_filter)  # beta of sepkit.models.post_filter; 0 = off
         self.alpha = math.exp(-hop / (sample_rate * norm_tau))  # running-mean decay per frame
         self.latency_samples = self.n_fft  # one window when streamed in hop-size blocks
         n_freqs = self._build_trunk(n_fft, hidden, layers)
@@ -107,7 +111,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         """Filtered STFT frames ``(B, F, n)`` of the next ``n`` frames of ``spectrum``'s grid; ``state`` moves on."""
         taps = self.taps(self.features(spec, state.mean), state)
         past = state.past if state.past is not None else spec.new_zeros(*spec.shape[:2], self.order - 1)
-        est = apply_frame_filter(spec, taps, past)
+        est = apply_post_filter(apply_frame_filter(spec, taps, past), spec, self.post_filter)
         frames = torch.cat([past, spec], dim=-1)
         state.past = frames[..., frames.shape[-1] - (self.order - 1) :]
         return est
@@ -115,5 +119,5 @@ class FilterEnhancer(LevelFreeGruTrunk):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
         spec = self.spectrum(wav)
-        est = apply_frame_filter(spec, self.taps(self.features(spec)))
+        est = apply_post_filter(apply_frame_filter(spec, self.taps(self.features(spec))), spec, self.post_filter)
         return istft(est, self.n_fft, self.hop, self.window, wav.shape[-1]).unsqueeze(1)
