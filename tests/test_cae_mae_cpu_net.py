@@ -181,3 +181,80 @@ def test_time_norm_none_keeps_the_channel_averages_the_paper_encoder_divides_out
     assert not torch.allclose(raw / raw.mean(-1, keepdim=True), normalised, atol=1e-4)
     with pytest.raises(ModelError, match="time_norm"):
         build_model("cae_mae", time_norm="batch")
+
+
+@pytest.mark.parametrize("output", ["softplus", "linear"])
+def test_decoder_output_drops_the_last_layers_batchnorm_and_nothing_else(output: str) -> None:
+    args = dict(sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8], level="utterance")
+    paper = build_model("cae_mae", **args)
+    plain = build_model("cae_mae", **args, decoder_output=output)
+    for ae_paper, ae_plain in ((paper.cae, plain.cae), (paper.mae, plain.mae)):
+        assert ae_paper.decoder[-1].norm is not None and ae_plain.decoder[-1].norm is None
+        # every other layer, encoders included, is the paper's Conv -> BatchNorm -> Softplus
+        assert all(layer.norm is not None for layer in [*ae_plain.encoder, *ae_plain.decoder[:-1]])
+    # the same weights less the two output BatchNorms: the paper's state dict loads into it once those are dropped
+    dropped = ("cae.decoder.1.norm.", "mae.decoder.1.norm.")
+    plain.load_state_dict({k: v for k, v in paper.state_dict().items() if not k.startswith(dropped)})
+    plain.train()
+    features = plain.features(torch.randn(2, 8000) * 0.1)
+    code = plain.cae.encoder(features)
+    # BatchNorm fixes the paper's output spread over batch and time; without it the convolution sets it
+    last = plain.cae.decoder[-1]
+    with torch.no_grad():
+        last.conv.weight.mul_(50.0)
+        last.conv.bias.fill_(-20.0 if output == "linear" else 0.0)
+        paper.cae.decoder[-1].conv.weight.mul_(50.0)
+    out, out_paper = plain.cae.decoder(code), paper.cae.decoder(paper.cae.encoder(features))
+    if output == "softplus":
+        assert (out >= 0).all()  # Softplus (exactly 0 only where it underflows)
+    else:
+        assert (out < 0).any()  # a plain convolution: no Softplus
+    assert out.std() > 10 * out_paper.std()
+    with pytest.raises(ModelError, match="decoder_output"):
+        build_model("cae_mae", decoder_output="tanh")
+
+
+def test_encoder_output_frees_the_codes_scale_from_batchnorm() -> None:
+    args = dict(sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8], level="utterance")
+    args["time_norm"] = "none"
+    paper = build_model("cae_mae", **args)
+    free = build_model("cae_mae", **args, encoder_output="softplus")
+    for ae in (free.cae, free.mae):
+        assert ae.encoder[-1].norm is None and all(layer.norm is not None for layer in [*ae.encoder[:-1], *ae.decoder])
+    features = paper.features(torch.randn(2, 8000) * 0.1)
+    for net in (paper, free):  # a larger last convolution: only the free code grows with it
+        with torch.no_grad():
+            net.cae.encoder[-1].conv.weight.mul_(20.0)
+    paper_code, free_code = paper.cae.encoder(features), free.cae.encoder(features)
+    assert (free_code >= 0).all() and free_code.std() > 5 * paper_code.std()
+    linear = build_model("cae_mae", **args, encoder_output="linear")
+    assert (linear.cae.encoder(features) < 0).any()  # a plain convolution: codes of either sign
+    with pytest.raises(ModelError, match="encoder_output linear needs time_norm none"):
+        build_model("cae_mae", **{**args, "time_norm": "layer"}, encoder_output="linear")
+    with pytest.raises(ModelError, match="encoder_output"):
+        build_model("cae_mae", encoder_output="tanh")
+
+
+def test_depthwise_init_identity_starts_every_depthwise_filter_as_the_identity() -> None:
+    args = dict(sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 12, 8], separable=True)
+    torch.manual_seed(0)
+    default = build_model("cae_mae", **args)
+    torch.manual_seed(0)
+    identity = build_model("cae_mae", **args, depthwise_init="identity")
+    delta = torch.zeros(7)
+    delta[3] = 1.0
+    layers = [layer for ae in (identity.cae, identity.mae) for part in (ae.encoder, ae.decoder) for layer in part]
+    assert len(layers) == 10 and all(
+        torch.equal(layer.depthwise.weight[:, 0], delta.expand(layer.depthwise.in_channels, 7)) for layer in layers
+    )
+    assert not torch.equal(
+        default.cae.encoder[0].depthwise.weight[:, 0], identity.cae.encoder[0].depthwise.weight[:, 0]
+    )
+    # so each separable layer starts as its 1x1 convolution alone: the time axis is not smeared
+    layer, x = identity.cae.encoder[0], torch.randn(2, 129, 50)
+    with torch.no_grad():
+        assert torch.allclose(layer.depthwise(x), x)
+    with pytest.raises(ModelError, match="depthwise_init identity needs separable true"):
+        build_model("cae_mae", depthwise_init="identity")
+    with pytest.raises(ModelError, match="depthwise_init"):
+        build_model("cae_mae", separable=True, depthwise_init="zeros")

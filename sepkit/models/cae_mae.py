@@ -22,7 +22,11 @@ In enhancement ``g`` is the noisy input's; the CAE decoder still decodes MAE cod
 caps the decoded magnitude at the noisy input's in every time-frequency bin, ``min(|Ŝ|, |X|)``: a
 noisy bin holds the speech plus the noise, so an estimate above it is the decoder inventing
 energy; the cap touches only resynthesis, not training. ``time_norm="none"`` drops the encoders'
-per-layer time-mean divisions (``sepkit.models.spectral_ae``). All four default off: the paper's network.
+per-layer time-mean divisions (``sepkit.models.spectral_ae``). ``decoder_output`` ("softplus" or
+"linear") is both decoders' last layer without its BatchNorm (and Softplus), ``encoder_output`` both
+encoders' (the latent code); ``depthwise_init="identity"`` starts the separable layers' depthwise filters
+as the identity (``sepkit.models.spectral_ae``).
+All default off: the paper's network.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ class CaeMae(nn.Module):
         separable: bool = False,
         bound: str = "none",
         time_norm: str = "layer",
+        decoder_output: str = "layer",
+        encoder_output: str = "layer",
+        depthwise_init: str = "default",
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
@@ -85,8 +92,12 @@ class CaeMae(nn.Module):
             raise ModelError(f"cae_mae: bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
         self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
         n_freqs = self.n_fft // 2 + 1
-        self.cae = SpectralAutoencoder(n_freqs, cae_dims, kernel_size, separable, time_norm)
-        self.mae = SpectralAutoencoder(n_freqs, mae_dims, kernel_size, separable, time_norm)
+        self.cae = SpectralAutoencoder(
+            n_freqs, cae_dims, kernel_size, separable, time_norm, decoder_output, encoder_output, depthwise_init
+        )
+        self.mae = SpectralAutoencoder(
+            n_freqs, mae_dims, kernel_size, separable, time_norm, decoder_output, encoder_output, depthwise_init
+        )
         self.parts, self.level, self.bound = parts, level, bound
         if parts == "enhance":  # the halves that only training uses
             del self.cae.encoder, self.mae.decoder
