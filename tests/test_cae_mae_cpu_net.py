@@ -258,3 +258,27 @@ def test_depthwise_init_identity_starts_every_depthwise_filter_as_the_identity()
         build_model("cae_mae", depthwise_init="identity")
     with pytest.raises(ModelError, match="depthwise_init"):
         build_model("cae_mae", separable=True, depthwise_init="zeros")
+
+
+def test_cpu_small2_is_cpu_small_with_the_stage1_fixes_and_trains_both_stages() -> None:
+    small, small2 = _config("cpu_small.yaml"), _config("cpu_small2.yaml")
+    fixes = {"cae_dims": [64], "time_norm": "none", "decoder_output": "softplus", "depthwise_init": "identity"}
+    assert small2["model"]["args"] == {**small["model"]["args"], **fixes}
+    assert small2["data"] == {**small["data"], "train": {**small["data"]["train"], "length": 10000}}
+    assert (
+        small2["optim"]["scheduler"]["total_steps"] == small2["trainer"]["max_steps"] > small2["cae_mae"]["cae_steps"]
+    )
+    module = CaeMaeModule(small2)
+    net = module.net
+    assert len(net.cae.encoder) == 1 and len(net.cae.decoder) == 1 and net.cae.decoder[0].norm is None
+    batch = {
+        "clean": torch.randn(2, 8000) * 0.05,
+        "mixture": torch.randn(2, 8000) * 0.05,
+        "noise_only": torch.tensor([False, True]),
+    }
+    for stage, trained in (("cae", net.cae), ("cycle", net.mae)):
+        net.zero_grad()
+        terms = module.terms(batch, stage)
+        assert all(torch.isfinite(v) for v in terms.values())
+        module.weighted(terms).backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in trained.parameters())
