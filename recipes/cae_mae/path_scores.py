@@ -7,6 +7,11 @@ autoencoder's reconstruction of the noisy input, ``enhance`` the MAE encoder -> 
 the clean autoencoder against the clean speech. ``input`` is the noisy input against the clean speech.
 All through the model's own resynthesis (its level side path, the input's phase).
 
+``--latents`` also prints where the codes lie: mean and standard deviation over all elements of
+``z_a = E_A(clean)``, ``z_b = E_B(noisy)`` and ``E_A(noisy)``, the mean squared distance of each to
+``z_a`` (``z_b``'s is the run's ``val/latent_distance``) and the mean over channels of the
+per-channel means' and standard deviations' absolute differences to ``z_a``'s (pooled over items).
+
     python recipes/cae_mae/path_scores.py runs/cae-mae-cpu-small/checkpoints/last.ckpt \
         --mix "$SEPKIT_DATA/demo/fixed/enh_dev/mix" --ref "$SEPKIT_DATA/demo/fixed/enh_dev/s1" --items 40
 """
@@ -31,6 +36,7 @@ def main() -> None:
     parser.add_argument("--mix", type=Path, required=True, help="folder of noisy <stem>.wav")
     parser.add_argument("--ref", type=Path, required=True, help="folder of clean <stem>.wav")
     parser.add_argument("--items", type=int, default=40, help="score the first N stems")
+    parser.add_argument("--latents", action="store_true", help="also print the codes' statistics (module doc)")
     args = parser.parse_args()
 
     net, _, _, _ = checkpoint_model(args.checkpoint, inference_only=False)
@@ -41,6 +47,7 @@ def main() -> None:
         return resample(torch.as_tensor(audio.mean(0))[None], rate, net.sample_rate)
 
     scores: dict[str, list[float]] = {"input": [], "cae(clean)": [], "mae(noisy)": [], "enhance": [], "cae(noisy)": []}
+    codes: dict[str, list[torch.Tensor]] = {"z_a": [], "z_b": [], "E_A(noisy)": []}
     with torch.no_grad():
         for path in sorted(args.mix.glob("*.wav"))[: args.items]:
             noisy, clean = load(path), load(args.ref / path.name)
@@ -55,9 +62,23 @@ def main() -> None:
             scores["cae(noisy)"].append(
                 float(si_sdr(net.through(noisy, net.cae.encoder, net.cae.decoder), clean).mean())
             )
+            if args.latents:
+                x_noisy, x_clean = net.features(noisy), net.features(clean)
+                codes["z_a"].append(net.cae.encoder(x_clean)[0])  # (C, frames)
+                codes["z_b"].append(net.mae.encoder(x_noisy)[0])
+                codes["E_A(noisy)"].append(net.cae.encoder(x_noisy)[0])
     print(f"{args.checkpoint} ({len(scores['input'])} items), mean SI-SDR in dB:")
     for name, values in scores.items():
         print(f"  {name:11s} {np.mean(values):7.2f}")
+    if args.latents:
+        z_a = torch.cat(codes["z_a"], -1)
+        print("codes (pooled frames): mean, std, mean sq. distance to z_a, channel |mean diff|, channel |std diff|:")
+        for name, parts in codes.items():
+            z = torch.cat(parts, -1)
+            print(
+                f"  {name:11s} {float(z.mean()):7.3f} {float(z.std()):7.3f} {float((z - z_a).square().mean()):7.3f}"
+                f" {float((z.mean(-1) - z_a.mean(-1)).abs().mean()):7.3f} {float((z.std(-1) - z_a.std(-1)).abs().mean()):7.3f}"
+            )
 
 
 if __name__ == "__main__":
