@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import time
 from pathlib import Path
@@ -32,22 +31,16 @@ import torch.nn as nn
 
 from sepkit.audio.io import read_audio
 from sepkit.audio.resample import resample
+from sepkit.data.manifest import read_manifest, select
+from sepkit.data.paths import data_root
 from sepkit.metrics import si_sdr
 from sepkit.metrics.sisdr import si_sdr_torch
 from sepkit.models import build_model
+from sepkit.train.config import load_config
 
-NETWORK = dict(
-    n_fft=512,
-    hop=256,
-    cae_dims=[256, 128, 64],
-    mae_dims=[64],  # the MAE is not trained here
-    kernel_size=7,
-    power=0.3,
-    level="utterance",
-    separable=True,
-    time_norm="none",
-    decoder_output="softplus",
-)
+RECIPE = Path(__file__).with_name("cpu_small.yaml")
+# cpu_small.yaml's network with the two stage-1 fixes every variant shares; the MAE is not trained here
+SCREEN_ARGS = {"time_norm": "none", "decoder_output": "softplus", "mae_dims": [64]}
 
 
 def load(path: str | Path, rate: int = 16000) -> torch.Tensor:
@@ -62,9 +55,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=200, help="score every N steps")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    corpus = Path(os.environ.get("SEPKIT_DATA", Path.home() / ".local/share/sepkit")) / "demo"
-    records = [json.loads(line) for line in open(corpus / "manifests/speech.jsonl")]
-    records = [r for r in records if r["split"] == "train"]
+    network = {**load_config(RECIPE)["model"]["args"], **SCREEN_ARGS}
+    corpus = data_root() / "demo"
+    records = select(read_manifest(corpus / "manifests/speech.jsonl"), split="train")
     random.Random(0).shuffle(records)
     stream = torch.cat([load(r["path"]) for r in records[: args.files]])
     dev = [load(p)[None] for p in sorted((corpus / "fixed/enh_dev/s1").glob("*.wav"))[:40]]
@@ -84,7 +77,7 @@ def main() -> None:
         wmse, wsi = opts.pop("wmse", 1.0), opts.pop("wsi", 0.0)
         torch.manual_seed(0)
         windows = torch.Generator().manual_seed(1)
-        net = build_model("cae_mae", **{**NETWORK, **opts})
+        net = build_model("cae_mae", **{**network, **opts})
         if linear:
             net.cae.encoder, net.cae.decoder = nn.Conv1d(257, 64, 1), nn.Conv1d(64, 257, 1)
         opt = torch.optim.Adam(net.cae.parameters(), lr=lr, betas=(0.5, 0.999), weight_decay=1e-4)

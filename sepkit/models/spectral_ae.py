@@ -70,9 +70,7 @@ class ConvLayer(nn.Module):
             nn.Conv1d(n_in, n_in, kernel_size, padding=kernel_size // 2, groups=n_in, bias=False) if separable else None
         )
         if identity_init and self.depthwise is not None:
-            with torch.no_grad():
-                self.depthwise.weight.zero_()
-                self.depthwise.weight[:, :, kernel_size // 2] = 1.0
+            nn.init.dirac_(self.depthwise.weight, groups=n_in)  # 1 at the centre tap of each channel's filter
         self.conv = nn.Conv1d(
             n_in, n_out, 1 if separable else kernel_size, padding=0 if separable else kernel_size // 2
         )
