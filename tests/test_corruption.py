@@ -1,4 +1,5 @@
-"""Each training corruption has the property it claims: babble of others, noise colours, hum, channel effects."""
+"""Each training corruption has the property it claims (babble of others, noise colours, hum, channel effects),
+in enhancement items and in separation items."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 
 from data_fixtures import noise_corpus, speech_corpus
 from sepkit.data.corruption import Corruption, mu_law_round_trip, narrowband, random_colouring, stationary_noise
-from sepkit.data.mixing import MixingOptions, NoisySpeechDataset
+from sepkit.data import mixing
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset, SpeakerMixtureDataset
 from sepkit.errors import ConfigError
 from sepkit.train.datasets import build_dataset
 
@@ -153,3 +155,49 @@ def test_noise_weights_share_draws_between_manifests_whatever_their_durations(
     assert 0.4 < share_from_short(noise_weights=[0.5, 0.5]) < 0.6
     with pytest.raises(ConfigError, match="noise_weights"):
         NoisySpeechDataset(corpus["speech"], [long_pool, short_pool], MixingOptions(noise_weights=[1.0], **args))
+
+
+def _mixtures(corpus: dict[str, Path], noise: bool = True, **corrupt) -> SpeakerMixtureDataset:
+    options = MixingOptions(segment_seconds=1.0, length=8, seed=7, corrupt=Corruption(**corrupt))
+    return SpeakerMixtureDataset(corpus["speech"], options, noise_manifest=corpus["noise"] if noise else None)
+
+
+def test_separation_colours_each_talker_and_keeps_the_scene_linear(
+    corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real = mixing.random_colouring
+    monkeypatch.setattr(mixing, "random_colouring", lambda wav, rng: calls.append(wav.shape) or real(wav, rng))
+    item = _mixtures(corpus, noise=False, colour_prob=1.0)[0]
+    assert len(calls) == 2  # one microphone per talker, drawn independently
+    assert torch.allclose(item["mixture"], item["sources"].sum(0), atol=1e-5)  # the targets carry the colouring
+
+
+def test_separation_narrowband_reaches_every_target(corpus: dict[str, Path]) -> None:
+    item = _mixtures(corpus, narrowband_prob=1.0)[1]
+    assert item["info"]["effects"] == "narrowband"
+    for x in (item["mixture"], *item["sources"]):
+        x = x.numpy()
+        assert _band_power_db(x, 4300, 8000) - _band_power_db(x, 200, 3500) < -30
+    assert torch.allclose(item["mixture"], item["sources"].sum(0) + item["noise"], atol=1e-5)
+
+
+def test_separation_babble_leaves_out_both_talkers(corpus: dict[str, Path]) -> None:
+    ds = _mixtures(corpus, babble_prob=1.0, babble_talkers=(2, 3))
+    for i in range(4):
+        item = ds[i]
+        talkers = item["info"]["noise_file"].split(":")[1].split(",")
+        assert not set(item["info"]["speakers"]) & set(talkers)
+
+
+def test_separation_channel_effects_touch_the_mixture_only(corpus: dict[str, Path]) -> None:
+    item = _mixtures(corpus, clip_prob=1.0, clip_range=(0.3, 0.3))[2]
+    mix = item["mixture"]
+    assert int((mix.abs() >= float(mix.abs().max()) - 1e-7).sum()) > 10 and item["info"]["effects"] == "clipped"
+    assert not torch.allclose(mix, item["sources"].sum(0) + item["noise"], atol=1e-4)
+
+
+def test_separation_without_corruption_is_unchanged(corpus: dict[str, Path]) -> None:
+    options = MixingOptions(segment_seconds=1.0, length=8, seed=7)
+    plain = SpeakerMixtureDataset(corpus["speech"], options, noise_manifest=corpus["noise"])
+    assert torch.equal(plain[5]["mixture"], _mixtures(corpus)[5]["mixture"])

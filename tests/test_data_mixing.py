@@ -244,15 +244,14 @@ def test_speed_perturbation_of_each_speaker(corpus: dict[str, Path]) -> None:
 def test_a_config_section_gives_one_options_object_and_a_type_refuses_options_it_does_not_read(
     corpus: dict[str, Path],
 ) -> None:
-    from sepkit.data.corruption import Corruption
     from sepkit.train.datasets import build_dataset
 
     section = {"type": "speaker_mixture", "speech_manifest": str(corpus["speech"]), "n_src": 2}
     ds = build_dataset({**section, "segment_seconds": 0.5, "length": 3, "snr_range": [0, 5]}, "data.train", 16000, 4)
     assert ds.options == MixingOptions(segment_seconds=0.5, length=3, snr_range=[0, 5], seed=4)
-    with pytest.raises(ConfigError, match="unknown key 'corrupt' for type speaker_mixture"):
-        build_dataset({**section, "corrupt": {"clip_prob": 0.5}}, "data.train", 16000, 4)
-    with pytest.raises(TypeError, match="takes no option 'corrupt'"):
-        SpeakerMixtureDataset.make_options(corrupt=Corruption(clip_prob=0.5))
+    with pytest.raises(ConfigError, match="unknown key 'noise_weights' for type speaker_mixture"):
+        build_dataset({**section, "noise_weights": [1.0]}, "data.train", 16000, 4)
+    with pytest.raises(TypeError, match="takes no option 'noise_weights'"):
+        SpeakerMixtureDataset.make_options(noise_weights=[1.0])
     with pytest.raises(ValueError, match=r"does not read the option\(s\) noise_weights"):
         SpeakerMixtureDataset(corpus["speech"], MixingOptions(noise_weights=[1.0]))

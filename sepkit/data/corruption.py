@@ -1,4 +1,4 @@
-"""Corruptions that widen the enhancement training distribution towards real recordings.
+"""Corruptions that widen the enhancement and separation training distributions towards real recordings.
 
 Each is a switch of :class:`Corruption` (a ``corrupt:`` mapping in a dataset config) and draws its
 parameters from the item's numpy ``Generator``, so items stay reproducible. What they model:

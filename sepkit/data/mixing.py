@@ -215,8 +215,10 @@ class MixingDataset(Dataset):
                 return wav, {"noise_file": self.noise.path(i), "noise_start": start / self.sample_rate}
         raise ManifestError(f"{self.noise.path(i)}: {MAX_DRAWS} noise crops in a row were silent; check the manifest")
 
-    def _babble(self, n: int, rng: np.random.Generator, exclude_speaker: str) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Babble: the sum of 3-8 (``corrupt.babble_talkers``) speech crops of speakers other than the target."""
+    def _babble(
+        self, n: int, rng: np.random.Generator, exclude_speakers: tuple[str, ...]
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Babble: the sum of 3-8 (``corrupt.babble_talkers``) speech crops of speakers other than the targets."""
         want = int(rng.integers(self.corrupt.babble_talkers[0], self.corrupt.babble_talkers[1] + 1))
         wav, talkers = torch.zeros(n), []
         for _ in range(want * MAX_DRAWS):
@@ -224,23 +226,25 @@ class MixingDataset(Dataset):
                 break
             i = int(rng.integers(len(self.speech)))
             speaker = self.speech.entries[i].get("speaker") or self.speech.path(i)
-            if speaker == exclude_speaker:
+            if speaker in exclude_speakers:
                 continue
             crop, _ = self._looped_crop(self.speech, i, n, rng)
             if rms(crop) > SILENT_RMS:
                 wav += crop * (10 ** (float(rng.uniform(-3, 3)) / 20) / rms(crop))
                 talkers.append(speaker)
         if not talkers:
-            raise ManifestError(f"babble: no speech of a speaker other than {exclude_speaker!r} in the manifest")
+            raise ManifestError(
+                f"babble: no speech of a speaker other than {', '.join(exclude_speakers)} in the manifest"
+            )
         return wav, {"noise_file": "babble:" + ",".join(talkers), "noise_start": 0.0}
 
     def _noise_signal(
-        self, n: int, rng: np.random.Generator, exclude_speaker: str
+        self, n: int, rng: np.random.Generator, exclude_speakers: tuple[str, ...]
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Noise of the family ``corrupt`` draws (a recording, babble or stationary), coloured with ``colour_prob``."""
         family = self.corrupt.noise_family(rng) if self.corrupt.active else "file"
         if family == "babble":
-            wav, info = self._babble(n, rng, exclude_speaker)
+            wav, info = self._babble(n, rng, exclude_speakers)
         elif family == "stationary":
             wav, kind = stationary_noise(n, self.sample_rate, rng)
             info = {"noise_file": kind, "noise_start": 0.0}
@@ -259,15 +263,28 @@ class MixingDataset(Dataset):
         return full, early, self.rirs.path(i)
 
     def _add_noise(
-        self, speech: torch.Tensor, rng: np.random.Generator, exclude_speaker: str = ""
+        self, speech: torch.Tensor, rng: np.random.Generator, exclude_speakers: tuple[str, ...] = ()
     ) -> tuple[torch.Tensor, float, dict[str, Any]]:
         """Noise scaled to a random SNR against ``speech``, or zeros (SNR = inf) without a noise manifest."""
         if self.noise is None:
             return torch.zeros_like(speech), math.inf, {"noise_file": "", "noise_start": 0.0}
-        noise, info = self._noise_signal(speech.shape[0], rng, exclude_speaker)
+        noise, info = self._noise_signal(speech.shape[0], rng, exclude_speakers)
         snr = float(rng.uniform(*self.snr_range))
         noise = noise * math.sqrt(rms(speech) ** 2 / (rms(noise) ** 2 * 10 ** (snr / 10)))
         return noise, snr, info
+
+    @staticmethod
+    def _channel(
+        mixture: torch.Tensor, corrupt: Corruption, rng: np.random.Generator, effects: list[str]
+    ) -> torch.Tensor:
+        """Non-linear channel effects on the mixture alone: clipping, then mu-law coding."""
+        if rng.random() < corrupt.clip_prob:
+            mixture = clip(mixture, float(rng.uniform(*corrupt.clip_range)))
+            effects.append("clipped")
+        if rng.random() < corrupt.codec_prob:
+            mixture = mu_law_round_trip(mixture)
+            effects.append("mu-law")
+        return mixture
 
     def _finish(
         self,
@@ -312,7 +329,7 @@ class NoisySpeechDataset(MixingDataset):
         if corrupt and rng.random() < corrupt.colour_prob:
             dry = random_colouring(dry, rng)  # the microphone: heard in the target too
         wet, target, rir = self._reverb(dry, rng)
-        noise, snr, noise_info = self._add_noise(wet, rng, exclude_speaker=info["speakers"])
+        noise, snr, noise_info = self._add_noise(wet, rng, exclude_speakers=(info["speakers"],))
         effects = []
         if corrupt and rng.random() < corrupt.narrowband_prob:
             highpass = bool(rng.random() < 0.5)
@@ -325,19 +342,6 @@ class NoisySpeechDataset(MixingDataset):
             item["info"]["effects"] = "+".join(effects)  # a string: batches collate it
         return item
 
-    @staticmethod
-    def _channel(
-        mixture: torch.Tensor, corrupt: Corruption, rng: np.random.Generator, effects: list[str]
-    ) -> torch.Tensor:
-        """Non-linear channel effects on the mixture alone: clipping, then mu-law coding."""
-        if rng.random() < corrupt.clip_prob:
-            mixture = clip(mixture, float(rng.uniform(*corrupt.clip_range)))
-            effects.append("clipped")
-        if rng.random() < corrupt.codec_prob:
-            mixture = mu_law_round_trip(mixture)
-            effects.append("mu-law")
-        return mixture
-
 
 class SpeakerMixtureDataset(MixingDataset):
     """Separation items: ``n_src`` utterances of different speakers at random relative gains, optional noise.
@@ -347,9 +351,12 @@ class SpeakerMixtureDataset(MixingDataset):
     ``overlap_range`` (two speakers) draws the overlapping share of the segment: the first speaker
     talks from its start, the second until its end (``info["active_starts"]``, ``["active_stops"]``: seconds);
     ``noise_prob`` adds noise (needs ``noise_manifest``) to that share of the mixtures only.
+    ``corrupt`` widens the speech side as for enhancement: each talker its own microphone colouring,
+    the whole scene through a narrowband channel, babble or stationary noise, clipping and mu-law of
+    the mixture; linear effects reach the targets too.
     """
 
-    option_keys = tuple(k for k in OPTION_KEYS if k not in ("corrupt", "noise_weights"))
+    option_keys = tuple(k for k in OPTION_KEYS if k != "noise_weights")
 
     def __init__(
         self,
@@ -386,6 +393,7 @@ class SpeakerMixtureDataset(MixingDataset):
         rng = self._rng(index)
         n = self._segment_length(rng)
         spans = overlap_spans(n, float(rng.uniform(*self.overlap_range)), rng) if self.overlap_range else None
+        corrupt = self.corrupt if self.corrupt.active else None
         free = np.ones(len(self.speakers), dtype=bool)
         wets, targets, gains, info = [], [], [], defaultdict(list)
         for s in range(self.n_src):
@@ -394,6 +402,8 @@ class SpeakerMixtureDataset(MixingDataset):
             free[k] = False
             start, stop = spans[s] if spans else (0, n)
             dry, one = self._draw_speech(stop - start, rng, self._utts[k])
+            if corrupt and rng.random() < corrupt.colour_prob:
+                dry = random_colouring(dry, rng)  # this talker's microphone: heard in its target too
             gain = float(rng.uniform(*self.gain_range_db))
             dry = torch.nn.functional.pad(dry * (10 ** (gain / 20) / rms(dry)), (start, n - stop))
             wet, target, rir = self._reverb(dry, rng)
@@ -411,11 +421,18 @@ class SpeakerMixtureDataset(MixingDataset):
                 {"noise_file": "", "noise_start": 0.0, "noise_family": "none"},
             )
         else:
-            noise, snr, noise_info = self._add_noise(speech, rng)
+            noise, snr, noise_info = self._add_noise(speech, rng, exclude_speakers=tuple(info["speakers"]))
+        sources, effects = torch.stack(targets), []
+        if corrupt and rng.random() < corrupt.narrowband_prob:
+            highpass = bool(rng.random() < 0.5)
+            speech, sources, noise = (narrowband(x, self.sample_rate, highpass) for x in (speech, sources, noise))
+            effects.append("narrowband")
         reverberant = any(info["rirs"])
-        return self._finish(
-            index, torch.stack(targets), speech, noise, snr, gains, dict(info) | noise_info, reverberant, rng
-        )
+        item = self._finish(index, sources, speech, noise, snr, gains, dict(info) | noise_info, reverberant, rng)
+        if corrupt:
+            item["mixture"] = self._channel(item["mixture"], corrupt, rng, effects)
+            item["info"]["effects"] = "+".join(effects)  # a string: batches collate it
+        return item
 
 
 def overlap_spans(n: int, share: float, rng: np.random.Generator) -> list[tuple[int, int]]:
