@@ -149,11 +149,37 @@ def _rms_db(x: np.ndarray) -> float:
     return 10 * math.log10(float(np.mean(x.astype(np.float64) ** 2)))
 
 
+def _fake_dnsmos(path: str) -> dict[str, float]:
+    """A stand-in for DNSMOS: a reference whose RMS is above -24 dBFS is "clean" (BAK 4), any other not (BAK 2)."""
+    x, _ = sf.read(path, dtype="float32")
+    loud = _rms_db(x) > -24
+    return {"dnsmos_ovrl": 3.0, "dnsmos_sig": 3.5, "dnsmos_bak": 4.0 if loud else 2.0, "dnsmos_p808": 3.5}
+
+
+def test_reference_slice_follows_the_ratings_and_is_rated_once(tiny_pool: list[dict], tmp_path: Path) -> None:
+    opts = YardstickOptions(out=tmp_path, enhancement=EnhancementPlan(items=12), separation=SeparationPlan(items=2))
+    rated: list[str] = []
+
+    def rate(path: str) -> dict[str, float]:
+        rated.append(path)
+        return _fake_dnsmos(path)
+
+    sets = write_yardstick(tmp_path / "ys", tiny_pool, opts, "cmd", rate=rate)
+    assert len(rated) == 12 and all("/s1/" in p for p in rated)
+    for r in _rows(sets["enh"]):
+        s1, _ = sf.read(sets["enh"] / r["sources"][0], dtype="float32")
+        assert r["slices"]["reference"] == ("clean" if _rms_db(s1) > -24 else "own noise")
+        assert r["reference_dnsmos"]["dnsmos_bak"] in (2.0, 4.0)
+    write_yardstick(tmp_path / "ys", tiny_pool, opts, "cmd", rate=rate)  # unchanged set: nothing rated again
+    assert len(rated) == 12
+    assert "reference" not in _rows(sets["sep2"])[0]["slices"]
+
+
 def test_builder_writes_both_sets_with_every_promised_slice(tiny_pool: list[dict], tmp_path: Path) -> None:
     opts = YardstickOptions(
         out=tmp_path / "ys", enhancement=EnhancementPlan(items=40), separation=SeparationPlan(items=8)
     )
-    sets = write_yardstick(tmp_path / "ys", tiny_pool, opts, "sepkit data yardstick ys")
+    sets = write_yardstick(tmp_path / "ys", tiny_pool, opts, "sepkit data yardstick ys", rate=_fake_dnsmos)
     enh = _rows(sets["enh"])
     assert len(enh) == 40
     values: dict[str, set] = defaultdict(set)
@@ -165,6 +191,7 @@ def test_builder_writes_both_sets_with_every_promised_slice(tiny_pool: list[dict
     assert values["bandwidth"] == {"16 kHz", "8 kHz"} and values["length"] == {"< 1 s", ">= 1 s"}
     assert values["clip"] >= {"8 kHz, < 1 s"} and values["level"] == {"-40 dBFS", "-32..-18 dBFS"}
     assert values["reverb"] == {"dry", "real RIR"} and values["language"] == {"English", "other"}
+    assert values["reference"] == {"clean", "own noise"}
     for r in enh:
         mix, rate = sf.read(sets["enh"] / r["mixture"], dtype="float32")
         s1, rate_s1 = sf.read(sets["enh"] / r["sources"][0], dtype="float32")
@@ -204,21 +231,21 @@ def test_builder_writes_both_sets_with_every_promised_slice(tiny_pool: list[dict
 
 def test_builder_is_reproducible_and_never_touches_foreign_folders(tiny_pool: list[dict], tmp_path: Path) -> None:
     opts = YardstickOptions(out=tmp_path, enhancement=EnhancementPlan(items=6), separation=SeparationPlan(items=3))
-    a = write_yardstick(tmp_path / "a", tiny_pool, opts, "cmd")
-    b = write_yardstick(tmp_path / "b", tiny_pool, opts, "cmd")
+    a = write_yardstick(tmp_path / "a", tiny_pool, opts, "cmd", rate=_fake_dnsmos)
+    b = write_yardstick(tmp_path / "b", tiny_pool, opts, "cmd", rate=_fake_dnsmos)
     for name in ("enh", "sep2"):
         assert (a[name] / "items.jsonl").read_text() == (b[name] / "items.jsonl").read_text()
         for f in sorted((a[name] / "mix").iterdir()):
             assert f.read_bytes() == (b[name] / "mix" / f.name).read_bytes()
     stamp = (a["enh"] / "mix" / "0000.wav").stat().st_mtime_ns
-    write_yardstick(tmp_path / "a", tiny_pool, opts, "cmd")  # unchanged: kept as it is
+    write_yardstick(tmp_path / "a", tiny_pool, opts, "cmd", rate=_fake_dnsmos)  # unchanged: kept as it is
     assert (a["enh"] / "mix" / "0000.wav").stat().st_mtime_ns == stamp
-    other = write_yardstick(tmp_path / "c", tiny_pool, dataclasses.replace(opts, seed=1), "cmd")
+    other = write_yardstick(tmp_path / "c", tiny_pool, dataclasses.replace(opts, seed=1), "cmd", rate=_fake_dnsmos)
     assert (other["enh"] / "items.jsonl").read_text() != (a["enh"] / "items.jsonl").read_text()
     (tmp_path / "mine" / "enh").mkdir(parents=True)
     (tmp_path / "mine" / "enh" / "notes.txt").write_text("keep me")
     with pytest.raises(OutputError, match="not written by"):
-        write_yardstick(tmp_path / "mine", tiny_pool, opts, "cmd")
+        write_yardstick(tmp_path / "mine", tiny_pool, opts, "cmd", rate=_fake_dnsmos)
     assert (tmp_path / "mine" / "enh" / "notes.txt").read_text() == "keep me"
 
 

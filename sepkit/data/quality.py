@@ -21,6 +21,9 @@ from sepkit.data.manifest import Entry, read_manifest, write_manifest
 from sepkit.errors import AudioError, ManifestError
 
 RATING_KEYS = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808")
+# What "clean speech" means throughout sepkit: the training selection of recipes/enhance/wide_clean.yaml
+# and the yardstick's reference-quality slice. About half the demo corpus's train speech reaches it.
+CLEAN_SPEECH = {"dnsmos_bak": 3.5, "dnsmos_sig": 3.0}
 CHUNK = 500  # files rated between two writes of the output
 
 

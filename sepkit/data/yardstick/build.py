@@ -10,6 +10,7 @@ from sepkit.data.yardstick.catalog import held_out_violations
 from sepkit.data.yardstick.plan import EnhancementPlan, SeparationPlan
 from sepkit.data.yardstick.pool import PoolOptions, build_pool
 from sepkit.data.yardstick.readme import write_readme
+from sepkit.data.yardstick.references import Rater, add_reference_slice
 from sepkit.data.yardstick.sets import ENHANCEMENT, SEPARATION, write_set
 from sepkit.errors import ConfigError
 
@@ -28,7 +29,11 @@ class YardstickOptions:
 
 
 def build_yardstick(opts: YardstickOptions, command: str, log: Log = print) -> dict[str, Path]:
-    """Download and decode the pool (once), then write ``enh/``, ``sep2/`` and ``README.md``; returns the sets."""
+    """Download and decode the pool (once), then write ``enh/``, ``sep2/`` and ``README.md``; returns the sets.
+
+    The enhancement set's references are rated with DNSMOS for its reference-quality slice (about
+    half a second per item, once).
+    """
     violations = held_out_violations()
     if violations:  # a catalogue edit put a training package in the yardstick
         raise ConfigError(f"yardstick packages used for training by the demo catalogue: {', '.join(violations)}")
@@ -38,12 +43,16 @@ def build_yardstick(opts: YardstickOptions, command: str, log: Log = print) -> d
 
 
 def write_yardstick(
-    out: Path, entries: list[dict], opts: YardstickOptions, command: str, log: Log = print
+    out: Path, entries: list[dict], opts: YardstickOptions, command: str, log: Log = print, rate: Rater | None = None
 ) -> dict[str, Path]:
-    """The sets and README from pool ``entries`` (each a decoded file with kind, speaker or family)."""
+    """The sets and README from pool ``entries`` (each a decoded file with kind, speaker or family).
+
+    ``rate`` (default: DNSMOS, ``sepkit.data.quality.rate_file``) rates the enhancement references.
+    """
     sets = {
         ENHANCEMENT: write_set(ENHANCEMENT, entries, out / ENHANCEMENT, opts.enhancement, opts.seed, log),
         SEPARATION: write_set(SEPARATION, entries, out / SEPARATION, opts.separation, opts.seed, log),
     }
+    add_reference_slice(sets[ENHANCEMENT], rate, log)
     write_readme(out, entries, sets, command)
     return {name: path.parent for name, path in sets.items()}

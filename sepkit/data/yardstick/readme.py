@@ -62,7 +62,8 @@ def readme_text(out: Path, entries: list[dict], sets: dict[str, Path], command: 
 def _set_section(name: str, rows: list[dict]) -> list[str]:
     minutes = sum(r["duration"] for r in rows) / 60
     title = {
-        "enh": "Enhancement (`enh/`: mix, s1, noise)",
+        "enh": "Enhancement (`enh/`: mix, s1, noise; reference: `clean` where DNSMOS rates s1 BAK >= 3.5 and SIG "
+        ">= 3.0, else `own noise`, where SI-SDR penalises removing what the reference itself holds)",
         "sep2": "Two speakers (`sep2/`: mix, s1, s2, noise; gain: the second speaker's level relative to the "
         "first, absolute)",
     }
