@@ -49,7 +49,11 @@ def test_shipped_model_card_says_what_it_was_trained_on_and_how_it_scores(model_
 def test_shipped_model_loads_without_pickle_and_processes_audio(model_dir: Path) -> None:
     import torch
 
-    assert sorted(p.name for p in model_dir.iterdir()) == ["CARD.md", "config.json", "model.safetensors"]
+    names = {p.name for p in model_dir.iterdir()}
+    assert names - {"curves.png"} == {"CARD.md", "config.json", "model.safetensors"}
+    if "curves.png" in names:  # the training run's curves, shown by the card
+        assert (model_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "](curves.png)" in (model_dir / "CARD.md").read_text()
     net, config = load_network(model_dir)
     meta, _ = read_card(model_dir)
     assert sum(p.numel() for p in net.parameters()) == meta["parameters"]
