@@ -273,18 +273,28 @@ class MixingDataset(Dataset):
         noise = noise * math.sqrt(rms(speech) ** 2 / (rms(noise) ** 2 * 10 ** (snr / 10)))
         return noise, snr, info
 
+    def _narrowband(
+        self, corrupt: Corruption, rng: np.random.Generator, effects: list[str], *signals: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """``signals`` (speech, targets, noise: one channel for all) band-limited with ``narrowband_prob``."""
+        if rng.random() >= corrupt.narrowband_prob:
+            return signals
+        highpass = bool(rng.random() < 0.5)
+        effects.append("narrowband")
+        return tuple(narrowband(x, self.sample_rate, highpass) for x in signals)
+
     @staticmethod
-    def _channel(
-        mixture: torch.Tensor, corrupt: Corruption, rng: np.random.Generator, effects: list[str]
-    ) -> torch.Tensor:
-        """Non-linear channel effects on the mixture alone: clipping, then mu-law coding."""
+    def _channel(item: dict[str, Any], corrupt: Corruption, rng: np.random.Generator, effects: list[str]) -> None:
+        """Non-linear channel effects on the item's mixture alone (clipping, then mu-law coding); labels the item."""
+        mixture = item["mixture"]
         if rng.random() < corrupt.clip_prob:
             mixture = clip(mixture, float(rng.uniform(*corrupt.clip_range)))
             effects.append("clipped")
         if rng.random() < corrupt.codec_prob:
             mixture = mu_law_round_trip(mixture)
             effects.append("mu-law")
-        return mixture
+        item["mixture"] = mixture
+        item["info"]["effects"] = "+".join(effects)  # a string: batches collate it
 
     def _finish(
         self,
@@ -330,16 +340,13 @@ class NoisySpeechDataset(MixingDataset):
             dry = random_colouring(dry, rng)  # the microphone: heard in the target too
         wet, target, rir = self._reverb(dry, rng)
         noise, snr, noise_info = self._add_noise(wet, rng, exclude_speakers=(info["speakers"],))
-        effects = []
-        if corrupt and rng.random() < corrupt.narrowband_prob:
-            highpass = bool(rng.random() < 0.5)
-            wet, target, noise = (narrowband(x, self.sample_rate, highpass) for x in (wet, target, noise))
-            effects.append("narrowband")
+        effects: list[str] = []
+        if corrupt:
+            wet, target, noise = self._narrowband(corrupt, rng, effects, wet, target, noise)
         info = {k: [v] for k, v in info.items()} | {"rirs": [rir]} | noise_info
         item = self._finish(index, target[None], wet, noise, snr, [0.0], info, bool(rir), rng)
         if corrupt:
-            item["mixture"] = self._channel(item["mixture"], corrupt, rng, effects)
-            item["info"]["effects"] = "+".join(effects)  # a string: batches collate it
+            self._channel(item, corrupt, rng, effects)
         return item
 
 
@@ -423,15 +430,12 @@ class SpeakerMixtureDataset(MixingDataset):
         else:
             noise, snr, noise_info = self._add_noise(speech, rng, exclude_speakers=tuple(info["speakers"]))
         sources, effects = torch.stack(targets), []
-        if corrupt and rng.random() < corrupt.narrowband_prob:
-            highpass = bool(rng.random() < 0.5)
-            speech, sources, noise = (narrowband(x, self.sample_rate, highpass) for x in (speech, sources, noise))
-            effects.append("narrowband")
+        if corrupt:
+            speech, sources, noise = self._narrowband(corrupt, rng, effects, speech, sources, noise)
         reverberant = any(info["rirs"])
         item = self._finish(index, sources, speech, noise, snr, gains, dict(info) | noise_info, reverberant, rng)
         if corrupt:
-            item["mixture"] = self._channel(item["mixture"], corrupt, rng, effects)
-            item["info"]["effects"] = "+".join(effects)  # a string: batches collate it
+            self._channel(item, corrupt, rng, effects)
         return item
 
 

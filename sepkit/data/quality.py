@@ -93,7 +93,12 @@ def keep_at_least(entries: list[Entry], minimum: dict[str, float], name: str) ->
         if lacking is not None:
             hint = " (rate it first: sepkit data rate)" if key in RATING_KEYS else ""
             raise ManifestError(f"{name}: {lacking['path']} has no numeric {key!r} to filter on{hint}")
-    return [e for e in entries if all(e[k] >= v for k, v in minimum.items())]
+    return [e for e in entries if reaches(e, minimum)]
+
+
+def reaches(scores: dict, minimum: dict[str, float]) -> bool:
+    """Whether every field of ``minimum`` in ``scores`` (an entry, or one file's ratings) is at least its value."""
+    return all(scores[k] >= v for k, v in minimum.items())
 
 
 def _rated(e: Entry) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from sepkit.data.manifest import write_manifest
-from sepkit.data.quality import CLEAN_SPEECH
+from sepkit.data.quality import CLEAN_SPEECH, reaches
 
 CLEAN, OWN_NOISE = "clean", "own noise"
 Rater = Callable[[str], dict[str, float]]  # a file's path -> its dnsmos_* fields
@@ -34,7 +34,6 @@ def add_reference_slice(items_path: Path, rate: Rater | None = None, log: Callab
     for it in todo:
         scores = rate(str(items_path.parent / it["sources"][0]))
         it["reference_dnsmos"] = {k: round(float(v), 4) for k, v in scores.items()}
-        clean = all(scores[k] >= v for k, v in CLEAN_SPEECH.items())
-        it["slices"]["reference"] = CLEAN if clean else OWN_NOISE
+        it["slices"]["reference"] = CLEAN if reaches(scores, CLEAN_SPEECH) else OWN_NOISE
     write_manifest(items, items_path)
     return len(todo)
