@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from sepkit.errors import ModelError
 from sepkit.losses import CompressedSpectrumLoss
 from sepkit.models import build_model
 from sepkit.models.filter_enhancer import apply_frame_filter
@@ -128,3 +129,29 @@ def test_post_filter_lowers_the_output_and_streams_like_the_whole_signal() -> No
         state = filtered.stream_state()
         parts = torch.cat([filtered.step_frames(spec[..., i : i + 7], state) for i in range(0, spec.shape[-1], 7)], -1)
     assert torch.allclose(whole, parts, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["filter_enhancer", "fast_enhancer"])
+def test_widening_keeps_the_output_and_lets_the_new_units_learn(arch: str) -> None:
+    torch.manual_seed(0)
+    narrow = build_model(arch, hidden=16, layers=2).eval()
+    with torch.no_grad():
+        for p in narrow.parameters():
+            p.add_(0.2 * torch.randn_like(p))  # a trained-looking network, not the pass-through start
+    wide = build_model(arch, hidden=24, layers=2).eval()
+    widened = wide.load_widened(narrow.state_dict())
+    assert "gru.weight_hh_l1" in widened and "decode.weight" in widened and "feat_scale" not in widened
+    x = 0.05 * torch.randn(2, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), narrow(x), atol=1e-6, rtol=1e-5)
+    assert wide.decode.weight[:, 16:].abs().sum() == 0  # the new units start with no say in the output...
+    wide(x).pow(2).mean().backward()
+    assert wide.decode.weight.grad[:, 16:].abs().sum() > 0  # ...and are heard once training moves their weights
+
+
+def test_widening_refuses_a_wider_or_deeper_source() -> None:
+    wide = build_model("filter_enhancer", hidden=16, layers=2)
+    with pytest.raises(ModelError, match="hidden size of at most 16"):
+        wide.load_widened(build_model("filter_enhancer", hidden=24, layers=2).state_dict())
+    with pytest.raises(ModelError, match="same layers"):
+        wide.load_widened(build_model("filter_enhancer", hidden=8, layers=3).state_dict())

@@ -233,3 +233,28 @@ def test_init_into_a_part_is_the_general_form_of_enhancer_from(tmp_path: Path) -
                 [*common[1:], f"output_dir={tmp_path / 'other'}", f"init={{from: {base}, into: decoder}}"],
             )
         )
+
+
+def test_init_widen_loads_a_narrower_model_into_a_wider_one_with_the_output_unchanged(tmp_path: Path) -> None:
+    base = _fast_enhancer(tmp_path / "base", 8000, n_fft=128, hop=32)  # hidden 8
+    common = [*ONE_STEP, "model.args={n_fft: 128, hop: 32, hidden: 12, layers: 1}", "optim.lr=0.0"]
+    config = load_config(
+        RECIPES / "enhance" / "tiny.yaml",
+        [f"output_dir={tmp_path / 'run'}", *common, f"init={{from: {base}, widen: true}}"],
+    )
+    out = train(config)
+    record = json.loads((tmp_path / "run" / "init.json").read_text())
+    assert "gru.weight_hh_l0" in record["widened"] and record["skipped_by_shape"] == {}
+    (source, _), (trained, _) = load_network(base), load_network(out)
+    assert trained.encode.weight.shape[0] == 12
+    x = 0.05 * torch.randn(1, 4000)
+    with torch.no_grad():  # lr 0: the export is the widened warm start, and it computes what the base computes
+        torch.testing.assert_close(trained(x), source(x), atol=1e-6, rtol=1e-5)
+    with pytest.raises(ConfigError, match="cannot widen it"):
+        narrow = [*common[:-2], "model.args={n_fft: 128, hop: 32, hidden: 4, layers: 1}", "optim.lr=0.0"]
+        train(
+            load_config(
+                RECIPES / "enhance" / "tiny.yaml",
+                [f"output_dir={tmp_path / 'other'}", *narrow, f"init={{from: {base}, widen: true}}"],
+            )
+        )

@@ -128,6 +128,45 @@ class LevelFreeGruTrunk(nn.Module):
         y, hidden = self.gru(x, hidden)
         return self.decode(y + x), hidden
 
+    def load_widened(self, weights: dict[str, torch.Tensor]) -> list[str]:
+        """Load a narrower trunk's ``weights`` into this wider one so that the output is unchanged (Net2Net-style).
+
+        The source's units take the first ``h`` places of every hidden-size axis (per GRU gate); the new
+        units keep their random incoming weights, and every weight from a new unit to an old unit or to
+        ``decode`` is zero, so the old units and the output compute exactly what the source computed
+        until training moves those weights. Needs the same bins, layers and output width; returns the
+        names of the tensors that were widened.
+        """
+        own = self.state_dict()
+        h, wide = int(weights["encode.weight"].shape[0]), int(own["encode.weight"].shape[0])
+        if h > wide or set(weights) != set(own):
+            raise ModelError(f"load_widened: needs the same layers and a hidden size of at most {wide} (source: {h})")
+        merged, widened = {}, []
+        for name, new in own.items():
+            old = weights[name]
+            if old.shape == new.shape:
+                merged[name] = old
+                continue
+            grown = new.clone()
+            if name.startswith("gru."):  # rows: three gates of `wide` units each; columns: the units below
+                rows, src = grown.view(3, wide, *new.shape[1:]), old.view(3, h, *old.shape[1:])
+                if new.dim() == 1:
+                    rows[:, :h] = src
+                else:
+                    rows[:, :h] = 0.0  # an old unit hears no new unit
+                    rows[:, :h, : old.shape[1]] = src
+            elif name == "encode.weight" or name == "encode.bias":
+                grown[:h] = old
+            elif name == "decode.weight":
+                grown.zero_()
+                grown[:, :h] = old
+            else:
+                raise ModelError(f"load_widened: {name} has shape {tuple(old.shape)} here {tuple(new.shape)}")
+            merged[name] = grown
+            widened.append(name)
+        self.load_state_dict(merged, strict=True)
+        return widened
+
 
 @register_model("fast_enhancer")
 class FastEnhancer(LevelFreeGruTrunk):

@@ -29,8 +29,9 @@ SECTIONS = {
     "seed": "seed for weights, data order and on-the-fly mixing",
     "corpus": "corpus root, referenced as ${corpus} in data paths; e.g. ${data}/demo (${data}: $SEPKIT_DATA)",
     "model": "{arch, args}",
-    "init": "{from, skip, into, strict}: start from a pretrained model's weights (into a part of the network), "
-    "except names matching skip or of another shape (strict: refuse those instead)",
+    "init": "{from, skip, into, strict, widen}: start from a pretrained model's weights (into a part of the network), "
+    "except names matching skip or of another shape (strict: refuse those instead; widen: load a narrower "
+    "model into a wider one, output unchanged)",
     "data": "{train, valid, batch_size, valid_batch_size, num_workers}",
     "loss": "paradigm loss settings",
     "mixit": "{snr_max, consistency, semi_supervised_ratio, speech_outputs}: paradigm mixit",

@@ -38,6 +38,7 @@ INIT_KEYS: dict[str, Any] = {
     "skip": [],  # fnmatch patterns of tensor names to leave as initialised (shape mismatches are skipped anyway)
     "into": None,  # a part of the network (e.g. enhancer_snr's enhancer) the weights go into; default all of it
     "strict": False,  # true: every tensor must be copied (a shape mismatch is an error, not a skip)
+    "widen": False,  # true: a narrower source of the same arch is loaded into the wider net, output unchanged
 }
 INIT_REPORT = "init.json"  # in the run folder: what was copied and what was skipped
 
@@ -87,6 +88,7 @@ class InitSpec:
     into: str = ""
     strict: bool = False
     key: str = "init.from"
+    widen: bool = False
 
 
 @dataclass
@@ -103,12 +105,14 @@ class InitReport:
     skipped_by_shape: dict[str, list[list[int]]] = field(default_factory=dict)
     into: str = ""
     from_rate: int | None = None
+    widened: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the log, naming every skipped tensor."""
         shapes = ", ".join(f"{n} {tuple(a)} vs {tuple(b)}" for n, (a, b) in self.skipped_by_shape.items())
         where = f" into {self.into}" if self.into else ""
         mapped = f" (mapped from {self.from_rate} Hz)" if self.from_rate else ""
+        mapped += f" ({len(self.widened)} of them widened)" if self.widened else ""
         return (
             f"init from {self.source}{where}: copied {len(self.copied)} tensors{mapped}; skipped by name: "
             f"{', '.join(self.skipped_by_name) or 'none'}; skipped by shape (run vs source): {shapes or 'none'}"
@@ -150,12 +154,15 @@ def init_weights(
     into: str = "",
     strict: bool = False,
     key: str = "init.from",
+    widen: bool = False,
 ) -> InitReport:
     """Copy ``source``'s weights into ``net`` (or its part ``into``): the one warm start every run goes through.
 
     Names matching ``skip`` and tensors of another shape are left as initialised and reported, or with
     ``strict`` refused; a source at another rate is mapped by frequency where the architecture can be
-    (``load_from_rate``). ``arch`` is the run's architecture, the one the source must have.
+    (``load_from_rate``). ``arch`` is the run's architecture, the one the source must have. ``widen``
+    loads a narrower source of the same architecture into a wider network with its output unchanged
+    (the architecture's ``load_widened``), every tensor copied into the first places of its own.
     """
     target = _part(net, into, key)
     wanted = arch_of(target) if into else arch  # a part no architecture builds: its tensor names decide
@@ -164,6 +171,8 @@ def init_weights(
         what = f"{into} (model.args.{into})" if into else "model.arch"
         raise ConfigError(f"{key} {source}: it is a {source_arch} model, the run's {what} is {wanted}")
     net_rate = int(getattr(target, "sample_rate", rate))
+    if widen:
+        return _init_widened(target, source, weights, source_arch, rate, net_rate, skip, into, key)
     if net_rate != rate:
         return _init_at_rate(target, source, source_arch, rate, net_rate, skip, into, key)
     own = target.state_dict()
@@ -241,6 +250,33 @@ def _init_at_rate(
     return InitReport(str(source), copied=[prefix + n for n in target.state_dict()], into=into, from_rate=rate)
 
 
+def _init_widened(
+    target: nn.Module,
+    source: str | os.PathLike[str],
+    weights: dict[str, torch.Tensor],
+    arch: str,
+    rate: int,
+    net_rate: int,
+    skip: Sequence[str],
+    into: str,
+    key: str,
+) -> InitReport:
+    """All of a narrower model's weights in the first places of the run's wider tensors, output unchanged."""
+    if not callable(getattr(target, "load_widened", None)):
+        raise ConfigError(f"{key} {source}: init.widen needs an architecture that can be widened; {arch} cannot")
+    if skip or net_rate != rate:
+        raise ConfigError(
+            f"{key} {source}: init.widen copies every tensor at the source's rate ({rate} Hz), without skip"
+        )
+    try:
+        widened = target.load_widened(weights)  # type: ignore[operator]
+    except (RuntimeError, ValueError, KeyError, SepkitError) as exc:
+        raise ConfigError(f"{key} {source}: model.args cannot widen it ({' '.join(str(exc).split())[:160]})") from exc
+    prefix = f"{into}." if into else ""
+    copied = [prefix + n for n in target.state_dict()]
+    return InitReport(str(source), copied=copied, into=into, widened=[prefix + n for n in widened])
+
+
 def init_spec(config: dict[str, Any]) -> InitSpec | None:
     """The warm start a config's ``init:`` section asks for (``None`` without ``init.from``)."""
     from sepkit.train.config import section
@@ -249,7 +285,9 @@ def init_spec(config: dict[str, Any]) -> InitSpec | None:
     if not opts["from"]:
         return None
     skip = [opts["skip"]] if isinstance(opts["skip"], str) else list(opts["skip"])
-    return InitSpec(str(opts["from"]), tuple(skip), str(opts["into"] or ""), bool(opts["strict"]))
+    return InitSpec(
+        str(opts["from"]), tuple(skip), str(opts["into"] or ""), bool(opts["strict"]), widen=bool(opts["widen"])
+    )
 
 
 def keyed_init_spec(config: dict[str, Any], key: str, source: Any, into: str = "") -> InitSpec | None:
@@ -268,7 +306,7 @@ def keyed_init_spec(config: dict[str, Any], key: str, source: Any, into: str = "
 
 def apply_init(net: nn.Module, spec: InitSpec, arch: str, run_dir: str | Path | None = None) -> InitReport:
     """Carry out ``spec`` on ``net`` (architecture ``arch``); with ``run_dir``, log it and write ``init.json``."""
-    report = init_weights(net, spec.source, arch, spec.skip, spec.into, spec.strict, spec.key)
+    report = init_weights(net, spec.source, arch, spec.skip, spec.into, spec.strict, spec.key, spec.widen)
     if run_dir is not None:
         print(f"sepkit: {report.summary()}", file=sys.stderr, flush=True)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
