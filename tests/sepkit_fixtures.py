@@ -49,16 +49,18 @@ def export_test_model(out: Path, task: str = "enhance", n_src: int = 1, sample_r
 
 
 # small enough to stream sample by sample in a test; the shipped sizes differ only in width
-CAUSAL = {
-    "filter_enhancer": {"hidden": 32, "layers": 2},
-    "fast_enhancer": {"hidden": 32, "layers": 2, "smooth_bins": 5, "smooth_frames": 4},
+CAUSAL = {  # name -> (architecture, its arguments)
+    "filter_enhancer": ("filter_enhancer", {"hidden": 32, "layers": 2}),
+    "filter_enhancer_lookahead": ("filter_enhancer", {"hidden": 32, "layers": 2, "lookahead": 2}),
+    "fast_enhancer": ("fast_enhancer", {"hidden": 32, "layers": 2, "smooth_bins": 5, "smooth_frames": 4}),
 }
 
 
-def export_causal(out: Path, arch: str, seed: int = 0, **args: int) -> Path:
-    """Export a small causal enhancer (``arch`` a key of ``CAUSAL``) whose output depends on what it has heard."""
+def export_causal(out: Path, name: str, seed: int = 0, **args: int) -> Path:
+    """Export a small causal enhancer (``name`` a key of ``CAUSAL``) whose output depends on what it has heard."""
     torch.manual_seed(seed)
-    args = {**CAUSAL[arch], **args}
+    arch, defaults = CAUSAL[name]
+    args = {**defaults, **args}
     net = build_model(arch, **args)
     with torch.no_grad():  # a model that changes its input with what it has seen, not the pass-through it starts as
         net.decode.weight.normal_(0.0, 1.0)

@@ -155,3 +155,26 @@ def test_widening_refuses_a_wider_or_deeper_source() -> None:
         wide.load_widened(build_model("filter_enhancer", hidden=24, layers=2).state_dict())
     with pytest.raises(ModelError, match="same layers"):
         wide.load_widened(build_model("filter_enhancer", hidden=8, layers=3).state_dict())
+
+
+def test_lookahead_uses_exactly_its_frames_and_a_model_without_it_loads_unchanged() -> None:
+    torch.manual_seed(0)
+    plain = build_model("filter_enhancer", hidden=16, layers=2).eval()
+    with torch.no_grad():
+        for p in plain.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    ahead = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2).eval()
+    assert ahead.latency_samples == plain.latency_samples + 2 * plain.hop
+    ahead.load_widened(plain.state_dict())
+    x = 0.05 * torch.randn(1, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(ahead(x), plain(x), atol=1e-6, rtol=1e-5)  # the same output, at the same time
+        ahead.ahead.weight.normal_(0.0, 0.5)  # now let the look-ahead frames speak
+        cut = 4000
+        changed = x.clone()
+        changed[:, cut:] += torch.randn(1, 8000 - cut)
+        a, b = ahead(x), ahead(changed)
+    early = cut - ahead.latency_samples  # no output sample hears input more than its latency later...
+    assert torch.allclose(a[..., :early], b[..., :early], atol=1e-6)
+    assert not torch.allclose(a[..., early : cut - plain.latency_samples], b[..., early : cut - plain.latency_samples])
+    # ...and within the two look-ahead hops it does hear it: what a model without look-ahead cannot

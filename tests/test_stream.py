@@ -82,10 +82,10 @@ def test_output_sample_i_answers_input_sample_i_within_the_stated_latency(causal
         assert len(ready_at) == n
         waited_ms = 1000 * max(r - 1 - j for j, r in enumerate(ready_at[: n - rate // 20])) / rate
         assert stream.latency_ms - 1.0 <= waited_ms <= stream.latency_ms
-    window_ms = 1000 * model.net.n_fft / 16000
-    assert model.stream(16000).latency_ms == pytest.approx(window_ms + 5.0)  # the window, the limiter's look-ahead
-    live = model.stream(16000, limiter_lookahead_ms=0)
-    assert live.latency_ms == pytest.approx(window_ms)  # no look-ahead: the window alone
+    window_ms = 1000 * (model.net.n_fft + getattr(model.net, "lookahead_frames", 0) * model.net.hop) / 16000
+    assert model.stream(16000).latency_ms == pytest.approx(window_ms + 5.0)  # the window (and the model's
+    live = model.stream(16000, limiter_lookahead_ms=0)  # look-ahead frames), the limiter's look-ahead
+    assert live.latency_ms == pytest.approx(window_ms)  # no limiter look-ahead: the model's alone
     ready_at = []
     for i in range(1600):
         ready_at += [i + 1] * live.process(np.full(1, 0.01 * np.sin(i), np.float32)).size

@@ -48,26 +48,29 @@ class EnhancerGraph(nn.Module):
         self.istft = ConvIstft(net.n_fft, net.hop, net.window)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        re, im = self.stft(wav)
+        lag = int(getattr(self.net, "lookahead_frames", 0))
+        re, im = self.stft(nn.functional.pad(wav, (0, lag * self.net.hop)))  # look-ahead: L more frames
         log_power = torch.log(re.square() + im.square() + self.floor)
         normed = log_power - running_mean(log_power, self.net.alpha)
         feats = (normed * self.net.feat_scale[:, None] + self.net.feat_bias[:, None]).transpose(1, 2)
-        out, _ = self.net.network(feats)  # (B, frames, F·c)
+        extra, frames = None, feats.shape[1] - lag
+        if lag:  # the GRU hears frame t - L, and frames t - L + 1 .. t through `ahead` (filter_enhancer.taps)
+            extra = self.net.ahead(torch.cat([feats[:, k + 1 : k + 1 + frames] for k in range(lag)], dim=-1))
+        out, _ = self.net.network(feats[:, :frames], None, extra)  # (B, frames, F·c)
         est_re, est_im = self._filter(out, re, im)
         return self.istft(est_re, est_im, wav.shape[-1])[:, None]
 
     def _filter(self, out: torch.Tensor, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         net = self.net
         if isinstance(net, FilterEnhancer):
-            taps = out.unflatten(-1, (-1, net.order, 2)).permute(0, 2, 1, 3, 4)  # (B, F, frames, order, 2)
+            taps = out.unflatten(-1, (-1, net.taps_per_bin, 2)).permute(0, 2, 1, 3, 4)  # (B, F, frames, taps, 2)
             tap_re, tap_im = bounded(taps[..., 0], taps[..., 1], net.tap_max)
-            pad = net.order - 1  # zero frames before the first, as apply_frame_filter
-            past_re = nn.functional.pad(re, (pad, 0))
-            past_im = nn.functional.pad(im, (pad, 0))
-            frames = re.shape[-1]
-            est_re, est_im = torch.zeros_like(re), torch.zeros_like(im)
-            for k in range(net.order):  # tap k meets frame t - k
-                x_re, x_im = past_re[..., pad - k : pad - k + frames], past_im[..., pad - k : pad - k + frames]
+            reach, frames = net.taps_per_bin - 1, out.shape[1]  # re, im hold L more frames than the output
+            past_re = nn.functional.pad(re, (net.order - 1, 0))  # zero frames before the first, as apply_frame_filter
+            past_im = nn.functional.pad(im, (net.order - 1, 0))
+            est_re, est_im = torch.zeros_like(re[..., :frames]), torch.zeros_like(im[..., :frames])
+            for k in range(net.taps_per_bin):  # tap k of output frame j meets input frame j + L - k
+                x_re, x_im = past_re[..., reach - k : reach - k + frames], past_im[..., reach - k : reach - k + frames]
                 est_re = est_re + tap_re[..., k] * x_re - tap_im[..., k] * x_im
                 est_im = est_im + tap_re[..., k] * x_im + tap_im[..., k] * x_re
             return est_re, est_im

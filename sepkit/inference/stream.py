@@ -54,7 +54,8 @@ class FrameStepper:
         self._acc: torch.Tensor | None = None  # overlap-added output from padded sample _out_start on
         self._env: torch.Tensor | None = None  # summed squared windows over the same samples
         self._out_start = 0  # padded index of _acc[..., 0]
-        self._frames = 0  # frames computed so far
+        self._frames = 0  # input frames computed so far
+        self.lag = int(getattr(net, "lookahead_frames", 0))  # output frame t - lag comes with input frame t
         self.received = 0
 
     @torch.inference_mode()
@@ -69,15 +70,16 @@ class FrameStepper:
         available = self._inp.shape[-1] - self.n_fft
         if available >= 0:
             self._run(1 + available // self.hop)
-        return self._emit(self._frames * self.hop)  # later frames start at frames * hop
+        return self._emit(max(0, self._frames - self.lag) * self.hop)  # later output frames start there
 
     @torch.inference_mode()
     def flush(self) -> torch.Tensor:
         """The rest of the output: ``received`` samples in all, as ``torch.istft(length=received)`` gives."""
         if self._inp is None or self.received == 0:
             return torch.zeros(0 if self._inp is None else self._inp.shape[0], 0)
-        self._inp = F.pad(self._inp, (0, self.half))  # the centre padding after the last sample
-        self._run(self.received // self.hop + 1 - self._frames)  # torch.stft(center=True): 1 + received // hop frames
+        self._inp = F.pad(self._inp, (0, self.half + self.lag * self.hop))  # centre padding, then the look-ahead's
+        # torch.stft(center=True) gives 1 + received // hop frames; look-ahead needs its lag more to finish them
+        self._run(self.received // self.hop + 1 + self.lag - self._frames)
         out = self._emit(self.half + self.received)
         self._inp = None
         return out
@@ -89,19 +91,24 @@ class FrameStepper:
             return
         span = (count - 1) * self.hop + self.n_fft
         spec = stft(self._inp[..., :span], self.n_fft, self.hop, self.window, center=False)
-        est = self.net.step_frames(spec, self._state)
-        frames = torch.fft.irfft(est, self.n_fft, dim=1) * self.window[:, None]  # (C, n_fft, count)
-        wsq = self.window.square()[None, :, None].expand(1, -1, count)
+        est = self.net.step_frames(spec, self._state)  # look-ahead: none for the first `lag` input frames
+        first = max(0, self._frames - self.lag)  # the output frame est starts at
+        self._frames += count
+        self._inp = self._inp[..., count * self.hop :]
+        if est.shape[-1] == 0:
+            return
+        kept = est.shape[-1]
+        span = (kept - 1) * self.hop + self.n_fft
+        frames = torch.fft.irfft(est, self.n_fft, dim=1) * self.window[:, None]  # (C, n_fft, kept)
+        wsq = self.window.square()[None, :, None].expand(1, -1, kept)
         ola = F.fold(frames, (1, span), (1, self.n_fft), stride=(1, self.hop))[:, 0, 0]
         env = F.fold(wsq, (1, span), (1, self.n_fft), stride=(1, self.hop))[0, 0, 0]
-        lo = self._frames * self.hop - self._out_start
+        lo = first * self.hop - self._out_start
         grow = lo + span - self._acc.shape[-1]
         if grow > 0:
             self._acc, self._env = F.pad(self._acc, (0, grow)), F.pad(self._env, (0, grow))
         self._acc[..., lo : lo + span] += ola
         self._env[lo : lo + span] += env
-        self._frames += count
-        self._inp = self._inp[..., count * self.hop :]
 
     def _emit(self, upto: int) -> torch.Tensor:
         """The output before padded sample ``upto``, normalised by the summed squared windows as ``torch.istft`` does."""

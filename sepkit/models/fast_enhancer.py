@@ -49,6 +49,7 @@ class StreamState:
     mean: RunningMean = field(default_factory=RunningMean)
     hidden: torch.Tensor | None = None  # the GRU's state (layers, B, hidden)
     past: torch.Tensor | None = None  # the model's own: earlier gains (fast_enhancer) or frames (filter_enhancer)
+    context: torch.Tensor | None = None  # filter_enhancer with look-ahead: the last features (B, lookahead, F)
 
 
 def causal_running_mean(x: torch.Tensor, alpha: float, state: RunningMean | None = None) -> torch.Tensor:
@@ -122,9 +123,16 @@ class LevelFreeGruTrunk(nn.Module):
         normed = log_power - causal_running_mean(log_power, self.alpha, mean)
         return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
 
-    def network(self, feats: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw decoded outputs ``(B, frames, F·c)`` for features ``(B, frames, F)``, and the GRU's last state."""
-        x = torch.relu(self.encode(feats))
+    def network(
+        self, feats: torch.Tensor, hidden: torch.Tensor | None = None, extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw decoded outputs ``(B, frames, F·c)`` for features ``(B, frames, F)``, and the GRU's last state.
+
+        ``extra`` ``(B, frames, hidden)`` is added to the encoded features before the ReLU (a second input,
+        e.g. ``filter_enhancer``'s look-ahead frames).
+        """
+        encoded = self.encode(feats)
+        x = torch.relu(encoded if extra is None else encoded + extra)
         y, hidden = self.gru(x, hidden)
         return self.decode(y + x), hidden
 
@@ -155,7 +163,7 @@ class LevelFreeGruTrunk(nn.Module):
                 else:
                     rows[:, :h] = 0.0  # an old unit hears no new unit
                     rows[:, :h, : old.shape[1]] = src
-            elif name == "encode.weight" or name == "encode.bias":
+            elif name in ("encode.weight", "encode.bias", "ahead.weight"):
                 grown[:h] = old
             elif name == "decode.weight":
                 grown.zero_()

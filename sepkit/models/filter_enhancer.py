@@ -11,6 +11,12 @@ algorithmic latency is one window (20 ms), and ``step_frames`` runs the same mat
 at a time, carrying the running mean, the GRU state and the frames the taps reach back to
 (``sepkit.inference.stream`` does the framing). Because the output is a filtered copy of the input
 spectrum, the input level passes through unless the model itself attenuates.
+
+``lookahead: L`` (frames, 10 ms each at the default hop) lets each output frame use the L frames
+after it, as DeepFilterNet does: the GRU runs L frames behind the input and hears the L newest
+frames' features through a second input (``ahead``), and the filter gains L taps on those frames.
+The latency grows by L hops. A model trained without look-ahead loads into one with it with its
+output unchanged (``load_widened``: the new input and taps start at zero), then learns to use it.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         tap_max: float = 1.5,
         norm_tau: float = 1.0,
         post_filter: float = 0.0,
+        lookahead: int = 0,
     ) -> None:
         super().__init__()
         if not (
@@ -74,50 +81,108 @@ class FilterEnhancer(LevelFreeGruTrunk):
             and tap_max > 0
             and norm_tau > 0
             and post_filter >= 0
+            and lookahead >= 0
         ):
             raise ModelError(
-                "filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau, post_filter >= 0 and 0 < hop <= n_fft/2"
+                "filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau, post_filter >= 0, "
+                "lookahead >= 0 and 0 < hop <= n_fft/2"
             )
         self.sample_rate, self.n_fft, self.hop, self.order = int(sample_rate), int(n_fft), int(hop), int(order)
         self.tap_max = float(tap_max)
         self.post_filter = float(post_filter)  # beta of sepkit.models.post_filter; 0 = off
         self.alpha = math.exp(-hop / (sample_rate * norm_tau))  # running-mean decay per frame
-        self.latency_samples = self.n_fft  # one window when streamed in hop-size blocks
+        self.lookahead_frames = int(lookahead)  # output frame t is computed once frame t + L is in
+        self.taps_per_bin = self.order + self.lookahead_frames  # L on later frames, then the current and earlier ones
+        self.latency_samples = self.n_fft + self.lookahead_frames * self.hop  # one window and L hops, streamed
         n_freqs = self._build_trunk(n_fft, hidden, layers)
-        self.decode = nn.Linear(hidden, n_freqs * order * 2)
+        if self.lookahead_frames:
+            self.ahead = nn.Linear(n_freqs * self.lookahead_frames, hidden, bias=False)
+        self.decode = nn.Linear(hidden, n_freqs * self.taps_per_bin * 2)
         self._init_to_pass_through()
 
     def _init_to_pass_through(self) -> None:
-        """Start near the identity filter (tap 0 ≈ 0.9, others ≈ 0) so training begins from the input."""
+        """Start near the identity filter (the current frame's tap ≈ 0.9, others ≈ 0) so training begins from the input."""
         with torch.no_grad():
             self.decode.weight.mul_(0.1)
-            bias = self.decode.bias.view(-1, self.order, 2)
+            bias = self.decode.bias.view(-1, self.taps_per_bin, 2)
             bias.zero_()
-            bias[:, 0, 0] = math.atanh(min(0.9 / self.tap_max, 0.9))
+            bias[:, self.lookahead_frames, 0] = math.atanh(min(0.9 / self.tap_max, 0.9))
 
     def taps(self, feats: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
-        """Bounded complex filter taps ``(B, F, frames, order)`` from features ``(B, frames, F)``."""
-        out, hidden = self.network(feats, None if state is None else state.hidden)
+        """Bounded complex filter taps ``(B, F, frames, L + order)`` from features ``(B, frames, F)``.
+
+        With look-ahead L the GRU hears frame t - L and the ``ahead`` input frames t - L + 1 .. t, and
+        the taps of frame t filter output frame t - L (tap k meets input frame t - k).
+        """
+        extra = None
+        if self.lookahead_frames:
+            feats, later = self._delayed(feats, state)
+            if feats.shape[1] == 0:  # streaming, within the first L frames: no output frame yet
+                bins = self.decode.out_features // (2 * self.taps_per_bin)
+                return torch.zeros(feats.shape[0], bins, 0, self.taps_per_bin, dtype=torch.complex64)
+            extra = self.ahead(later)
+        out, hidden = self.network(feats, None if state is None else state.hidden, extra)
         if state is not None:
             state.hidden = hidden
-        out = out.unflatten(-1, (-1, self.order, 2)).permute(0, 2, 1, 3, 4)  # (B, F, frames, order, 2)
+        out = out.unflatten(-1, (-1, self.taps_per_bin, 2)).permute(0, 2, 1, 3, 4)  # (B, F, frames, taps, 2)
         return bounded_complex(torch.view_as_complex(out.contiguous()), self.tap_max)
+
+    def _delayed(self, feats: torch.Tensor, state: StreamState | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GRU's inputs for every frame t >= L among these: the features of frame t - L ``(B, m, F)`` and of
+        frames t - L + 1 .. t ``(B, m, L·F)``; the GRU starts at frame L, so nothing runs before the signal."""
+        lag = self.lookahead_frames
+        full = feats if state is None or state.context is None else torch.cat([state.context, feats], dim=1)
+        if state is not None:
+            state.context = full[:, -lag:]
+        count = max(0, full.shape[1] - lag)
+        later = torch.cat([full[:, k + 1 : k + 1 + count] for k in range(lag)], dim=-1)
+        return full[:, :count], later
+
+    def load_widened(self, weights: dict[str, torch.Tensor]) -> list[str]:
+        """A narrower model's ``weights`` (fewer units, or no look-ahead) in this one, with the output unchanged.
+
+        A source without look-ahead gets a zero ``ahead`` input and zero taps on the later frames, its
+        own taps moved L places on (they meet the same frames relative to the output frame).
+        """
+        weights = dict(weights)
+        if self.lookahead_frames and "ahead.weight" not in weights:
+            h, bins = int(weights["encode.weight"].shape[0]), int(weights["encode.weight"].shape[1])
+            weights["ahead.weight"] = weights["encode.weight"].new_zeros(h, bins * self.lookahead_frames)
+            for name in ("decode.weight", "decode.bias"):
+                old = weights[name]
+                taps = old.unflatten(0, (bins, -1, 2))  # (F, order, 2, ...)
+                if taps.shape[1] != self.order:
+                    raise ModelError(f"load_widened: the source has {taps.shape[1]} taps, this model {self.order}")
+                grown = taps.new_zeros(bins, self.taps_per_bin, *taps.shape[2:])
+                grown[:, self.lookahead_frames :] = taps
+                weights[name] = grown.flatten(0, 2)
+        return super().load_widened(weights)
 
     def stream_state(self) -> StreamState:
         """A fresh state for ``step_frames``: the start of a signal."""
         return StreamState()
 
     def step_frames(self, spec: torch.Tensor, state: StreamState) -> torch.Tensor:
-        """Filtered STFT frames ``(B, F, n)`` of the next ``n`` frames of ``spectrum``'s grid; ``state`` moves on."""
-        taps = self.taps(self.features(spec, state.mean), state)
-        past = state.past if state.past is not None else spec.new_zeros(*spec.shape[:2], self.order - 1)
-        est = apply_post_filter(apply_frame_filter(spec, taps, past), spec, self.post_filter)
-        frames = torch.cat([past, spec], dim=-1)
-        state.past = frames[..., frames.shape[-1] - (self.order - 1) :]
-        return est
+        """Filtered STFT frames ``(B, F, m)`` for the next ``n`` frames of ``spectrum``'s grid; ``state`` moves on.
+
+        With look-ahead L they are output frames t - L for the new input frames t >= L (m = n after the first L).
+        """
+        taps = self.taps(self.features(spec, state.mean), state)  # (B, F, m, taps)
+        reach, lag, n, m = self.taps_per_bin - 1, self.lookahead_frames, spec.shape[-1], taps.shape[2]
+        past = state.past if state.past is not None else spec.new_zeros(*spec.shape[:2], reach)
+        frames = torch.cat([past, spec], dim=-1)  # the frames the taps reach, then the new ones
+        state.past = frames[..., frames.shape[-1] - reach :]
+        if m == 0:
+            return spec[..., :0]
+        est = apply_frame_filter(frames[..., reach + n - m :], taps, frames[..., n - m : n - m + reach])
+        return apply_post_filter(est, frames[..., reach + n - m - lag : reach + n - lag], self.post_filter)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
-        spec = self.spectrum(wav)
-        est = apply_post_filter(apply_frame_filter(spec, self.taps(self.features(spec))), spec, self.post_filter)
+        lag, reach = self.lookahead_frames, self.taps_per_bin - 1
+        spec = self.spectrum(F.pad(wav, (0, lag * self.hop)))  # L more frames: the look-ahead of the last ones
+        taps = self.taps(self.features(spec))  # frames L.. of spec, for output frames 0..
+        past = F.pad(torch.view_as_real(spec[..., :lag]), (0, 0, reach - lag, 0))  # zeros before frame 0
+        est = apply_frame_filter(spec[..., lag:], taps, torch.view_as_complex(past.contiguous()))
+        est = apply_post_filter(est, spec[..., : spec.shape[-1] - lag], self.post_filter)
         return istft(est, self.n_fft, self.hop, self.window, wav.shape[-1]).unsqueeze(1)
