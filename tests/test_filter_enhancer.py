@@ -165,7 +165,7 @@ def test_lookahead_uses_exactly_its_frames_and_a_model_without_it_loads_unchange
             p.add_(0.2 * torch.randn_like(p))
     ahead = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2).eval()
     assert ahead.latency_samples == plain.latency_samples + 2 * plain.hop
-    ahead.load_widened(plain.state_dict())
+    assert set(ahead.load_widened(plain.state_dict())) == {"ahead.weight", "decode.weight", "decode.bias"}
     x = 0.05 * torch.randn(1, 8000)
     with torch.no_grad():
         torch.testing.assert_close(ahead(x), plain(x), atol=1e-6, rtol=1e-5)  # the same output, at the same time

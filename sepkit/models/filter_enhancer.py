@@ -144,8 +144,9 @@ class FilterEnhancer(LevelFreeGruTrunk):
         A source without look-ahead gets a zero ``ahead`` input and zero taps on the later frames, its
         own taps moved L places on (they meet the same frames relative to the output frame).
         """
-        weights = dict(weights)
+        weights, grown = dict(weights), []
         if self.lookahead_frames and "ahead.weight" not in weights:
+            grown = ["ahead.weight", "decode.weight", "decode.bias"]
             h, bins = int(weights["encode.weight"].shape[0]), int(weights["encode.weight"].shape[1])
             weights["ahead.weight"] = weights["encode.weight"].new_zeros(h, bins * self.lookahead_frames)
             for name in ("decode.weight", "decode.bias"):
@@ -153,10 +154,11 @@ class FilterEnhancer(LevelFreeGruTrunk):
                 taps = old.unflatten(0, (bins, -1, 2))  # (F, order, 2, ...)
                 if taps.shape[1] != self.order:
                     raise ModelError(f"load_widened: the source has {taps.shape[1]} taps, this model {self.order}")
-                grown = taps.new_zeros(bins, self.taps_per_bin, *taps.shape[2:])
-                grown[:, self.lookahead_frames :] = taps
-                weights[name] = grown.flatten(0, 2)
-        return super().load_widened(weights)
+                with_lookahead = taps.new_zeros(bins, self.taps_per_bin, *taps.shape[2:])
+                with_lookahead[:, self.lookahead_frames :] = taps
+                weights[name] = with_lookahead.flatten(0, 2)
+        widened = super().load_widened(weights)
+        return widened + [name for name in grown if name not in widened]
 
     def stream_state(self) -> StreamState:
         """A fresh state for ``step_frames``: the start of a signal."""
