@@ -172,7 +172,11 @@ def init_weights(
         raise ConfigError(f"{key} {source}: it is a {source_arch} model, the run's {what} is {wanted}")
     net_rate = int(getattr(target, "sample_rate", rate))
     if widen:
-        return _init_widened(target, source, weights, source_arch, rate, net_rate, skip, into, key)
+        if skip or net_rate != rate:
+            raise ConfigError(
+                f"{key} {source}: init.widen copies every tensor at the source's rate ({rate} Hz), no skip"
+            )
+        return _init_widened(target, source, weights, source_arch, into, key)
     if net_rate != rate:
         return _init_at_rate(target, source, source_arch, rate, net_rate, skip, into, key)
     own = target.state_dict()
@@ -251,23 +255,11 @@ def _init_at_rate(
 
 
 def _init_widened(
-    target: nn.Module,
-    source: str | os.PathLike[str],
-    weights: dict[str, torch.Tensor],
-    arch: str,
-    rate: int,
-    net_rate: int,
-    skip: Sequence[str],
-    into: str,
-    key: str,
+    target: nn.Module, source: str | os.PathLike[str], weights: dict[str, torch.Tensor], arch: str, into: str, key: str
 ) -> InitReport:
     """All of a narrower model's weights in the first places of the run's wider tensors, output unchanged."""
     if not callable(getattr(target, "load_widened", None)):
         raise ConfigError(f"{key} {source}: init.widen needs an architecture that can be widened; {arch} cannot")
-    if skip or net_rate != rate:
-        raise ConfigError(
-            f"{key} {source}: init.widen copies every tensor at the source's rate ({rate} Hz), without skip"
-        )
     try:
         widened = target.load_widened(weights)  # type: ignore[operator]
     except (RuntimeError, ValueError, KeyError, SepkitError) as exc:
