@@ -185,6 +185,8 @@ def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsy
     meta, body = read_card(out / "model")
     assert {"si_sdri", "si_sdr", "pesq", "estoi"} <= set(meta["scores"])
     assert meta["steps"] == 12 and meta["parameters"] > 0 and meta["device"]
+    assert meta["scores_note"].startswith("validation set at the exported step")
+    assert meta["scores_step"] == meta["exported_step"]
     assert meta["command"].startswith("sepkit train ") and "trainer.max_steps=12" in meta["command"]
     assert (out / "config.yaml").is_file() and list((out / "logs").glob("version_0/metrics.csv"))
     for ckpt in ("last.ckpt", "best.ckpt", "step-12.ckpt"):  # safe to load: no pickled objects
@@ -200,6 +202,13 @@ def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsy
     # A checkpoint exports on its own too.
     assert main(["export", str(out / "checkpoints" / "step-8.ckpt"), str(tmp_path / "step8")]) == 0
     assert read_card(tmp_path / "step8")[0]["exported_step"] == 8
+    # step-N.ckpt is written before step N's validation: its card says whose scores it carries.
+    step8_card = read_card(tmp_path / "step8")[0]
+    assert step8_card["scores"] == {} and step8_card["scores_note"] == "no validation before the exported step"
+    assert main(["export", str(out / "checkpoints" / "step-12.ckpt"), str(tmp_path / "step12")]) == 0
+    step12_card = read_card(tmp_path / "step12")[0]
+    assert step12_card["scores_step"] == 8 and step12_card["scores"]
+    assert step12_card["scores_note"].startswith("validation set at step 8, the last validation before")
     assert sepkit.load(tmp_path / "step8", device="cpu").n_src == model.n_src
     # ... and as ONNX, which onnxruntime runs as PyTorch does
     assert main(["export", str(out / "checkpoints" / "step-8.ckpt"), str(tmp_path / "onnx8"), "--format", "onnx"]) == 0

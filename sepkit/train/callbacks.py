@@ -94,7 +94,7 @@ def device_name(device: torch.device, world_size: int = 1) -> str:
 
 
 class RunRecord(pl.Callback):
-    """Store validation scores, training wall and CPU seconds (summed over resumes), device and command in each
+    """Store the latest validation scores and their step, training wall and CPU seconds (summed over resumes), device and command in each
     checkpoint, and log both times at every validation.
 
     CPU time is ``time.process_time()`` of the training process (every thread of it) with validation left out;
@@ -110,6 +110,8 @@ class RunRecord(pl.Callback):
         self._cpu_start: float | None = None
         self._validation_cpu = 0.0
         self._validation_started: float | None = None
+        self._scores: dict[str, float] = {}
+        self._scores_step: int | None = None
 
     def on_load_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
@@ -117,6 +119,8 @@ class RunRecord(pl.Callback):
         record = checkpoint.get(RECORD_KEY, {})
         self._offset = float(record.get("train_seconds", 0.0))
         self._cpu_offset = float(record.get("cpu_seconds", 0.0))
+        self._scores = dict(record.get("val", {}))
+        self._scores_step = record.get("val_step")
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start = time.monotonic()
@@ -148,14 +152,19 @@ class RunRecord(pl.Callback):
         if self._validation_started is not None:
             self._validation_cpu += time.process_time() - self._validation_started
             self._validation_started = None
+        if not trainer.sanity_checking:
+            self._scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+            self._scores_step = int(trainer.global_step)
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        # A periodic checkpoint is written at the end of its training step, before that step's validation:
+        # its scores are the latest validation's, and val_step says which step that was.
         per_epoch = trainer.num_training_batches / trainer.accumulate_grad_batches
         checkpoint[RECORD_KEY] = {
-            "val": scores,
+            "val": dict(self._scores),
+            "val_step": self._scores_step,
             "epochs": round(trainer.global_step / per_epoch, 3) if 0 < per_epoch < float("inf") else None,
             "train_seconds": self.seconds(),
             "cpu_seconds": self.cpu_seconds(),

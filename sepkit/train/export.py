@@ -153,8 +153,15 @@ def model_card(
     seconds = float(totals.get("train_seconds", 0.0))
     checked = section(config, "validation", VALIDATION_KEYS)
     names = checked["metrics"] if isinstance(checked["metrics"], list) else str(checked["metrics"]).split(",")
-    note = "validation set at the exported step"
-    if names:
+    scored_at = record.get("val_step")
+    exported = int(best.get("global_step", 0))
+    if not scores:
+        note = "no validation before the exported step"
+    elif scored_at is None or int(scored_at) == exported:
+        note = "validation set at the exported step"
+    else:  # a periodic checkpoint is saved before its own step's validation
+        note = f"validation set at step {int(scored_at)}, the last validation before the exported step"
+    if names and scores:
         note += f"; {', '.join(n.upper() for n in names)} on its first {checked['metric_items']} items only"
     meta = {
         "name": model.name,
@@ -168,9 +175,10 @@ def model_card(
         "validation_data": describe_data(config["data"].get("valid")),
         "scores": scores,
         "scores_note": note,
+        **({"scores_step": int(scored_at)} if scores and scored_at is not None else {}),
         "paradigm": config.get("paradigm") or "supervised",
         "steps": int(final.get("global_step", 0)),
-        "exported_step": int(best.get("global_step", 0)),
+        "exported_step": exported,
         "epochs": totals.get("epochs"),  # passes over the training set
         "training_time": str(datetime.timedelta(seconds=round(seconds))),
         "training_seconds": round(seconds, 1),
