@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 import sepkit
@@ -209,6 +210,28 @@ def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsy
     step12_card = read_card(tmp_path / "step12")[0]
     assert step12_card["scores_step"] == 8 and step12_card["scores"]
     assert step12_card["scores_note"].startswith("validation set at step 8, the last validation before")
+
+    # --average: the mean of two checkpoints' weights, carded as such; checkpoints of another network refused.
+    ckpts = out / "checkpoints"
+    assert (
+        main(["export", str(ckpts / "step-12.ckpt"), str(tmp_path / "avg"), "--average", str(ckpts / "step-8.ckpt")])
+        == 0
+    )
+    avg_card = read_card(tmp_path / "avg")[0]
+    assert avg_card["averaged_steps"] == [12, 8] and avg_card["scores"] == {} and avg_card["steps"] == 12
+    states = [torch.load(ckpts / f"step-{n}.ckpt", weights_only=True)["state_dict"] for n in (12, 8)]
+    averaged = safetensors.torch.load_file(tmp_path / "avg" / "model.safetensors")
+    for key, value in averaged.items():
+        torch.testing.assert_close(value, (states[0]["net." + key] + states[1]["net." + key]) / 2)
+    assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])  # the two differ: a real mean
+    other = torch.load(ckpts / "step-8.ckpt", weights_only=True)
+    other["state_dict"].pop(next(iter(other["state_dict"])))
+    torch.save(other, tmp_path / "other.ckpt")
+    assert (
+        main(["export", str(ckpts / "step-12.ckpt"), str(tmp_path / "bad"), "--average", str(tmp_path / "other.ckpt")])
+        == 2
+    )
+    assert "holds other tensors" in _one_error_line(capsys) and not (tmp_path / "bad").exists()
     assert sepkit.load(tmp_path / "step8", device="cpu").n_src == model.n_src
     # ... and as ONNX, which onnxruntime runs as PyTorch does
     assert main(["export", str(out / "checkpoints" / "step-8.ckpt"), str(tmp_path / "onnx8"), "--format", "onnx"]) == 0

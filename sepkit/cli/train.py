@@ -78,10 +78,17 @@ def export(
         help="The model's name in config.json (default: the config's export.name), e.g. to "
         "evaluate two checkpoints of one run side by side.",
     ),
+    average: Optional[list[Path]] = typer.Option(
+        None,
+        "--average",
+        help="Another checkpoint of the same run (repeatable): export the mean of its weights and SOURCE's.",
+    ),
 ) -> None:
     """Export a training checkpoint as a model folder that sepkit enhance/separate and sepkit.load read, or any
     enhancer or separator as ONNX."""
     if fmt == "onnx":
+        if average:
+            fail("--average needs --format safetensors (export the average first, then that folder to ONNX)")
         from sepkit.deploy.onnx_export import export_onnx
 
         print(export_onnx(source, out_dir, force=force, inference_only=inference_only, name=name), flush=True)
@@ -95,7 +102,11 @@ def export(
         )
     from sepkit.train.export import export_checkpoint
 
-    print(export_checkpoint(source, out_dir, inference_only=inference_only, name=name), flush=True)
+    for path in average or []:
+        if not path.is_file():
+            fail(f"--average {path}: not a checkpoint file")
+    exported = export_checkpoint(source, out_dir, inference_only=inference_only, name=name, average=average)
+    print(exported, flush=True)
 
 
 @app.command("config")

@@ -20,6 +20,7 @@ from sepkit.atomic import AtomicFile
 from sepkit.data.paths import portable
 from sepkit.errors import ConfigError, SepkitError
 from sepkit.pretrained import ModelConfig, count_parameters, export_model
+from sepkit.train.average import AVERAGED_KEY, average_checkpoints
 from sepkit.train.callbacks import RECORD_KEY
 from sepkit.train.checkpoint_file import load_checkpoint
 from sepkit.train.config import section
@@ -45,13 +46,15 @@ def export_checkpoint(
     final: dict[str, Any] | None = None,
     inference_only: bool | None = None,
     name: str | None = None,
+    average: list[str | Path] | None = None,
 ) -> Path:
     """Export the network in ``ckpt_path`` with a model card; ``final``, the run's last checkpoint, gives its totals.
 
     ``inference_only`` (default: the config's ``export.inference_only``) drops the weights inference does not use;
-    ``name`` (default: the config's ``export.name``) names the model, e.g. to score two checkpoints side by side.
+    ``name`` (default: the config's ``export.name``) names the model, e.g. to score two checkpoints side by side;
+    ``average`` lists more checkpoints of the same network whose weights are averaged with ``ckpt_path``'s.
     """
-    net, model_cfg, card, config = checkpoint_model(ckpt_path, final, inference_only, name)
+    net, model_cfg, card, config = checkpoint_model(ckpt_path, final, inference_only, name, average)
     out = Path(out_dir) if out_dir is not None else export_dir(config)
     curves = run_curves(Path(ckpt_path).resolve().parent.parent)
     if curves is not None:
@@ -79,9 +82,16 @@ def checkpoint_model(
     final: dict[str, Any] | None = None,
     inference_only: bool | None = None,
     name: str | None = None,
+    average: list[str | Path] | None = None,
 ) -> tuple[torch.nn.Module, ModelConfig, str, dict[str, Any]]:
-    """The network in ``ckpt_path`` with its weights, its ``config.json`` entries, its card and the run's config."""
+    """The network in ``ckpt_path`` (averaged with the checkpoints in ``average``, if any) with its weights, its
+    ``config.json`` entries, its card and the run's config."""
     ckpt = load_checkpoint(ckpt_path)
+    if average:
+        others = [load_checkpoint(path) for path in average]
+        if final is None:  # the run's totals as of the newest checkpoint averaged
+            final = max([ckpt, *others], key=lambda c: int(c.get("global_step", 0)))
+        ckpt = average_checkpoints(ckpt, others)
     config = ckpt["hyper_parameters"]["config"]
     opts = section(config, "export", EXPORT_KEYS)
     if inference_only is not None:
@@ -155,7 +165,11 @@ def model_card(
     names = checked["metrics"] if isinstance(checked["metrics"], list) else str(checked["metrics"]).split(",")
     scored_at = record.get("val_step")
     exported = int(best.get("global_step", 0))
-    if not scores:
+    averaged = best.get(AVERAGED_KEY)
+    if averaged:  # a new network, never validated: no scores of one of its parts stand for it
+        scores, scored_at = {}, None
+        note = f"an average of the checkpoints at steps {', '.join(map(str, averaged))}, not validated as such"
+    elif not scores:
         note = "no validation before the exported step"
     elif scored_at is None or int(scored_at) == exported:
         note = "validation set at the exported step"
@@ -179,6 +193,7 @@ def model_card(
         "paradigm": config.get("paradigm") or "supervised",
         "steps": int(final.get("global_step", 0)),
         "exported_step": exported,
+        **({"averaged_steps": list(averaged)} if averaged else {}),
         "epochs": totals.get("epochs"),  # passes over the training set
         "training_time": str(datetime.timedelta(seconds=round(seconds))),
         "training_seconds": round(seconds, 1),
