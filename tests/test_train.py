@@ -205,7 +205,10 @@ def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsy
     assert read_card(tmp_path / "step8")[0]["exported_step"] == 8
     # step-N.ckpt is written before step N's validation: its card says whose scores it carries.
     step8_card = read_card(tmp_path / "step8")[0]
-    assert step8_card["scores"] == {} and step8_card["scores_note"] == "no validation before the exported step"
+    assert (
+        step8_card["scores"] == {}
+        and step8_card["scores_note"] == "no validation scores recorded before the exported step"
+    )
     assert main(["export", str(out / "checkpoints" / "step-12.ckpt"), str(tmp_path / "step12")]) == 0
     step12_card = read_card(tmp_path / "step12")[0]
     assert step12_card["scores_step"] == 8 and step12_card["scores"]

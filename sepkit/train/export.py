@@ -170,7 +170,7 @@ def model_card(
         scores, scored_at = {}, None
         note = f"an average of the checkpoints at steps {', '.join(map(str, averaged))}, not validated as such"
     elif not scores:
-        note = "no validation before the exported step"
+        note = "no validation scores recorded before the exported step"
     elif scored_at is None or int(scored_at) == exported:
         note = "validation set at the exported step"
     else:  # a periodic checkpoint is saved before its own step's validation
