@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from sepkit.errors import ModelError
+from sepkit.errors import ConfigError, ModelError
 from sepkit.losses import CompressedSpectrumLoss
 from sepkit.models import build_model
 from sepkit.models.filter_enhancer import apply_frame_filter
@@ -65,6 +65,31 @@ def test_compressed_spectrum_loss_is_zero_on_a_match_and_finite_on_silence() -> 
     value.sum().backward()
     assert (value > 0).all() and torch.isfinite(est.grad).all()
     assert float(loss(0.5 * ref, ref).mean()) > float(loss(0.9 * ref, ref).mean())  # level counts
+
+
+def test_compressed_spectrum_loss_under_weight_penalises_only_removed_energy() -> None:
+    ref = torch.randn(2, 8000) * 0.1
+    plain = CompressedSpectrumLoss(magnitude_weight=1.0)
+    asym = CompressedSpectrumLoss(magnitude_weight=1.0, under_weight=2.0)
+    quieter, louder = 0.5 * ref, 2.0 * ref  # every bin below / above the reference
+    torch.testing.assert_close(asym(quieter, ref), 3.0 * plain(quieter, ref))
+    torch.testing.assert_close(asym(louder, ref), plain(louder, ref))
+    torch.testing.assert_close(asym(ref, ref), torch.zeros(2), atol=1e-7, rtol=0)
+    with pytest.raises(ValueError):
+        CompressedSpectrumLoss(under_weight=-1.0)
+    from sepkit.train.supervised import SupervisedModule
+
+    config = {
+        "task": "enhance",
+        "paradigm": "supervised",
+        "sample_rate": 16000,
+        "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1}},
+        "loss": {"cspec": 1.0, "cspec_under": 2.0},
+        "output_dir": "unused",
+    }
+    assert SupervisedModule(config).cspec.under_weight == 2.0
+    with pytest.raises(ConfigError, match="cspec_under"):  # the asymmetry of a term that is off
+        SupervisedModule({**config, "loss": {"cspec_under": 2.0}})
 
 
 def test_linear_schedule_continues_a_planned_budget() -> None:

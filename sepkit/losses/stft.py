@@ -65,13 +65,27 @@ class CompressedSpectrumLoss(nn.Module):
     ``S_c = |S|^p · e^{i∠S}`` (p = 0.3). Compression weighs quiet bins closer to how loud ones are
     heard, and the complex term scores phase, which a magnitude loss ignores (the hybrid loss of
     GTCRN, Rong et al. 2024, with its 30/70 split of complex and magnitude terms).
+
+    ``under_weight`` u makes the magnitude term asymmetric: bins the estimate leaves quieter than the
+    reference (speech removed) count ``1 + u`` times, louder ones (noise left in) once, as in the
+    asymmetric loss of VoiceFilter-Lite (Wang et al. 2020), which trades residual noise for less
+    speech distortion.
     """
 
     def __init__(
-        self, n_fft: int = 512, hop: int = 128, power: float = 0.3, magnitude_weight: float = 0.7, eps: float = 1e-8
+        self,
+        n_fft: int = 512,
+        hop: int = 128,
+        power: float = 0.3,
+        magnitude_weight: float = 0.7,
+        eps: float = 1e-8,
+        under_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if under_weight < 0:
+            raise ValueError(f"under_weight must not be negative, got {under_weight}")
         self.n_fft, self.hop, self.power, self.magnitude_weight, self.eps = n_fft, hop, power, magnitude_weight, eps
+        self.under_weight = float(under_weight)
         add_window(self, n_fft, "hann")
 
     def _compressed(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,6 +101,8 @@ class CompressedSpectrumLoss(nn.Module):
         lead = est.shape[:-1]
         (e_ri, e_mag), (r_ri, r_mag) = (self._compressed(x.reshape(-1, x.shape[-1])) for x in (est, ref))
         complex_term = (e_ri - r_ri).square().mean(dim=(1, 2, 3))
-        magnitude_term = (e_mag - r_mag).square().mean(dim=(1, 2))
+        error = e_mag - r_mag
+        weight = 1.0 + self.under_weight * (error < 0) if self.under_weight else 1.0
+        magnitude_term = (weight * error.square()).mean(dim=(1, 2))
         w = self.magnitude_weight
         return ((1 - w) * complex_term + w * magnitude_term).reshape(lead)

@@ -40,6 +40,7 @@ LOSS_KEYS: dict[str, Any] = {
     "stft": 0.0,  # weight of MultiResolutionSTFTLoss on the assigned outputs
     "stft_resolutions": [[512, 128], [1024, 256], [256, 64]],
     "cspec": 0.0,  # weight of CompressedSpectrumLoss (power-law compressed complex + magnitude MSE)
+    "cspec_under": 0.0,  # its magnitude errors where the estimate is quieter than the reference count 1 + this
     "solver": "auto",  # PIT search: auto | exhaustive | hungarian
 }
 _RECORD_KEY = "sepkit_permutations"
@@ -62,7 +63,10 @@ class SupervisedModule(TrainingModule):
         resolutions = [tuple(r) for r in self.loss_opts["stft_resolutions"]]
         self.stft = MultiResolutionSTFTLoss(resolutions, reduction="none") if self.stft_weight else None
         self.cspec_weight = float(self.loss_opts["cspec"])
-        self.cspec = CompressedSpectrumLoss() if self.cspec_weight else None
+        under = float(self.loss_opts["cspec_under"])
+        if under < 0 or (under and not self.cspec_weight):
+            raise ConfigError(f"loss.cspec_under must be >= 0 and needs loss.cspec > 0, got {under}")
+        self.cspec = CompressedSpectrumLoss(under_weight=under) if self.cspec_weight else None
         self.permutations = PermutationRecord()  # best permutation per training example, per epoch
 
     def pairwise(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
