@@ -94,8 +94,8 @@ def device_name(device: torch.device, world_size: int = 1) -> str:
 
 
 class RunRecord(pl.Callback):
-    """Store the latest validation scores and their step, training wall and CPU seconds (summed over resumes), device and command in each
-    checkpoint, and log both times at every validation.
+    """Store the latest validation scores and their step, training wall and CPU seconds (summed over resumes),
+    device and command in each checkpoint, and log both times at every validation.
 
     CPU time is ``time.process_time()`` of the training process (every thread of it) with validation left out;
     data-loader worker processes are not in it, so ``data.num_workers: 0`` makes it the whole training cost.
