@@ -22,6 +22,7 @@ from sepkit.data.demo import catalog as demo
 from sepkit.data.yardstick import YardstickOptions, held_out_violations, write_yardstick
 from sepkit.data.yardstick import catalog
 from sepkit.data.yardstick.plan import SNR_BANDS, EnhancementPlan, SeparationPlan, allocate, counts, plan_enhancement
+from sepkit.data.yardstick.profile import TYPICAL, profile_of
 from sepkit.errors import OutputError
 from sepkit_fixtures import speechlike
 
@@ -192,6 +193,19 @@ def test_builder_writes_both_sets_with_every_promised_slice(tiny_pool: list[dict
     assert values["clip"] >= {"8 kHz, < 1 s"} and values["level"] == {"-40 dBFS", "-32..-18 dBFS"}
     assert values["reverb"] == {"dry", "real RIR"} and values["language"] == {"English", "other"}
     assert values["reference"] == {"clean", "own noise"}
+    assert values["profile"] <= {"clean English, -5..10 dB, dry", "other"}
+    for r in enh:
+        sl = r["slices"]
+        typical = (
+            sl["language"] == "English"
+            and sl["reference"] == "clean"
+            and sl["snr"] in ("-5..0 dB", "0..5 dB", "5..10 dB")
+            and sl["clip"] == "16 kHz, >= 1 s"
+            and sl["reverb"] == "dry"
+            and sl["level"] == "-32..-18 dBFS"
+        )
+        assert sl["profile"] == ("clean English, -5..10 dB, dry" if typical else "other")
+    assert "profile" not in _rows(sets["sep2"])[0]["slices"]
     for r in enh:
         mix, rate = sf.read(sets["enh"] / r["mixture"], dtype="float32")
         s1, rate_s1 = sf.read(sets["enh"] / r["sources"][0], dtype="float32")
@@ -256,3 +270,28 @@ def test_cli_refuses_empty_sets_with_one_line(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert code == 2 and "--enh-items" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "ys").exists()  # nothing downloaded or written
+
+
+def test_profile_needs_every_typical_label() -> None:
+    typical = {
+        "snr": "5..10 dB",
+        "language": "English",
+        "reference": "clean",
+        "bandwidth": "16 kHz",
+        "length": ">= 1 s",
+        "reverb": "dry",
+        "level": "-32..-18 dBFS",
+        "noise": "music",
+    }
+    assert profile_of(typical) == TYPICAL
+    for key, other in [
+        ("snr", "10..20 dB"),
+        ("language", "other"),
+        ("reference", "own noise"),
+        ("bandwidth", "8 kHz"),
+        ("length", "< 1 s"),
+        ("reverb", "real RIR"),
+        ("level", "-40 dBFS"),
+    ]:
+        assert profile_of({**typical, key: other}) == "other", key
+    assert profile_of({k: v for k, v in typical.items() if k != "reference"}) == "other"  # unrated: not typical

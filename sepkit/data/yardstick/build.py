@@ -9,6 +9,7 @@ from typing import Callable
 from sepkit.data.yardstick.catalog import held_out_violations
 from sepkit.data.yardstick.plan import EnhancementPlan, SeparationPlan
 from sepkit.data.yardstick.pool import PoolOptions, build_pool
+from sepkit.data.yardstick.profile import add_profile_slice
 from sepkit.data.yardstick.readme import write_readme
 from sepkit.data.yardstick.references import Rater, add_reference_slice
 from sepkit.data.yardstick.sets import ENHANCEMENT, SEPARATION, write_set
@@ -54,5 +55,6 @@ def write_yardstick(
         SEPARATION: write_set(SEPARATION, entries, out / SEPARATION, opts.separation, opts.seed, log),
     }
     add_reference_slice(sets[ENHANCEMENT], rate, log)
+    add_profile_slice(sets[ENHANCEMENT])  # needs the reference slice
     write_readme(out, entries, sets, command)
     return {name: path.parent for name, path in sets.items()}
