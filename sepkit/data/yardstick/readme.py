@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from sepkit.data.demo.catalog import split_packages
 from sepkit.data.yardstick.plan import label_order
 from sepkit.data.yardstick.render import MIN_SPEECH_SNR_DB, SpeechBank, is_english
+from sepkit.data.yardstick.sets import read_items
 
 
 def write_readme(out: Path, entries: list[dict], sets: dict[str, Path], command: str) -> Path:
@@ -47,7 +47,7 @@ def readme_text(out: Path, entries: list[dict], sets: dict[str, Path], command: 
         "",
     ]
     for name, items_file in sets.items():
-        rows = [json.loads(line) for line in items_file.read_text().splitlines() if line.strip()]
+        rows = read_items(items_file)
         lines += _set_section(name, rows)
     lines += _speakers(entries) + _sources(entries)
     lines += [

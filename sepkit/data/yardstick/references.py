@@ -11,12 +11,12 @@ slice are not rated again, and older sets gain it on the next ``sepkit data yard
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
 from sepkit.data.manifest import write_manifest
 from sepkit.data.quality import CLEAN_SPEECH, reaches
+from sepkit.data.yardstick.sets import read_items
 
 CLEAN, OWN_NOISE = "clean", "own noise"
 Rater = Callable[[str], dict[str, float]]  # a file's path -> its dnsmos_* fields
@@ -26,7 +26,7 @@ def add_reference_slice(items_path: Path, rate: Rater | None = None, log: Callab
     """Label every item of ``items_path`` (an ``items.jsonl``) by its first reference's quality; how many were rated."""
     if rate is None:
         from sepkit.data.quality import rate_file as rate
-    items = [json.loads(line) for line in items_path.read_text().splitlines() if line.strip()]
+    items = read_items(items_path)
     todo = [it for it in items if "reference" not in it["slices"]]
     if not todo:
         return 0

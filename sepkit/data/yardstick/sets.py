@@ -33,6 +33,11 @@ _STREAM = {ENHANCEMENT: 1, SEPARATION: 2}  # each set draws from its own random 
 Log = Callable[[str], None]
 
 
+def read_items(path: Path) -> list[dict]:
+    """The items of an ``items.jsonl`` that ``write_set`` wrote, one dict per line."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def write_set(
     name: str, entries: list[dict], folder: Path, plan: EnhancementPlan | SeparationPlan, seed: int, log: Log = print
 ) -> Path:
