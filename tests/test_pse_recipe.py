@@ -42,9 +42,10 @@ def test_snr_estimator_configs_resolve(config: str) -> None:
     cfg = load_config(RECIPES / "snr_estimator" / config)
     arch = "enhancer_snr" if config == "enhancer.yaml" else "snr_estimator"
     assert (cfg["task"], cfg["paradigm"], cfg["model"]["arch"]) == ("snr", "snr_estimator", arch)
-    if arch == "enhancer_snr":  # its enhancer is the shipped enhance-default, whose weights it copies in
-        base = json.loads((RECIPES.parent / "pretrained" / "enhance-default" / "config.json").read_text())
-        assert cfg["snr_estimator"]["enhancer_from"] == "enhance-default"
+    if arch == "enhancer_snr":  # its enhancer is a shipped causal enhancer, whose weights it copies in
+        source = cfg["snr_estimator"]["enhancer_from"]
+        base = json.loads((RECIPES.parent / "pretrained" / source / "config.json").read_text())
+        assert source == "enhance-lowlatency" and not base["args"].get("lookahead")  # causal: no look-ahead
         assert cfg["model"]["args"]["enhancer_arch"] == base["arch"]
         assert {**cfg["model"]["args"]["enhancer"], "sample_rate": cfg["sample_rate"]} == base["args"]
 
