@@ -52,7 +52,7 @@ def sepkit_rows(name: str, folder: str, x_at: Callable[[int], np.ndarray], block
     model = sepkit.load(folder, device="cpu")
     rows = []
     window = 1000.0 * model.net.n_fft / model.sample_rate
-    ahead = 1000.0 * getattr(model.net, "lookahead_frames", 0) * getattr(model.net, "hop", 0) / model.sample_rate
+    ahead = 1000.0 * (model.net.latency_samples - model.net.n_fft) / model.sample_rate  # the model's look-ahead
     parts = f"window {window:g} ms" + (f" + look-ahead {ahead:g} ms" if ahead else "")
     for rate in sorted({model.sample_rate, PEER_RATE}):
         for lookahead_ms, flag in ((5.0, ""), (0.0, ", --low-latency")):
