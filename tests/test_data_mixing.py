@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from data_fixtures import noise_corpus, rir_corpus, speech_corpus, tone, write
-from sepkit.data.augment import Augmentation, early_rir, reverberate, speed_perturb
+from sepkit.data.augment import Augmentation, early_rir, fft_convolve, reverberate, speed_perturb
 from sepkit.data.manifest import file_entry
 from sepkit.data.mixing import MixingOptions, NoisySpeechDataset, SpeakerMixtureDataset, rms, snr_db
 from sepkit.data.sources import AudioPool
@@ -255,3 +255,17 @@ def test_a_config_section_gives_one_options_object_and_a_type_refuses_options_it
         SpeakerMixtureDataset.make_options(noise_weights=[1.0])
     with pytest.raises(ValueError, match=r"does not read the option\(s\) noise_weights"):
         SpeakerMixtureDataset(corpus["speech"], MixingOptions(noise_weights=[1.0]))
+
+
+def test_fft_convolve_is_the_linear_convolution_cut_to_the_input_length() -> None:
+    gen = torch.Generator().manual_seed(0)
+    wav, long_rir, short_rir = torch.randn(4001, generator=gen), torch.randn(1237, generator=gen), torch.randn(5)
+    full, short = fft_convolve(wav, [long_rir, short_rir])
+    direct = torch.nn.functional.conv1d(
+        torch.nn.functional.pad(wav, (1236, 0))[None, None], long_rir.flip(0)[None, None]
+    ).flatten()
+    assert full.shape == short.shape == wav.shape
+    assert torch.allclose(full, direct, atol=1e-3)  # no circular wrap into the leading samples
+    assert torch.allclose(
+        short[:5], torch.tensor([sum(wav[k - j] * short_rir[j] for j in range(k + 1)) for k in range(5)]), atol=1e-5
+    )

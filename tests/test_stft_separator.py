@@ -91,8 +91,9 @@ def test_learns_to_separate_two_voices_with_upit_on_capped_si_sdr() -> None:
     assert float(si_sdr_torch(matched, sources).mean()) - start > 8.0  # about 14 dB after 25 steps
 
 
-def test_the_recipe_trains_on_its_data_switches(tmp_path: Path) -> None:
-    """recipes/pit/stft.yaml as written (every data switch on), shrunk to a few steps on a made-up corpus."""
+@pytest.mark.parametrize("config", ["stft.yaml", "gpu.yaml"])
+def test_the_recipe_trains_on_its_data_switches(tmp_path: Path, config: str) -> None:
+    """recipes/pit/stft.yaml and its GPU twin as written (every data switch on), shrunk to a few steps on a made-up corpus."""
     import csv
 
     from data_fixtures import noise_corpus, rir_corpus, speech_corpus
@@ -118,7 +119,7 @@ def test_the_recipe_trains_on_its_data_switches(tmp_path: Path) -> None:
     rc = main(
         [
             "train",
-            str(REPO / "recipes" / "pit" / "stft.yaml"),
+            str(REPO / "recipes" / "pit" / config),
             f"corpus={corpus}",
             f"output_dir={out}",
             "model.args.hidden=8",
@@ -134,3 +135,19 @@ def test_the_recipe_trains_on_its_data_switches(tmp_path: Path) -> None:
     assert rc == 0
     rows = list(csv.DictReader(next((out / "logs").glob("version_0/metrics.csv")).open()))
     assert any(r.get("val/si_sdri") for r in rows)
+
+
+def test_the_transfer_pack_keeps_every_speaker_up_to_the_cap() -> None:
+    """recipes/pit/transfer_pack.py: a speaker over the cap is cut near it, one under it keeps everything."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "recipes" / "pit"))
+    from transfer_pack import SPEAKER_CAP_S, capped_speech
+
+    rows = [{"speaker": "long", "duration": 60.0, "path": f"/l{i}"} for i in range(60)]
+    rows += [{"speaker": "short", "duration": 30.0, "path": f"/s{i}"} for i in range(4)]
+    kept = capped_speech(rows)
+    long_total = sum(r["duration"] for r in kept if r["speaker"] == "long")
+    assert SPEAKER_CAP_S <= long_total < SPEAKER_CAP_S + 60.0
+    assert sorted(r["path"] for r in kept if r["speaker"] == "short") == [f"/s{i}" for i in range(4)]
+    assert capped_speech(rows) == kept  # seeded: the same pack every time

@@ -1,7 +1,9 @@
 """Signal augmentations driven by an explicit numpy ``Generator``, so items stay reproducible.
 
-torchaudio.functional does the signal processing (resampling for speed, biquads for EQ, FFT
-convolution for reverb); this module only draws the random parameters. Gain augmentation is the
+torchaudio.functional does the signal processing (resampling for speed, biquads for EQ); reverb uses
+``fft_convolve``, 5-6x faster than two calls of torchaudio's ``fftconvolve`` on 4 s of speech
+(benchmarks/reverb_convolution.py), because it pads to a fast FFT size and transforms the speech once.
+This module otherwise only draws the random parameters. Gain augmentation is the
 datasets' job (``level_range_db``, ``gain_range_db``), as the mixing rescales every signal anyway.
 """
 
@@ -11,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 import torch
 import torchaudio.functional as AF
 
@@ -81,7 +84,17 @@ def reverberate(
     wav: torch.Tensor, rir: torch.Tensor, sample_rate: int, early_ms: float = EARLY_MS
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(reverberant, early-reverberant target)``, both as long as ``wav`` and aligned with each other."""
-    n = wav.shape[-1]
-    full = AF.fftconvolve(wav, rir)[..., :n]
-    early = AF.fftconvolve(wav, early_rir(rir, sample_rate, early_ms))[..., :n]
+    full, early = fft_convolve(wav, [rir, early_rir(rir, sample_rate, early_ms)])
     return full, early
+
+
+def fft_convolve(wav: torch.Tensor, filters: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``wav`` linearly convolved with each filter, cut to ``wav``'s length (its leading samples).
+
+    One FFT of ``wav`` serves every filter, and the FFT size is the next 5-smooth length above the full
+    convolution's (no circular wrap): a raw ``len(wav) + len(rir) - 1`` can be a slow, prime-heavy size.
+    """
+    n = wav.shape[-1]
+    size = scipy.fft.next_fast_len(n + max(f.shape[-1] for f in filters) - 1, real=True)
+    spectrum = torch.fft.rfft(wav, size)
+    return [torch.fft.irfft(spectrum * torch.fft.rfft(f, size), size)[..., :n] for f in filters]

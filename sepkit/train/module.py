@@ -25,6 +25,7 @@ from sepkit.metrics.sisdr import si_sdr_torch
 from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig
 from sepkit.train.config import section
+from sepkit.train.time_plan import PLAN_FROM_TIME
 from sepkit.train.warm_start import InitSpec, init_spec
 
 # Built-in paradigms by name -> the module that registers it (imported on first use).
@@ -43,7 +44,7 @@ SCHEDULER_KEYS: dict[str, Any] = {
     "name": "none",  # none | plateau | cosine | linear
     "warmup_steps": 0,  # linear warm-up (none, cosine, linear)
     "min_lr_ratio": 0.0,  # cosine, linear: final lr / lr
-    "total_steps": 0,  # cosine, linear: the planned budget (0: this run's max_steps)
+    "total_steps": 0,  # cosine, linear: the planned budget (0: this run's max_steps; max_time: fitted to it)
     "start_step": 0,  # cosine, linear: steps already spent by earlier runs this one warm-starts from
     "factor": 0.5,  # plateau
     "patience": 3,  # plateau: validations without improvement
@@ -127,6 +128,7 @@ class TrainingModule(pl.LightningModule):
         self.net = build_network(config)
         self.optim_opts = section(config, "optim", OPTIM_KEYS)
         self.sched_opts = section(self.optim_opts, "scheduler", SCHEDULER_KEYS, where="optim.")
+        self.planned_total_steps: int | None = None  # the decay's total steps, once known
         self.valid_opts = section(config, "validation", VALIDATION_KEYS)
         self._metrics = self._metric_list(self.valid_opts["metrics"])
         self._metric_sums: dict[str, list[float]] = {}
@@ -254,14 +256,20 @@ class TrainingModule(pl.LightningModule):
             return optimiser
         # A budget planned over several warm-started runs: this run's step 0 is step ``start_step`` of it.
         offset = int(sched["start_step"])
-        total = int(sched["total_steps"]) or offset + max(1, int(self.trainer.estimated_stepping_batches))
+        if sched["total_steps"] == PLAN_FROM_TIME:  # set during the run by sepkit.train.time_plan
+            self.planned_total_steps = None
+        else:
+            self.planned_total_steps = int(sched["total_steps"]) or offset + max(
+                1, int(self.trainer.estimated_stepping_batches)
+            )
         floor = float(sched["min_lr_ratio"])
 
         def factor(run_step: int) -> float:
             step = run_step + offset
             if step < warmup:
                 return (step + 1) / warmup
-            if name == "none":
+            total = self.planned_total_steps
+            if name == "none" or total is None:  # no decay, or its total not planned yet
                 return 1.0
             progress = min(1.0, (step - warmup) / max(1, total - warmup))
             if name == "linear":  # budgeted training (Li, Yumer, Ramanan 2020): decay to the floor at the budget

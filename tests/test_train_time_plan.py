@@ -1,0 +1,51 @@
+"""optim.scheduler.total_steps: max_time — the decay is planned from the measured step rate to end at max_time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sepkit.errors import ConfigError
+from sepkit.train.config import load_config
+from sepkit.train.curves import read_logged
+from sepkit.train.run import train
+from sepkit.train.time_plan import MEASURED_STEPS, SKIPPED_STEPS
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def _tiny(out: Path, *overrides: str) -> dict:
+    """The tiny enhancement recipe with a linear decay whose total is fitted to ``trainer.max_time``."""
+    return load_config(
+        RECIPES / "enhance" / "tiny.yaml",
+        [
+            f"output_dir={out}",
+            "trainer.enable_progress_bar=false",
+            "trainer.max_steps=-1",
+            "optim.scheduler={name: linear, warmup_steps: 20, total_steps: max_time}",
+            "validation.metrics=[]",
+            "data.train.n_items=2000",  # one epoch outlasts the run: no validation pauses in the measured rate
+            *overrides,
+        ],
+    )
+
+
+@pytest.mark.slow
+def test_the_decay_is_planned_after_warm_up_and_the_run_ends_where_it_reaches_zero(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_tiny(out, "trainer.max_time=00:00:00:10"))
+    steps, lrs = read_logged(out)[next(k for k in read_logged(out) if k.startswith("lr-"))]
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]
+    planned = next(v["planned_total_steps"] for k, v in state.items() if "TimePlannedSchedule" in k)
+    assert planned > SKIPPED_STEPS + MEASURED_STEPS  # planned from the rate after the measured steps
+    assert int(steps[-1]) + 1 <= planned  # the run stopped at the plan's end (or max_time just before it)
+    peak = float(lrs.max())
+    assert float(lrs[-1]) < 0.25 * peak  # decayed nearly to the floor by the end of the time budget
+    assert float(lrs[SKIPPED_STEPS + MEASURED_STEPS - 1]) == pytest.approx(peak, rel=0.05)  # full rate until the plan
+
+
+def test_a_time_planned_schedule_without_max_time_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="total_steps: max_time needs trainer.max_time"):
+        train(_tiny(tmp_path / "run"))
