@@ -33,13 +33,17 @@ def _tiny(out: Path, *overrides: str) -> dict:
 
 
 @pytest.mark.slow
-def test_the_decay_is_planned_after_warm_up_and_the_run_ends_where_it_reaches_zero(tmp_path: Path) -> None:
+def test_the_decay_is_planned_after_warm_up_and_the_run_ends_where_it_reaches_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "run"
     train(_tiny(out, "trainer.max_time=00:00:00:10"))
+    told = [line for line in capsys.readouterr().err.splitlines() if "schedule planned over trainer.max_time" in line]
     steps, lrs = read_logged(out)[next(k for k in read_logged(out) if k.startswith("lr-"))]
     state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]
     planned = next(v["planned_total_steps"] for k, v in state.items() if "TimePlannedSchedule" in k)
     assert planned > SKIPPED_STEPS + MEASURED_STEPS  # planned from the rate after the measured steps
+    assert len(told) == 1 and f"{planned} steps in all" in told[0]  # the user is told the plan once
     assert int(steps[-1]) + 1 <= planned  # the run stopped at the plan's end (or max_time just before it)
     peak = float(lrs.max())
     assert float(lrs[-1]) < 0.25 * peak  # decayed nearly to the floor by the end of the time budget

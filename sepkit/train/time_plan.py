@@ -9,6 +9,7 @@ a resumed run keeps it.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -53,6 +54,13 @@ class TimePlannedSchedule(pl.Callback):
         offset = int(pl_module.sched_opts["start_step"])  # type: ignore[union-attr]
         self.planned_total_steps = offset + step + max(1, int(TIME_SHARE * remaining / seconds_per_step))
         self._apply(trainer, pl_module)
+        if trainer.is_global_zero:
+            print(
+                f"sepkit: schedule planned over trainer.max_time: {self.planned_total_steps} steps in all "
+                f"({seconds_per_step:.3f} s per step over steps {first}-{step}, {remaining:.0f} s left)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def _apply(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Give the module its total and stop the run where the decay ends (or earlier, at max_steps)."""
