@@ -53,3 +53,20 @@ def test_the_decay_is_planned_after_warm_up_and_the_run_ends_where_it_reaches_ze
 def test_a_time_planned_schedule_without_max_time_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="total_steps: max_time needs trainer.max_time"):
         train(_tiny(tmp_path / "run"))
+
+
+@pytest.mark.slow
+def test_a_resumed_run_keeps_its_plan(tmp_path: Path) -> None:
+    """The plan lives in the checkpoint: a rerun continues to the planned end (where max_time may have cut
+    the first run short) and stops there, instead of planning afresh over its own, longer max_time."""
+    out = tmp_path / "run"
+    train(_tiny(out, "trainer.max_time=00:00:00:10"))
+    first = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    train(_tiny(out, "trainer.max_time=00:00:00:30"))  # a plan made afresh would fill 30 s with more steps
+    again = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    planned = [
+        next(v["planned_total_steps"] for k, v in c["callbacks"].items() if "TimePlannedSchedule" in k)
+        for c in (first, again)
+    ]
+    assert planned[0] is not None and planned[0] == planned[1]
+    assert first["global_step"] <= planned[0] == again["global_step"]

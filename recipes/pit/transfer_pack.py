@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from sepkit.data.manifest import read_manifest, select, write_manifest
 
 SPEAKER_CAP_S = 20 * 60
 RIRS = 100
@@ -46,14 +47,8 @@ def pack_rows(rows: list[dict], corpus: Path, pack: Path, name: str, bitrate: st
     write_manifest(packed, pack / "manifests" / f"{name}.jsonl")
 
 
-def write_manifest(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
 def train_rows(corpus: Path, name: str) -> list[dict]:
-    lines = (corpus / "manifests" / f"{name}.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r.get("split") == "train"]
+    return select(read_manifest(corpus / "manifests" / f"{name}.jsonl", check=False), split="train")
 
 
 def capped_speech(rows: list[dict]) -> list[dict]:

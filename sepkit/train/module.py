@@ -25,7 +25,7 @@ from sepkit.metrics.sisdr import si_sdr_torch
 from sepkit.models import build_model
 from sepkit.pretrained import ModelConfig
 from sepkit.train.config import section
-from sepkit.train.time_plan import PLAN_FROM_TIME
+from sepkit.train.time_plan import PLAN_FROM_TIME, TimePlannedSchedule
 from sepkit.train.warm_start import InitSpec, init_spec
 
 # Built-in paradigms by name -> the module that registers it (imported on first use).
@@ -229,6 +229,13 @@ class TrainingModule(pl.LightningModule):
                 self.log(f"val/{column}", total / count, sync_dist=True)  # equal on every rank already
 
     # ---- optimisation --------------------------------------------------------------------
+    def configure_callbacks(self) -> list[pl.Callback]:
+        """The callback that plans the decay over ``trainer.max_time`` when the schedule asks for it."""
+        sched = self.sched_opts
+        if sched["total_steps"] != PLAN_FROM_TIME:
+            return []
+        return [TimePlannedSchedule(int(sched["warmup_steps"]), int(sched["start_step"]))]
+
     def configure_optimizers(self) -> Any:
         opts, sched = self.optim_opts, self.sched_opts
         optimisers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}

@@ -38,7 +38,6 @@ from sepkit.train.datamodule import TrainingData
 from sepkit.train.export import export_checkpoint, export_dir
 from sepkit.train.loader import collate
 from sepkit.train.module import TrainingModule, paradigm_class
-from sepkit.train.time_plan import PLAN_FROM_TIME, TimePlannedSchedule
 from sepkit.train.warm_start import apply_init
 
 BEST = "best"  # checkpoints/best.ckpt: the exported one
@@ -76,8 +75,6 @@ def train(config: dict[str, Any], resume: bool = True, command: str = "", callba
     record = RunRecord(command or "(Python API: sepkit.train.train)")
     budget = section(config, "budget", BUDGET_KEYS)
     limits = [CpuBudget(record, float(budget["cpu_hours"]))] if budget["cpu_hours"] is not None else []
-    if module.sched_opts["total_steps"] == PLAN_FROM_TIME:
-        limits.append(TimePlannedSchedule(int(module.sched_opts["warmup_steps"]), int(module.sched_opts["start_step"])))
     trainer = build_trainer(config, out, [*callbacks, RestoreRNG(), record, *limits, TrainingCurves(out)])
     check_validation_interval(trainer, data)
     if trainer.is_global_zero:

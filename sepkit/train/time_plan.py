@@ -2,7 +2,8 @@
 
 A linear or cosine decay needs its total step count before training, but on an unfamiliar machine (a GPU
 lent for ten minutes, a loaded CPU) the step rate is unknown. This callback measures it over the warm-up,
-where the schedule does not depend on the total yet, and then fixes the total so that the decay reaches
+where the schedule does not depend on the total yet (at least 60 steps: a shorter warm-up holds the peak
+rate until then), and then fixes the total so that the decay reaches
 its floor when ``trainer.max_time`` runs out; the run stops there. The plan is stored in checkpoints, so
 a resumed run keeps it.
 """
@@ -28,6 +29,7 @@ class TimePlannedSchedule(pl.Callback):
     """Fix the schedule's total steps from the measured step rate and ``trainer.max_time``."""
 
     def __init__(self, warmup_steps: int, start_step: int) -> None:
+        self.start_step = start_step  # budget steps spent by the runs this one warm-starts from
         self.plan_at = max(warmup_steps - start_step, SKIPPED_STEPS + MEASURED_STEPS)
         self.planned_total_steps: int | None = None
         self._clock: tuple[int, float] | None = None
@@ -51,8 +53,7 @@ class TimePlannedSchedule(pl.Callback):
         first, started = self._clock
         seconds_per_step = (time.monotonic() - started) / max(1, step - first)
         remaining = _timer(trainer).time_remaining("train") or 0.0  # type: ignore[union-attr]
-        offset = int(pl_module.sched_opts["start_step"])  # type: ignore[union-attr]
-        self.planned_total_steps = offset + step + max(1, int(TIME_SHARE * remaining / seconds_per_step))
+        self.planned_total_steps = self.start_step + step + max(1, int(TIME_SHARE * remaining / seconds_per_step))
         self._apply(trainer, pl_module)
         if trainer.is_global_zero:
             print(
@@ -66,7 +67,7 @@ class TimePlannedSchedule(pl.Callback):
         """Give the module its total and stop the run where the decay ends (or earlier, at max_steps)."""
         assert self.planned_total_steps is not None
         pl_module.planned_total_steps = self.planned_total_steps  # type: ignore[assignment]
-        run_steps = self.planned_total_steps - int(pl_module.sched_opts["start_step"])  # type: ignore[union-attr]
+        run_steps = self.planned_total_steps - self.start_step
         loop = trainer.fit_loop.epoch_loop
         loop.max_steps = run_steps if loop.max_steps < 0 else min(loop.max_steps, run_steps)
 
