@@ -23,7 +23,8 @@ from sepkit.inference.engine import InferenceSettings, model_runner, process_arr
 from sepkit.inference.stream import AudioStream, can_stream, stream_signal
 from sepkit.losses.pit import reorder
 from sepkit.models.base import match_mixture_gain
-from sepkit.pretrained import DEFAULT_ENHANCER, LOUDEST, ModelConfig, load_network
+from sepkit.inference.output_groups import balanced_groups
+from sepkit.pretrained import BALANCED, DEFAULT_ENHANCER, LOUDEST, OUTPUT_RULES, ModelConfig, load_network
 
 Waveform = Union[np.ndarray, torch.Tensor]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -83,7 +84,8 @@ class SepkitModel:
 
         For networks with more outputs than sources (MixIT): ``outputs`` is a list of output indices (the
         sources, in that order), ``"loudest"`` (in every chunk the ``n_src`` outputs of most energy, ``n_src``
-        kept), or ``None`` (every output is a source). The exported choice stays in ``config.source_outputs``.
+        kept), ``"balanced"`` (in every chunk the outputs summed in ``n_src`` groups of most alike energy), or
+        ``None`` (every output is a source). The exported choice stays in ``config.source_outputs``.
         """
         total = getattr(self.net, "n_src", None)  # None for an ONNX graph: its output count is not known here
         if outputs is None:
@@ -93,7 +95,7 @@ class SepkitModel:
                     f"(load it with backend='torch')"
                 )
             n_src = int(total)
-        elif outputs == LOUDEST:
+        elif outputs in OUTPUT_RULES:
             n_src = self.n_src
         elif isinstance(outputs, str):
             n_src = 0  # from_dict refuses it with the allowed values
@@ -124,6 +126,8 @@ class SepkitModel:
         picks = self.config.source_outputs
         if picks == LOUDEST:  # per chunk; the engine then keeps the picked outputs in one order
             est = reorder(est, est.square().sum(-1).topk(self.n_src, dim=1).indices.sort(1).values)
+        elif picks == BALANCED:  # per chunk too: a source split over outputs comes back whole
+            est = balanced_groups(est, self.n_src)
         elif picks is not None:
             est = est[:, picks]
         return est

@@ -30,6 +30,8 @@ WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "CARD.md"
 ONNX_FILE = "model.onnx"  # what sepkit export --format onnx writes beside config.json and CARD.md
 LOUDEST = "loudest"  # source_outputs: pick the n_src loudest outputs of each chunk
+BALANCED = "balanced"  # source_outputs: sum the outputs of each chunk in n_src groups of most alike energy
+OUTPUT_RULES = (LOUDEST, BALANCED)
 TASKS = ("enhance", "separate", "snr", "ssl")  # snr: segmental SNR estimators, ssl: encoders; training only
 
 
@@ -44,7 +46,8 @@ class ModelConfig:
     n_src: int
     name: str = ""
     # For models with more outputs than sources (MixIT): which outputs are the sources, as a fixed
-    # list, or "loudest": in every chunk the n_src outputs of most energy.
+    # list, "loudest": in every chunk the n_src outputs of most energy, or "balanced": in every chunk
+    # the outputs summed in n_src groups whose energies are most alike (sepkit.inference.output_groups).
     source_outputs: list[int] | str | None = None
     inference: dict[str, Any] = field(default_factory=dict)
 
@@ -56,8 +59,9 @@ class ModelConfig:
         if data["task"] not in TASKS:
             raise ModelError(f"{where}: task must be one of {TASKS}, not {data['task']!r}")
         picks = data.get("source_outputs")
-        if isinstance(picks, str) and picks != LOUDEST:
-            raise ModelError(f"{where}: source_outputs must be a list of output indices or {LOUDEST!r}, not {picks!r}")
+        if isinstance(picks, str) and picks not in OUTPUT_RULES:
+            rules = " or ".join(repr(r) for r in OUTPUT_RULES)
+            raise ModelError(f"{where}: source_outputs must be a list of output indices, {rules}, not {picks!r}")
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -265,6 +265,8 @@ def test_with_outputs_picks_other_outputs_of_the_same_network(tmp_path: Path) ->
     loudest = model.with_outputs("loudest")
     assert loudest.n_src == 2 and loudest.config.source_outputs == "loudest"
     assert loudest.separate(x, 16000).shape == (2, x.shape[-1])
+    balanced = model.with_outputs("balanced")
+    assert balanced.n_src == 2 and balanced.separate(x, 16000).shape == (2, x.shape[-1])
     assert model.config.source_outputs == [0, 3] and model.n_src == 2  # the model itself is unchanged
     for bad, match in (([4], "not indices"), ([], "not indices"), ("quietest", "source_outputs")):
         with pytest.raises(ModelError, match=match):

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Score a MixIT separator on single mixtures under three choices of K of its M outputs.
+"""Score a MixIT separator on single mixtures under four ways to make K sources of its M outputs.
 
     python recipes/mixit/output_choice.py MODEL --mix DIR --ref DIR [--json FILE]
 
 - oracle: per mixture, the K outputs (and order) that best match the references: the paper's
   evaluation, which needs the references and so is no way to deploy a model;
 - fixed: the outputs chosen at validation (the exported ``source_outputs`` list);
-- loudest: in every chunk the K outputs of most energy (``source_outputs: "loudest"``).
+- loudest: in every chunk the K outputs of most energy (``source_outputs: "loudest"``);
+- balanced: in every chunk the M outputs summed in K groups of most alike energy (``source_outputs: "balanced"``).
 
 SI-SDRi is the mean SI-SDR gain over the unprocessed mixture, at the mixtures' own rate, with
 every output through the same inference engine as ``sepkit separate``.
@@ -25,12 +26,12 @@ import sepkit
 from sepkit.audio.io import read_audio
 from sepkit.metrics.pairing import sources
 from sepkit.metrics.sisdr import si_sdr
-from sepkit.pretrained import LOUDEST
+from sepkit.pretrained import BALANCED, LOUDEST
 from sepkit.train.mixit import fixed_set_scores
 
 
 def main() -> None:
-    """Parse the arguments, score every mixture, print (and optionally write) the three means."""
+    """Parse the arguments, score every mixture, print (and optionally write) the means."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="exported MixIT model (folder or shipped name)")
     parser.add_argument("--mix", type=Path, required=True)
@@ -38,10 +39,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     model = sepkit.load(args.model, device="cpu")
-    fixed = list(model.config.source_outputs or []) if model.config.source_outputs != LOUDEST else []
+    picks = model.config.source_outputs
+    fixed = [] if picks is None or isinstance(picks, str) else list(picks)
     everything = model.with_outputs(None)  # the same network: every output, and the loudest K per chunk
-    loudest = model.with_outputs(LOUDEST)
-    gains: dict[str, list[float]] = {"oracle": [], "fixed": [], "loudest": []}
+    loudest, balanced = model.with_outputs(LOUDEST), model.with_outputs(BALANCED)
+    gains: dict[str, list[float]] = {"oracle": [], "fixed": [], "loudest": [], "balanced": []}
     for stem, ref_files in sorted(sources(args.ref, "reference").items()):
         mix, rate = read_audio(next(args.mix.glob(f"{stem}.*")))
         refs = np.stack([read_audio(f)[0][0] for f in ref_files])  # (K, T), first channel
@@ -53,6 +55,7 @@ def main() -> None:
         if fixed:
             gains["fixed"].append(best_order(outs[fixed], refs) - base)
         gains["loudest"].append(best_order(np.asarray(loudest.separate(x, rate)), refs) - base)
+        gains["balanced"].append(best_order(np.asarray(balanced.separate(x, rate)), refs) - base)
     means = {k: round(float(np.mean(v)), 3) for k, v in gains.items() if v}
     means["items"] = len(gains["oracle"])
     print(json.dumps(means))
