@@ -1,4 +1,4 @@
-"""Training cost (CPU-s per audio-s) and inference RTF of separators on CPU, the shipped Conv-TasNet beside them.
+"""Training cost (CPU-s per audio-s) and inference RTF of separators on CPU, the shipped ones beside them.
 
 Each measurement runs in a fresh process with ``--threads`` torch threads. Training: AdamW steps on
 batches of random 2-source mixtures with uPIT on capped SI-SDR, as ``recipes/pit/stft.yaml``
@@ -6,7 +6,8 @@ trains; after two warm-up steps, CPU time (``process_time``) and wall time are a
 ``--steps`` steps and divided by the audio in a batch. Inference: ``sepkit.load(...).separate_file``
 (the engine ``sepkit separate`` uses) on a ``--seconds`` long file; RTF = wall time / audio time,
 and CPU time / audio time beside it (less sensitive to other jobs on the machine). Untrained
-weights: speed does not depend on them.
+weights: speed does not depend on them. The shipped MixIT model (4 outputs summed in 2 balanced groups)
+gets an inference row only: its training step is MixIT's, not uPIT's.
 
     python benchmarks/separator_speed.py --threads 1
     python benchmarks/separator_speed.py --only stft_separator --steps 10 --json runs/bench/sep.json
@@ -25,16 +26,26 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "pretrained" / "separate-2spk"
+SHIPPED = REPO / "pretrained"
 
 
-def systems() -> list[tuple[str, str, dict[str, Any]]]:
-    """``(label, arch, args)`` of each separator measured; the shipped one's args come from its config.json."""
-    shipped = json.loads((SHIPPED / "config.json").read_text())
+def systems() -> list[tuple[str, str, dict[str, Any], Any]]:
+    """``(label, arch, args, source_outputs)`` of each separator; the shipped ones' come from their config.json.
+
+    ``source_outputs`` other than ``None`` marks a MixIT model: inference only.
+    """
+    pit = json.loads((SHIPPED / "separate-2spk" / "config.json").read_text())
+    mixit = json.loads((SHIPPED / "separate-mixit" / "config.json").read_text())
     return [
-        ("stft_separator 512/128 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 128}),
-        ("stft_separator 512/256 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 256}),
-        ("separate-2spk (shipped Conv-TasNet, 2 ms / 1 ms)", shipped["arch"], shipped["args"]),
+        ("stft_separator 512/128 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 128}, None),
+        ("stft_separator 512/256 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 256}, None),
+        ("separate-2spk (shipped Conv-TasNet, 2 ms / 1 ms)", pit["arch"], pit["args"], None),
+        (
+            f"separate-mixit (shipped {mixit['arch']}, 4 outputs, {mixit['source_outputs']} groups)",
+            mixit["arch"],
+            mixit["args"],
+            mixit["source_outputs"],
+        ),
     ]
 
 
@@ -77,7 +88,7 @@ def train_cost(arch: str, args: dict[str, Any], batch: int, seconds: float, step
     }
 
 
-def inference_rtf(arch: str, args: dict[str, Any], seconds: float) -> dict[str, float]:
+def inference_rtf(arch: str, args: dict[str, Any], seconds: float, outputs: Any = None) -> dict[str, float]:
     """Wall and CPU time per audio second of ``separate_file`` on a mono 16 kHz file."""
     import numpy as np
     import soundfile as sf
@@ -92,7 +103,14 @@ def inference_rtf(arch: str, args: dict[str, Any], seconds: float) -> dict[str, 
         export_model(
             net,
             model_dir,
-            ModelConfig(arch=arch, args=args, sample_rate=net.sample_rate, task="separate", n_src=net.n_src),
+            ModelConfig(
+                arch=arch,
+                args=args,
+                sample_rate=net.sample_rate,
+                task="separate",
+                n_src=net.n_src if outputs is None else 2,
+                source_outputs=outputs,
+            ),
         )
         rng = np.random.default_rng(0)
         t = np.arange(int(seconds * 16000)) / 16000
@@ -114,7 +132,7 @@ def child(spec: dict[str, Any]) -> None:
     if spec["kind"] == "train":
         out = train_cost(spec["arch"], spec["args"], spec["batch"], spec["seconds"], spec["steps"])
     else:
-        out = inference_rtf(spec["arch"], spec["args"], spec["seconds"])
+        out = inference_rtf(spec["arch"], spec["args"], spec["seconds"], spec.get("outputs"))
     print(json.dumps(out))
 
 
@@ -142,13 +160,14 @@ def main() -> None:
         child(json.loads(args.child))
         return
     rows = []
-    for label, arch, model_args in systems():
+    for label, arch, model_args, outputs in systems():
         if args.only not in label:
             continue
         base = {"arch": arch, "args": model_args, "threads": args.threads}
-        row = {"system": label}
-        row |= measure(base | {"kind": "train", "batch": args.batch, "seconds": args.segment, "steps": args.steps})
-        row |= measure(base | {"kind": "infer", "seconds": args.seconds})
+        row: dict[str, Any] = {"system": label}
+        if outputs is None:
+            row |= measure(base | {"kind": "train", "batch": args.batch, "seconds": args.segment, "steps": args.steps})
+        row |= measure(base | {"kind": "infer", "seconds": args.seconds, "outputs": outputs})
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(
@@ -158,10 +177,12 @@ def main() -> None:
     print("| system | params | train CPU-s / audio-s | train step (wall) | inference RTF | inference CPU-s / audio-s |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(
-            f"| {r['system']} | {r['params_m']:.2f} M | {r['train_cpu_per_audio_s']:.3f} | {r['step_wall_s']:.2f} s | "
-            f"{r['rtf']:.4f} | {r['cpu_per_audio_s']:.4f} |"
+        train = (
+            f"{r['params_m']:.2f} M | {r['train_cpu_per_audio_s']:.3f} | {r['step_wall_s']:.2f} s"
+            if "params_m" in r
+            else "- | - | -"
         )
+        print(f"| {r['system']} | {train} | {r['rtf']:.4f} | {r['cpu_per_audio_s']:.4f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2))
