@@ -83,6 +83,44 @@ def test_separate_writes_stem_sk(capsys, sep_model_dir: Path, make_wav, tmp_path
     assert_one_line_error(err, "--n-src 3")
 
 
+def test_separate_outputs_picks_another_choice_of_a_models_outputs(capsys, make_wav, tmp_path: Path) -> None:
+    """--outputs: every output, given indices, or a rule, for models with spare outputs; bad values get one line."""
+    from sepkit_fixtures import export_test_model
+
+    model = export_test_model(tmp_path / "four", task="separate", n_src=4)  # a MixIT-like net: 4 outputs
+    src = make_wav("mix.wav", seconds=0.4)
+    every = tmp_path / "every"
+    code, _, err = run_cli(capsys, "separate", src, "--out-dir", every, "--model", model, "--outputs", "all")
+    assert code == 0, err
+    assert sorted(p.name for p in every.iterdir()) == [f"mix_s{k}.wav" for k in range(1, 5)]
+    code, _, err = run_cli(
+        capsys, "separate", src, "--out-dir", tmp_path / "pair", "--model", model, "--outputs", "3,1"
+    )
+    assert code == 0, err
+    for k, j in ((1, 4), (2, 2)):  # output 3 is the first source, output 1 the second
+        np.testing.assert_array_equal(
+            sf.read(tmp_path / "pair" / f"mix_s{k}.wav")[0], sf.read(every / f"mix_s{j}.wav")[0]
+        )
+    code, _, err = run_cli(
+        capsys,
+        "separate",
+        src,
+        "--out-dir",
+        tmp_path / "bal",
+        "--model",
+        model,
+        "--outputs",
+        "balanced",
+        "--n-src",
+        "4",
+    )
+    assert code == 0, err  # a rule keeps the model's n_src: here all 4 groups of one output each
+    for bad, needle in (("quietest", "--outputs must be"), ("0,9", "not indices")):
+        code, _, err = run_cli(capsys, "separate", src, "--out-dir", tmp_path / "x", "--model", model, "--outputs", bad)
+        assert code == 2
+        assert_one_line_error(err, needle)
+
+
 def _bad_inputs(tmp_path: Path, make_wav) -> dict[str, tuple[Path, str]]:
     (tmp_path / "bad").mkdir()
     empty = tmp_path / "bad" / "empty.wav"

@@ -10,7 +10,7 @@ import typer
 
 from sepkit.cli.app import app, fail, report, state
 from sepkit.errors import SepkitError
-from sepkit.pretrained import DEFAULT_ENHANCER
+from sepkit.pretrained import DEFAULT_ENHANCER, OUTPUT_RULES
 
 if TYPE_CHECKING:
     from sepkit.api import SepkitModel
@@ -183,6 +183,12 @@ def separate(
         None, "--model", help="Shipped model name or folder (default: separate-<K>spk)."
     ),
     n_src: Optional[int] = typer.Option(None, "--n-src", min=1, help="Number of sources K the model must produce."),
+    outputs: Optional[str] = typer.Option(
+        None,
+        "--outputs",
+        help="For a model with more outputs than sources (MixIT): 'balanced' (outputs summed in groups of "
+        "alike energy), 'loudest' (per chunk), 'all', or indices such as 0,3. Default: the model's own choice.",
+    ),
     device: str = DeviceOpt,
     force: bool = ForceOpt,
     half: bool = HalfOpt,
@@ -194,6 +200,8 @@ def separate(
     """Separate mixtures into sources."""
     name = model or f"separate-{n_src or 2}spk"
     net = _load(name, device, half, chunk_seconds, batch_size, backend)
+    if outputs is not None:
+        net = net.with_outputs(_output_choice(outputs))
     if n_src is not None and net.n_src != n_src:
         fail(f"model {net.name} produces {net.n_src} sources, not --n-src {n_src}")
     if net.task != "separate":
@@ -210,3 +218,15 @@ def separate(
         return " ".join(str(p) for p in [*written, save_before_after(png, src, written)])
 
     _run_batch(inputs, work)
+
+
+def _output_choice(text: str) -> list[int] | str | None:
+    """``--outputs``: a rule name, ``all`` (every output: ``None``), or comma-separated output indices."""
+    if text in OUTPUT_RULES:
+        return text
+    if text == "all":
+        return None
+    try:
+        return [int(k) for k in text.split(",")]
+    except ValueError:
+        fail(f"--outputs must be {', '.join(OUTPUT_RULES)}, all, or output indices such as 0,3, not {text!r}")
