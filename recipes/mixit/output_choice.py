@@ -5,6 +5,8 @@
 
 - oracle: per mixture, the K outputs (and order) that best match the references: the paper's
   evaluation, which needs the references and so is no way to deploy a model;
+- oracle_groups: per mixture, the outputs summed in the K groups that best match the references
+  (the ceiling of any grouping rule);
 - fixed: the outputs chosen at validation (the exported ``source_outputs`` list);
 - loudest: in every chunk the K outputs of most energy (``source_outputs: "loudest"``);
 - balanced: in every chunk the M outputs summed in K groups of most alike energy (``source_outputs: "balanced"``).
@@ -24,6 +26,7 @@ import torch
 
 import sepkit
 from sepkit.audio.io import read_audio
+from sepkit.inference.output_groups import partitions
 from sepkit.metrics.pairing import sources
 from sepkit.metrics.sisdr import si_sdr
 from sepkit.pretrained import BALANCED, LOUDEST
@@ -43,7 +46,7 @@ def main() -> None:
     fixed = [] if picks is None or isinstance(picks, str) else list(picks)
     everything = model.with_outputs(None)  # the same network: every output, and the loudest K per chunk
     loudest, balanced = model.with_outputs(LOUDEST), model.with_outputs(BALANCED)
-    gains: dict[str, list[float]] = {"oracle": [], "fixed": [], "loudest": [], "balanced": []}
+    gains: dict[str, list[float]] = {"oracle": [], "oracle_groups": [], "fixed": [], "loudest": [], "balanced": []}
     for stem, ref_files in sorted(sources(args.ref, "reference").items()):
         mix, rate = read_audio(next(args.mix.glob(f"{stem}.*")))
         refs = np.stack([read_audio(f)[0][0] for f in ref_files])  # (K, T), first channel
@@ -52,6 +55,8 @@ def main() -> None:
         outs = np.asarray(everything.separate(x, rate))  # (M, T)
         oracle = fixed_set_scores(torch.from_numpy(outs[None]), torch.from_numpy(refs[None])).max()
         gains["oracle"].append(float(oracle) / len(refs) - base)
+        groups = np.einsum("pkm,mt->pkt", partitions(len(outs), len(refs)).numpy(), outs)  # every grouping
+        gains["oracle_groups"].append(max(best_order(g, refs) for g in groups) - base)
         if fixed:
             gains["fixed"].append(best_order(outs[fixed], refs) - base)
         gains["loudest"].append(best_order(np.asarray(loudest.separate(x, rate)), refs) - base)
