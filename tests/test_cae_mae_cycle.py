@@ -128,3 +128,35 @@ def test_cycle_terms_pull_mae_codes_of_noisy_speech_to_cae_codes_of_its_clean_sp
     train("cycle", 40)
     after = distance()
     assert after < 0.8 * before, (before, after)
+
+
+def test_latent_moments_term_is_off_by_default_and_trains_only_the_mae() -> None:
+    """Not in the paper: with a weight, the MAE's code statistics are tied to the frozen CAE's codes of clean clips."""
+    batch = _batches(_module().config, 4, 4)[0]
+    batch["noise_only"] = torch.tensor([False, True, False, False])
+    assert "latent_moments" not in _module().terms(batch, "cycle")  # the paper's loss
+    module = _module("cae_mae.weights.latent_moments=1")
+    module.zero_grad(set_to_none=True)
+    stats = [b.clone() for b in module.net.cae.buffers()]
+    terms = module.terms(batch, "mae")
+    assert set(terms) == {"recon_noisy", "kl_noisy", "noise_only", "latent_moments"} and terms["latent_moments"] > 0
+    terms["latent_moments"].backward()
+    assert all(g is None for g in _grads(module.net.cae))  # the CAE's codes are a fixed target
+    assert any(g is not None and g.abs().sum() > 0 for g in _grads(module.net.mae.encoder))
+    assert all(torch.equal(a, b) for a, b in zip(stats, module.net.cae.buffers()))
+
+
+def test_moment_matching_measures_the_gap_in_mean_and_spread_per_channel() -> None:
+    from sepkit.losses import moment_matching
+
+    torch.manual_seed(0)
+    target = torch.randn(6, 3, 400)
+    assert float(moment_matching(target.clone(), target)) == 0.0
+    shifted = target + torch.tensor([1.0, 0.0, 0.0])[None, :, None]  # channel 0's mean off by 1
+    assert float(moment_matching(shifted, target)) == pytest.approx(1 / 3, rel=1e-5)
+    wider = target * torch.tensor([1.0, 1.0, 3.0])[None, :, None]  # channel 2's spread tripled
+    gap = float(target[:, 2].std() * 2) ** 2 + float(target[:, 2].mean() * 2) ** 2
+    assert float(moment_matching(wider, target)) == pytest.approx(gap / 3, rel=1e-4)
+    keep = torch.tensor([True, False, True, False, True, False])
+    assert float(moment_matching(shifted, target, keep)) > 0.3  # the kept items are still off by 1 in channel 0
+    assert float(moment_matching(shifted, target, torch.zeros(6, dtype=torch.bool))) == 0.0  # nothing kept

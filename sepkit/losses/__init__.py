@@ -19,6 +19,7 @@ from sepkit.losses.vae import (
     gaussian_kl,
     kl_unit_variance,
     masked_mean,
+    moment_matching,
     reconstruction_loss,
     silence_loss,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "gaussian_kl",
     "kl_unit_variance",
     "masked_mean",
+    "moment_matching",
     "mixit_assignment",
     "mixit_loss",
     "mixture_consistency",

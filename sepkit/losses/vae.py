@@ -51,6 +51,23 @@ def silence_loss(est: torch.Tensor, mask: torch.Tensor | None = None) -> torch.T
     return masked_mean(est.square(), mask)
 
 
+def moment_matching(z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared gap between per-channel means and standard deviations of codes ``(B, C, frames)``.
+
+    Not in the paper: it ties the distribution of one encoder's codes to another's (the MAE's
+    to the frozen CAE's codes of unrelated clean speech) without pairing any clip. ``mask`` ``(B,)``
+    keeps some of ``z``'s items; ``target`` is used whole. 0 when ``mask`` keeps nothing.
+    """
+    if mask is not None:
+        if not bool(mask.any()):
+            return z.sum() * 0.0
+        z = z[mask]
+    dims = (0, 2)
+    mean_gap = z.mean(dims) - target.mean(dims)
+    std_gap = z.std(dims) - target.std(dims)
+    return (mean_gap.square() + std_gap.square()).mean()
+
+
 @dataclass
 class CycleTerms:
     """The three unweighted cycle-consistency terms of the MAE -> CAE -> MAE loop."""

@@ -17,6 +17,11 @@ run continues in the right stage. ``schedule: joint`` trains both from the first
 on its own loss, the MAE on the cycle-stage loss. ``cycle: false`` is the ablation: the cycle
 terms are never used (stage mae to the end). The weights are the ``weights`` keys.
 
+One term is not in the paper and is off by default: ``latent_moments`` (weight > 0) adds, in the
+MAE stages, the squared gap between the per-channel mean and spread of z_b on speech-containing
+clips and those of the frozen CAE's codes of the batch's unrelated clean clips. It ties the two
+code distributions without pairing anything.
+
 The CAE is frozen wherever the MAE's losses use it: it runs in eval mode (BatchNorm running
 statistics) with detached parameters, so gradients reach the MAE through it but never change it,
 and in joint training the CAE learns from clean speech only.
@@ -35,7 +40,7 @@ import torch.nn as nn
 from torch.func import functional_call
 
 from sepkit.errors import ConfigError
-from sepkit.losses import cycle_terms, kl_unit_variance, reconstruction_loss, silence_loss
+from sepkit.losses import cycle_terms, kl_unit_variance, moment_matching, reconstruction_loss, silence_loss
 from sepkit.models.cae_mae import CaeMae
 from sepkit.train.config import section
 from sepkit.train.module import TrainingModule, register_paradigm
@@ -60,6 +65,7 @@ WEIGHT_KEYS: dict[str, Any] = {
     "cycle_recon": 10.0,
     "cycle_latent": 1.0,
     "cycle_kl": 0.001,
+    "latent_moments": 0.0,  # not in the paper: z_b's per-channel mean and spread tied to the CAE's clean codes
 }
 
 
@@ -132,7 +138,8 @@ class CaeMaeModule(TrainingModule):
             terms.update(self.cae_terms(batch["clean"]))
         if stage != "cae":
             with_cycle = stage == "cycle" or (stage == "joint" and self.cycle)
-            terms.update(self.mae_terms(batch["mixture"], batch["noise_only"].bool(), with_cycle))
+            clean = batch["clean"] if self.weights["latent_moments"] > 0 else None
+            terms.update(self.mae_terms(batch["mixture"], batch["noise_only"].bool(), with_cycle, clean))
         return terms
 
     def weighted(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -154,8 +161,13 @@ class CaeMaeModule(TrainingModule):
             "kl_clean": kl_unit_variance(z_a),
         }
 
-    def mae_terms(self, noisy: torch.Tensor, noise_only: torch.Tensor, with_cycle: bool) -> dict[str, torch.Tensor]:
-        """Unweighted MAE terms of noisy waveforms ``(B, T)``; ``noise_only`` ``(B,)`` marks noise-alone clips."""
+    def mae_terms(
+        self, noisy: torch.Tensor, noise_only: torch.Tensor, with_cycle: bool, clean: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Unweighted MAE terms of noisy waveforms ``(B, T)``; ``noise_only`` ``(B,)`` marks noise-alone clips.
+
+        With unrelated ``clean`` waveforms, also the ``latent_moments`` term (not in the paper).
+        """
         mae = self.net.mae
         mae.train()
         spec = self.net.spectrum(noisy)
@@ -169,6 +181,10 @@ class CaeMaeModule(TrainingModule):
             "kl_noisy": kl_unit_variance(z_b),
             "noise_only": silence_loss(x_ba, noise_only),
         }
+        if clean is not None:
+            with torch.no_grad():
+                z_a = cae_encoder(self.net.features(clean))
+            terms["latent_moments"] = moment_matching(z_b, z_a, ~noise_only)
         if with_cycle:
             speech = ~noise_only
             if self.resynthesize_cycle:
