@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,34 @@ def test_a_resumed_run_keeps_its_plan(tmp_path: Path) -> None:
     ]
     assert planned[0] is not None and planned[0] == planned[1]
     assert first["global_step"] <= planned[0] == again["global_step"]
+
+
+@pytest.mark.slow
+def test_the_plan_follows_a_step_rate_that_drops_after_it_was_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps get 3x slower after the plan: it is re-planned, the rate decays on without a jump and still
+    reaches the floor by max_time, instead of being cut off at about half the peak."""
+    import lightning.pytorch as pl
+
+    from sepkit.train.module import TrainingModule
+
+    class SlowDown(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+            if trainer.global_step > 80:  # the plan is made at step 60 (SKIPPED_STEPS + MEASURED_STEPS)
+                time.sleep(0.05)
+
+    plain = TrainingModule.configure_callbacks
+    monkeypatch.setattr(TrainingModule, "configure_callbacks", lambda self: [*plain(self), SlowDown()])
+    out = tmp_path / "run"
+    train(_tiny(out, "trainer.max_time=00:00:00:12"))
+    err = capsys.readouterr().err
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]
+    plan = next(v for k, v in state.items() if "TimePlannedSchedule" in k)
+    first = int(next(line for line in err.splitlines() if "schedule planned over" in line).split(": ")[2].split()[0])
+    assert plan["replans"] >= 1 and err.count("schedule re-planned at step") == plan["replans"]
+    assert plan["planned_total_steps"] < first  # slower steps: fewer of them fit
+    steps, lrs = read_logged(out)[next(k for k in read_logged(out) if k.startswith("lr-"))]
+    decay = lrs[steps >= 20]  # after warm-up
+    assert bool((decay[1:] <= decay[:-1] + 1e-12).all())  # never rises: a re-plan changes the slope, not the rate
+    assert float(lrs[-1]) < 0.25 * float(lrs.max())  # and it still ends near the floor

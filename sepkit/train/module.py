@@ -103,6 +103,12 @@ def output_count(net: torch.nn.Module) -> int:
     return int(getattr(net, "n_src", 1))
 
 
+def decay_progress(step: int, warmup: int, total: int, anchor: tuple[int, float] | None = None) -> float:
+    """Progress (0..1) of a decay from the end of warm-up to ``total``; from ``anchor`` (step, progress) if re-planned."""
+    start, done = anchor if anchor is not None else (warmup, 0.0)
+    return min(1.0, done + (1.0 - done) * max(0, step - start) / max(1, total - start))
+
+
 class TrainingModule(pl.LightningModule):
     """Base LightningModule: holds ``net`` and the resolved config; paradigms add ``training_step``.
 
@@ -129,6 +135,9 @@ class TrainingModule(pl.LightningModule):
         self.optim_opts = section(config, "optim", OPTIM_KEYS)
         self.sched_opts = section(self.optim_opts, "scheduler", SCHEDULER_KEYS, where="optim.")
         self.planned_total_steps: int | None = None  # the decay's total steps, once known
+        # Where the decay was last re-planned: (budget step, progress there); progress runs on linearly from it
+        # to 1 at planned_total_steps, so a re-plan changes the slope, never the rate (sepkit.train.time_plan).
+        self.decay_anchor: tuple[int, float] | None = None
         self.valid_opts = section(config, "validation", VALIDATION_KEYS)
         self._metrics = self._metric_list(self.valid_opts["metrics"])
         self._metric_sums: dict[str, list[float]] = {}
@@ -278,7 +287,7 @@ class TrainingModule(pl.LightningModule):
             total = self.planned_total_steps
             if name == "none" or total is None:  # no decay, or its total not planned yet
                 return 1.0
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            progress = decay_progress(step, warmup, total, self.decay_anchor)
             if name == "linear":  # budgeted training (Li, Yumer, Ramanan 2020): decay to the floor at the budget
                 return floor + (1 - floor) * (1 - progress)
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
@@ -286,6 +295,11 @@ class TrainingModule(pl.LightningModule):
         # A plain function: LambdaLR stores no state for it, which keeps checkpoints weights_only-safe.
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
         return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def decay_progress_at(self, step: int) -> float:
+        """How far the decay has gone (0..1) at budget step ``step`` under the current plan."""
+        assert self.planned_total_steps is not None
+        return decay_progress(step, int(self.sched_opts["warmup_steps"]), self.planned_total_steps, self.decay_anchor)
 
     # ---- export --------------------------------------------------------------------------
     def model_config(self, name: str = "", inference: dict[str, Any] | None = None) -> ModelConfig:

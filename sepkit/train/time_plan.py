@@ -4,8 +4,15 @@ A linear or cosine decay needs its total step count before training, but on an u
 lent for ten minutes, a loaded CPU) the step rate is unknown. This callback measures it over the warm-up,
 where the schedule does not depend on the total yet (at least 60 steps: a shorter warm-up holds the peak
 rate until then), and then fixes the total so that the decay reaches
-its floor when ``trainer.max_time`` runs out; the run stops there. The plan is stored in checkpoints, so
-a resumed run keeps it.
+its floor when ``trainer.max_time`` runs out; the run stops there.
+
+The step rate can change after the plan is made (validations, data workers filling caches, other jobs on
+the machine). So every ``REPLAN_EVERY`` steps the plan is remade from the rate measured since it was
+last made: when the end it predicts moves by more than ``REPLAN_TOLERANCE`` of the steps left (and more
+than ``REPLAN_EVERY`` steps), the decay
+is re-anchored at the current step with its current rate and progress, and runs on to the new end at a
+new slope (no jump in the learning rate). The plan and its anchor are stored in checkpoints; a resumed
+run keeps them and does not re-plan (a rerun continues the budget it was given, not a new one).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ PLAN_FROM_TIME = "max_time"  # the value of optim.scheduler.total_steps that ask
 SKIPPED_STEPS = 10  # start-up steps (workers starting, kernels compiling) left out of the measured rate
 MEASURED_STEPS = 50  # at least this many steps measured before the plan is made
 TIME_SHARE = 0.97  # of the remaining time, spent on planned steps: the rest absorbs jitter and the last save
+REPLAN_EVERY = 50  # steps between checks of the plan against the rate measured since it was made
+REPLAN_TOLERANCE = 0.05  # re-plan when the predicted end moves by more than this share of the steps left,
+# and by more than REPLAN_EVERY steps (near the end a few steps are a large share, and change nothing)
 
 
 class TimePlannedSchedule(pl.Callback):
@@ -32,11 +42,16 @@ class TimePlannedSchedule(pl.Callback):
         self.start_step = start_step  # budget steps spent by the runs this one warm-starts from
         self.plan_at = max(warmup_steps - start_step, SKIPPED_STEPS + MEASURED_STEPS)
         self.planned_total_steps: int | None = None
+        self.decay_anchor: tuple[int, float] | None = None  # (budget step, progress) of the last re-plan
+        self.replans = 0
         self._clock: tuple[int, float] | None = None
+        self._planned_here: tuple[int, float] | None = None  # (step, time) the plan was made at, in this run
+        self._max_steps = -1  # the run's own max_steps, before any plan shortened it
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if _timer(trainer) is None:
             raise ConfigError("optim.scheduler.total_steps: max_time needs trainer.max_time")
+        self._max_steps = trainer.fit_loop.epoch_loop.max_steps
         if self.planned_total_steps is not None:  # resumed: the plan made before applies
             self._apply(trainer, pl_module)
 
@@ -44,6 +59,7 @@ class TimePlannedSchedule(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         if self.planned_total_steps is not None:
+            self._check_plan(trainer, pl_module)
             return
         step = trainer.global_step
         if step == SKIPPED_STEPS or (self._clock is None and step > SKIPPED_STEPS):
@@ -54,6 +70,7 @@ class TimePlannedSchedule(pl.Callback):
         seconds_per_step = (time.monotonic() - started) / max(1, step - first)
         remaining = _timer(trainer).time_remaining("train") or 0.0  # type: ignore[union-attr]
         self.planned_total_steps = self.start_step + step + max(1, int(TIME_SHARE * remaining / seconds_per_step))
+        self._planned_here = (step, time.monotonic())
         self._apply(trainer, pl_module)
         if trainer.is_global_zero:
             print(
@@ -63,19 +80,54 @@ class TimePlannedSchedule(pl.Callback):
                 flush=True,
             )
 
+    def _check_plan(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Every REPLAN_EVERY steps of the run that made the plan: move its end if the measured rate says so."""
+        step = trainer.global_step
+        if self._planned_here is None or (step - self._planned_here[0]) % REPLAN_EVERY or step == self._planned_here[0]:
+            return
+        assert self.planned_total_steps is not None
+        first, started = self._planned_here
+        seconds_per_step = (time.monotonic() - started) / (
+            step - first
+        )  # since the last (re-)plan, validations included
+        remaining = _timer(trainer).time_remaining("train") or 0.0  # type: ignore[union-attr]
+        budget_step = self.start_step + step
+        total = budget_step + max(1, int(TIME_SHARE * remaining / seconds_per_step))
+        left = max(1, self.planned_total_steps - budget_step)
+        if abs(total - self.planned_total_steps) <= max(REPLAN_TOLERANCE * left, REPLAN_EVERY):
+            return
+        progress = pl_module.decay_progress_at(budget_step)  # type: ignore[operator]
+        self.decay_anchor = (budget_step, progress)
+        self.planned_total_steps = total
+        self.replans += 1
+        self._planned_here = (step, time.monotonic())  # the next check measures the rate since this one
+        self._apply(trainer, pl_module)
+        if trainer.is_global_zero:
+            print(
+                f"sepkit: schedule re-planned at step {budget_step}: {total} steps in all "
+                f"({seconds_per_step:.3f} s per step since step {first}, {remaining:.0f} s left)",
+                file=sys.stderr,
+                flush=True,
+            )
+
     def _apply(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Give the module its total and stop the run where the decay ends (or earlier, at max_steps)."""
+        """Give the module its total and stop the run where the decay ends (or earlier, at its own max_steps)."""
         assert self.planned_total_steps is not None
         pl_module.planned_total_steps = self.planned_total_steps  # type: ignore[assignment]
+        pl_module.decay_anchor = self.decay_anchor  # type: ignore[assignment]
         run_steps = self.planned_total_steps - self.start_step
         loop = trainer.fit_loop.epoch_loop
-        loop.max_steps = run_steps if loop.max_steps < 0 else min(loop.max_steps, run_steps)
+        loop.max_steps = run_steps if self._max_steps < 0 else min(self._max_steps, run_steps)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"planned_total_steps": self.planned_total_steps}
+        anchor = None if self.decay_anchor is None else [int(self.decay_anchor[0]), float(self.decay_anchor[1])]
+        return {"planned_total_steps": self.planned_total_steps, "decay_anchor": anchor, "replans": self.replans}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.planned_total_steps = state_dict.get("planned_total_steps")
+        anchor = state_dict.get("decay_anchor")
+        self.decay_anchor = None if anchor is None else (int(anchor[0]), float(anchor[1]))
+        self.replans = int(state_dict.get("replans", 0))
 
 
 def _timer(trainer: pl.Trainer) -> Timer | None:
