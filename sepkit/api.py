@@ -97,6 +97,8 @@ class SepkitModel:
             n_src = int(total)
         elif outputs in OUTPUT_RULES:
             n_src = self.n_src
+            if total is not None and n_src > int(total):
+                raise ModelError(f"{self.name or 'model'}: {outputs!r} needs {n_src} sources from {total} outputs")
         elif isinstance(outputs, str):
             n_src = 0  # from_dict refuses it with the allowed values
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import json
 import os
 from pathlib import Path
@@ -268,6 +270,10 @@ def test_with_outputs_picks_other_outputs_of_the_same_network(tmp_path: Path) ->
     balanced = model.with_outputs("balanced")
     assert balanced.n_src == 2 and balanced.separate(x, 16000).shape == (2, x.shape[-1])
     assert model.config.source_outputs == [0, 3] and model.n_src == 2  # the model itself is unchanged
+    five = copy.copy(model)  # a config asking for more sources than the network has outputs
+    five.config = ModelConfig.from_dict({**model.config.to_dict(), "n_src": 5, "source_outputs": None}, "five")
+    with pytest.raises(ModelError, match="needs 5 sources from 4 outputs"):
+        five.with_outputs("balanced")
     for bad, match in (([4], "not indices"), ([], "not indices"), ("quietest", "source_outputs")):
         with pytest.raises(ModelError, match=match):
             model.with_outputs(bad)
