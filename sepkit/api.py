@@ -20,11 +20,10 @@ import sepkit.models  # noqa: F401  (registers the architectures)
 from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_blocks, output_subtype
 from sepkit.errors import AudioError, ModelError
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
+from sepkit.inference.output_groups import pick_sources
 from sepkit.inference.stream import AudioStream, can_stream, stream_signal
-from sepkit.losses.pit import reorder
 from sepkit.models.base import match_mixture_gain
-from sepkit.inference.output_groups import balanced_groups
-from sepkit.pretrained import BALANCED, DEFAULT_ENHANCER, LOUDEST, OUTPUT_RULES, ModelConfig, load_network
+from sepkit.pretrained import DEFAULT_ENHANCER, OUTPUT_RULES, ModelConfig, load_network
 
 Waveform = Union[np.ndarray, torch.Tensor]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -125,14 +124,7 @@ class SepkitModel:
         est = self._run(batch)
         if self.task == "separate" and est.shape[1] > 1:
             est = match_mixture_gain(est, batch.to(est.dtype))
-        picks = self.config.source_outputs
-        if picks == LOUDEST:  # per chunk; the engine then keeps the picked outputs in one order
-            est = reorder(est, est.square().sum(-1).topk(self.n_src, dim=1).indices.sort(1).values)
-        elif picks == BALANCED:  # per chunk too: a source split over outputs comes back whole
-            est = balanced_groups(est, self.n_src)
-        elif picks is not None:
-            est = est[:, picks]
-        return est
+        return pick_sources(est, self.config.source_outputs, self.n_src)
 
     # -- arrays --------------------------------------------------------------------------
     def enhance(self, waveform: Waveform, sample_rate: int) -> Waveform:

@@ -1,9 +1,10 @@
-"""Sources from a network with spare outputs (MixIT): its outputs summed in groups of balanced energy.
+"""Sources from a network with spare outputs (MixIT): which of its M outputs make the K sources.
 
-A MixIT model has M outputs and often meets fewer sources, K. It then tends to split a source over
-two or more outputs, so no choice of K single outputs holds the whole source. Summing the outputs in
-K groups does, and without references the grouping is taken whose group energies lie closest
-together (largest over smallest), which favours sources of comparable level.
+``pick_sources`` applies a model's ``source_outputs``: a fixed list, ``"loudest"`` (per chunk the K
+outputs of most energy) or ``"balanced"``. A MixIT model often splits a source over two or more
+outputs, so no choice of K single outputs holds the whole source; summing the outputs in K groups
+does, and without references the grouping is taken whose group energies lie closest together
+(largest over smallest), which favours sources of comparable level (``balanced_groups``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import functools
 
 import torch
+
+from sepkit.losses.pit import reorder
+from sepkit.pretrained import BALANCED, LOUDEST
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,3 +57,15 @@ def balanced_groups(est: torch.Tensor, n_groups: int) -> torch.Tensor:
     spread = energy.log().amax(-1) - energy.log().amin(-1)  # (B, P): log of largest over smallest
     chosen = masks[spread.argmin(1)]  # (B, K, M)
     return torch.einsum("bkm,bmt->bkt", chosen, est)
+
+
+def pick_sources(est: torch.Tensor, picks: list[int] | str | None, n_sources: int) -> torch.Tensor:
+    """The sources ``(B, K, T)`` of one batch of chunks' outputs ``(B, M, T)`` under a ``source_outputs`` choice.
+
+    Rules work per chunk; the inference engine then keeps the sources in one order across chunks.
+    """
+    if picks == LOUDEST:
+        return reorder(est, est.square().sum(-1).topk(n_sources, dim=1).indices.sort(1).values)
+    if picks == BALANCED:
+        return balanced_groups(est, n_sources)
+    return est if picks is None else est[:, picks]

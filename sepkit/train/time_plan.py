@@ -66,19 +66,14 @@ class TimePlannedSchedule(pl.Callback):
             self._clock = (step, time.monotonic())
         if self._clock is None or step < self.plan_at:
             return
-        first, started = self._clock
-        seconds_per_step = (time.monotonic() - started) / max(1, step - first)
-        remaining = _timer(trainer).time_remaining("train") or 0.0  # type: ignore[union-attr]
-        self.planned_total_steps = self.start_step + step + max(1, int(TIME_SHARE * remaining / seconds_per_step))
+        self.planned_total_steps, rate, remaining = self._fit_total(trainer, self._clock)
         self._planned_here = (step, time.monotonic())
         self._apply(trainer, pl_module)
-        if trainer.is_global_zero:
-            print(
-                f"sepkit: schedule planned over trainer.max_time: {self.planned_total_steps} steps in all "
-                f"({seconds_per_step:.3f} s per step over steps {first}-{step}, {remaining:.0f} s left)",
-                file=sys.stderr,
-                flush=True,
-            )
+        _tell(
+            trainer,
+            f"sepkit: schedule planned over trainer.max_time: {self.planned_total_steps} steps in all "
+            f"({rate:.3f} s per step over steps {self._clock[0]}-{step}, {remaining:.0f} s left)",
+        )
 
     def _check_plan(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Every REPLAN_EVERY steps of the run that made the plan: move its end if the measured rate says so."""
@@ -86,29 +81,33 @@ class TimePlannedSchedule(pl.Callback):
         if self._planned_here is None or (step - self._planned_here[0]) % REPLAN_EVERY or step == self._planned_here[0]:
             return
         assert self.planned_total_steps is not None
-        first, started = self._planned_here
-        seconds_per_step = (time.monotonic() - started) / (
-            step - first
-        )  # since the last (re-)plan, validations included
-        remaining = _timer(trainer).time_remaining("train") or 0.0  # type: ignore[union-attr]
+        since = self._planned_here[0]
+        total, rate, remaining = self._fit_total(trainer, self._planned_here)  # validations included: they recur
         budget_step = self.start_step + step
-        total = budget_step + max(1, int(TIME_SHARE * remaining / seconds_per_step))
         left = max(1, self.planned_total_steps - budget_step)
         if abs(total - self.planned_total_steps) <= max(REPLAN_TOLERANCE * left, REPLAN_EVERY):
             return
-        progress = pl_module.decay_progress_at(budget_step)  # type: ignore[operator]
-        self.decay_anchor = (budget_step, progress)
+        self.decay_anchor = (budget_step, pl_module.decay_progress_at(budget_step))  # type: ignore[operator]
         self.planned_total_steps = total
         self.replans += 1
         self._planned_here = (step, time.monotonic())  # the next check measures the rate since this one
         self._apply(trainer, pl_module)
-        if trainer.is_global_zero:
-            print(
-                f"sepkit: schedule re-planned at step {budget_step}: {total} steps in all "
-                f"({seconds_per_step:.3f} s per step since step {first}, {remaining:.0f} s left)",
-                file=sys.stderr,
-                flush=True,
-            )
+        _tell(
+            trainer,
+            f"sepkit: schedule re-planned at step {budget_step}: {total} steps in all "
+            f"({rate:.3f} s per step since step {since}, {remaining:.0f} s left)",
+        )
+
+    def _fit_total(self, trainer: pl.Trainer, since: tuple[int, float]) -> tuple[int, float, float]:
+        """(total budget steps that fill the time left, seconds per step since ``since`` = (step, time), seconds left)."""
+        step = trainer.global_step
+        seconds_per_step = (time.monotonic() - since[1]) / max(1, step - since[0])
+        remaining = _timer(trainer).time_remaining("train") or 0.0  # type: ignore[union-attr]
+        return (
+            self.start_step + step + max(1, int(TIME_SHARE * remaining / seconds_per_step)),
+            seconds_per_step,
+            remaining,
+        )
 
     def _apply(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Give the module its total and stop the run where the decay ends (or earlier, at its own max_steps)."""
@@ -128,6 +127,12 @@ class TimePlannedSchedule(pl.Callback):
         anchor = state_dict.get("decay_anchor")
         self.decay_anchor = None if anchor is None else (int(anchor[0]), float(anchor[1]))
         self.replans = int(state_dict.get("replans", 0))
+
+
+def _tell(trainer: pl.Trainer, message: str) -> None:
+    """Print a planning message once (rank zero), on standard error."""
+    if trainer.is_global_zero:
+        print(message, file=sys.stderr, flush=True)
 
 
 def _timer(trainer: pl.Trainer) -> Timer | None:
