@@ -203,6 +203,36 @@ def test_partial_overlap_draws_the_overlapping_share(corpus: dict[str, Path]) ->
         SpeakerMixtureDataset(corpus["speech"], n_src=3, overlap_range=(0.5, 1.0))
 
 
+def test_filled_talkers_speak_throughout_their_spans(tmp_path: Path) -> None:
+    speech = speech_corpus(tmp_path, speakers=3, utts=3, seconds=0.3, split="train")  # files of 0.3-0.8 s
+    opts = MixingOptions(segment_seconds=3.0, length=12, seed=4)
+    plain = SpeakerMixtureDataset(speech, opts, overlap_range=(1.0, 1.0))
+    filled = SpeakerMixtureDataset(speech, opts, overlap_range=(1.0, 1.0), fill_speech=True, pause_seconds=(0.1, 0.1))
+
+    def both_talk(item: dict) -> float:
+        return float((item["sources"] != 0).all(0).float().mean())
+
+    assert max(both_talk(plain[i]) for i in range(12)) < 0.3  # two short files in 3 s: little real overlap
+    for i in range(12):
+        item = filled[i]
+        assert both_talk(item) > 0.6  # pauses of 0.1 s between pieces of 0.3-0.8 s
+        for k, pieces in enumerate(item["info"]["pieces"]):
+            files = pieces.split(" + ")
+            assert len(files) >= 4 and {Path(f).parent.name for f in files} == {item["info"]["speakers"][k]}
+        silent = (item["sources"][0] == 0).int()  # a pause is a run of 1600 zero samples
+        runs = torch.diff(torch.cat([torch.tensor([0]), silent, torch.tensor([0])])).nonzero().flatten()
+        lengths = (runs[1::2] - runs[0::2]).tolist()
+        assert any(abs(n - 1600) <= 1 for n in lengths)
+    assert torch.equal(
+        filled[3]["mixture"],
+        SpeakerMixtureDataset(speech, opts, overlap_range=(1.0, 1.0), fill_speech=True, pause_seconds=(0.1, 0.1))[3][
+            "mixture"
+        ],
+    )
+    with pytest.raises(ConfigError, match="pause_seconds"):
+        SpeakerMixtureDataset(speech, opts, fill_speech=True, pause_seconds=(0.5, 0.1))
+
+
 def test_noise_on_a_share_of_speaker_mixtures(corpus: dict[str, Path]) -> None:
     ds = SpeakerMixtureDataset(
         corpus["speech"],

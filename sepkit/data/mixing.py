@@ -156,6 +156,15 @@ class MixingDataset(Dataset):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """``n`` samples of speech file ``i`` of ``pool`` (default: the speech): random crop (long files) or random
         placement (short files)."""
+        wav, info = self._speech_piece(i, n, rng, pool)
+        offset = int(rng.integers(0, n - wav.shape[0] + 1))
+        return torch.nn.functional.pad(wav, (offset, n - wav.shape[0] - offset)), info
+
+    def _speech_piece(
+        self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """At most ``n`` samples of speech file ``i``, speed-perturbed and equalised: a random crop of a long
+        file, a short file whole."""
         pool = self.speech if pool is None else pool
         speed = self.augment.draw_speed(rng)
         need = math.ceil(n * speed) + 1
@@ -163,8 +172,6 @@ class MixingDataset(Dataset):
         start = pool.aligned(i, int(rng.integers(0, frames - need + 1))) if frames > need else 0
         wav = speed_perturb(pool.crop(i, start, min(need, frames)), self.sample_rate, speed)
         wav = self.augment.equalize(wav, self.sample_rate, rng)[:n]
-        offset = int(rng.integers(0, n - wav.shape[0] + 1))
-        wav = torch.nn.functional.pad(wav, (offset, n - wav.shape[0] - offset))
         e = self.speech.entries[i]
         return wav, {
             "speech_files": e["path"],
@@ -192,6 +199,38 @@ class MixingDataset(Dataset):
         raise ManifestError(
             f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; check the manifest"
         )
+
+    def _filled_speech(
+        self, n: int, rng: np.random.Generator, candidates: np.ndarray, pause_seconds: tuple[float, float]
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """``n`` samples of one talker speaking throughout: pieces of files drawn among ``candidates`` (one
+        speaker's), joined by pauses drawn from ``pause_seconds``, as a talker's turn holds several
+        utterances; ``info`` is the first piece's, with every piece's file in ``pieces`` (joined by " + ")."""
+        parts: list[torch.Tensor] = []
+        files: list[str] = []
+        got, first = 0, None
+        for _ in range(MAX_DRAWS * 10):
+            if got >= n:
+                break
+            if parts:
+                pause = int(round(rng.uniform(*pause_seconds) * self.sample_rate))
+                parts.append(torch.zeros(min(pause, n - got)))
+                got += parts[-1].shape[0]
+                if got >= n:
+                    break
+            for _ in range(MAX_DRAWS):
+                piece, info = self._speech_piece(int(rng.choice(candidates)), n - got, rng)
+                if rms(piece) > SILENT_RMS:
+                    break
+            else:
+                raise ManifestError(
+                    f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; check the manifest"
+                )
+            first = first or info
+            parts.append(piece), files.append(info["speech_files"])
+            got += piece.shape[0]
+        wav = torch.cat(parts)[:n]
+        return torch.nn.functional.pad(wav, (0, n - wav.shape[0])), dict(first or {}) | {"pieces": " + ".join(files)}
 
     def _looped_crop(self, pool: AudioPool, i: int, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
         """``n`` samples of file ``i`` of ``pool`` and their start: a random crop, or a short file looped from a
@@ -358,6 +397,10 @@ class SpeakerMixtureDataset(MixingDataset):
     ``overlap_range`` (two speakers) draws the overlapping share of the segment: the first speaker
     talks from its start, the second until its end (``info["active_starts"]``, ``["active_stops"]``: seconds);
     ``noise_prob`` adds noise (needs ``noise_manifest``) to that share of the mixtures only.
+    ``fill_speech`` makes each talker speak throughout its span, as in a conversation or a meeting:
+    utterances of the same speaker joined by ``pause_seconds`` pauses. Without it a file shorter than
+    the span sits in silence at a random place, so two short utterances may barely overlap however
+    much their spans do (in the demo corpus half the files are under 1.6 s).
     ``corrupt`` widens the speech side as for enhancement: each talker its own microphone colouring,
     the whole scene through a narrowband channel, babble or stationary noise, clipping and mu-law of
     the mixture; linear effects reach the targets too.
@@ -375,8 +418,13 @@ class SpeakerMixtureDataset(MixingDataset):
         gain_range_db: tuple[float, float] = (-5.0, 5.0),
         overlap_range: tuple[float, float] | None = None,
         noise_prob: float = 1.0,
+        fill_speech: bool = False,
+        pause_seconds: tuple[float, float] = (0.05, 0.4),
     ):
         super().__init__(speech_manifest, options, noise_manifest=noise_manifest)
+        if not 0 <= pause_seconds[0] <= pause_seconds[1]:
+            raise ConfigError(f"pause_seconds: need 0 <= min <= max, got {pause_seconds!r}")
+        self.fill_speech, self.pause_seconds = bool(fill_speech), (float(pause_seconds[0]), float(pause_seconds[1]))
         if overlap_range is not None and not (n_src == 2 and 0 < overlap_range[0] <= overlap_range[1] <= 1):
             raise ConfigError(f"overlap_range: needs n_src=2 and 0 < min <= max <= 1, got {overlap_range!r}")
         if not 0 <= noise_prob <= 1:
@@ -408,7 +456,10 @@ class SpeakerMixtureDataset(MixingDataset):
             k = int(rng.choice(len(self.speakers), p=p / p.sum()))
             free[k] = False
             start, stop = spans[s] if spans else (0, n)
-            dry, one = self._draw_speech(stop - start, rng, self._utts[k])
+            if self.fill_speech:
+                dry, one = self._filled_speech(stop - start, rng, self._utts[k], self.pause_seconds)
+            else:
+                dry, one = self._draw_speech(stop - start, rng, self._utts[k])
             if corrupt and rng.random() < corrupt.colour_prob:
                 dry = random_colouring(dry, rng)  # this talker's microphone: heard in its target too
             gain = float(rng.uniform(*self.gain_range_db))
