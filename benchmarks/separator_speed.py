@@ -27,6 +27,17 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "pretrained"
+CONV_TASNET = {  # the separate-2spk that the STFT separator replaced (recipes/pit/default2spk.yaml)
+    "n_src": 2,
+    "kernel_size": 32,
+    "stride": 16,
+    "n_filters": 256,
+    "bn_chan": 128,
+    "hid_chan": 256,
+    "n_blocks": 6,
+    "n_repeats": 2,
+    "sample_rate": 16000,
+}
 
 
 def systems() -> list[tuple[str, str, dict[str, Any], Any]]:
@@ -39,7 +50,13 @@ def systems() -> list[tuple[str, str, dict[str, Any], Any]]:
     return [
         ("stft_separator 512/128 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 128}, None),
         ("stft_separator 512/256 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 256}, None),
-        ("separate-2spk (shipped Conv-TasNet, 2 ms / 1 ms)", pit["arch"], pit["args"], None),
+        (
+            f"separate-2spk (shipped {pit['arch']} {pit['args'].get('n_fft')}/{pit['args'].get('hop')})",
+            pit["arch"],
+            pit["args"],
+            None,
+        ),
+        ("Conv-TasNet 2 ms / 1 ms (separate-2spk until 2026-12-04)", "conv_tasnet", CONV_TASNET, None),
         (
             f"separate-mixit (shipped {mixit['arch']}, 4 outputs, {mixit['source_outputs']} groups)",
             mixit["arch"],
