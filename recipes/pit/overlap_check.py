@@ -2,7 +2,8 @@
 
 ``stats``: the share of each mixture on which both references are active (frames of 10 ms within 35 dB of the
 reference's loudest), for fixed sets in the LibriMix layout (``--ref`` with ``s1/`` and ``s2/``) or for a
-``speaker_mixture`` stream drawn as a training config would draw it (``--manifest``).
+``speaker_mixture`` stream drawn as a training config would draw it (``--manifest``; then also the train
+files' lengths and how many equally likely speakers the draws amount to).
 ``probe``: a model's SI-SDRi on pairs of references as mixed in a set, and on the same pairs with every
 pause cut out of both talkers, so that they talk over each other throughout.
 
@@ -14,12 +15,15 @@ pause cut out of both talkers, so that they talk over each other throughout.
 from __future__ import annotations
 
 import argparse
-import itertools
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
+
+from sepkit.metrics.matching import best_permutation
+from sepkit.metrics.sisdr import si_sdr
 
 FRAME = 160  # 10 ms at 16 kHz
 RANGE_DB = 35.0
@@ -63,24 +67,30 @@ def without_pauses(x: np.ndarray) -> np.ndarray:
     return frames[active(x)].ravel()
 
 
-def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
-    est, ref = est - est.mean(), ref - ref.mean()
-    target = (est @ ref) / (ref @ ref + 1e-12) * ref
-    return float(10 * np.log10((target @ target) / ((est - target) @ (est - target)) + 1e-12))
-
-
 def si_sdri(model, a: np.ndarray, b: np.ndarray) -> float:
     """SI-SDRi of ``model.separate`` (the engine, the model's own output rule) on ``a + b`` at equal levels,
-    best permutation."""
+    outputs matched to the references as ``sepkit evaluate`` matches them."""
     n = min(len(a), len(b))
-    refs = [r[:n] / (np.sqrt(np.mean(r[:n] ** 2)) + 1e-12) * 0.05 for r in (a, b)]
-    mix = refs[0] + refs[1]
+    refs = np.stack([r[:n] / (np.sqrt(np.mean(r[:n] ** 2)) + 1e-12) * 0.05 for r in (a, b)])
+    mix = refs.sum(0)
     est = np.asarray(model.separate(mix.astype(np.float32), 16000)).reshape(2, -1)[:, :n]
-    gains = (
-        np.mean([si_sdr(est[p[k]], refs[k]) - si_sdr(mix, refs[k]) for k in range(2)])
-        for p in itertools.permutations(range(2))
+    return float(np.mean(si_sdr(est[best_permutation(est, refs)], refs) - si_sdr(mix[None], refs)))
+
+
+def voices(manifest: str) -> str:
+    """What the train split offers a speaker-mixture stream: file lengths, and how many equally likely
+    speakers the draws amount to (1 / sum of squared draw shares) when speakers are drawn in proportion to
+    their files, as ``speaker_mixture`` draws them."""
+    from sepkit.data.sources import load_entries
+
+    entries = [e for e in load_entries(manifest, "train") if e.get("speaker")]
+    seconds = np.array([float(e["duration"]) for e in entries])
+    files = np.array(list(Counter(e["speaker"] for e in entries).values()), dtype=float)
+    share = files / files.sum()
+    return (
+        f"{len(entries)} train files: median {np.median(seconds):.2f} s, {np.mean(seconds < 1):.0%} under 1 s; "
+        f"{len(files)} speakers, drawn in proportion to their files: {1 / np.sum(share**2):.1f} equally likely ones"
     )
-    return float(max(gains))
 
 
 def main() -> None:
@@ -99,6 +109,8 @@ def main() -> None:
     if args.cmd == "stats":
         pairs = pairs_from(args.ref, None) if args.ref else pairs_drawn(args.manifest, args.items, args.fill)
         shares = np.array([both_share(a, b) for a, b in pairs])
+        if args.manifest:
+            print(voices(args.manifest))
         print(
             f"{len(shares)} mixtures: both talk on {shares.mean():.1%} of the time; {np.mean(shares < 0.1):.0%} under 10 %"
         )

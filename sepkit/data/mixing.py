@@ -181,20 +181,26 @@ class MixingDataset(Dataset):
         }
 
     def _draw_speech(
-        self, n: int, rng: np.random.Generator, candidates: np.ndarray | None = None, twin: AudioPool | None = None
+        self,
+        n: int,
+        rng: np.random.Generator,
+        candidates: np.ndarray | None = None,
+        twin: AudioPool | None = None,
+        pad: bool = True,
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """A non-silent speech crop from a file drawn uniformly among ``candidates`` (default: all).
 
         With ``twin`` (files sample-aligned with the speech's, e.g. the clean versions of noisy recordings) the
-        same crop of the twin file is in ``info["twin"]``.
+        same crop of the twin file is in ``info["twin"]``. ``pad=False`` leaves a short file unpadded.
         """
+        crop = self._speech_crop if pad else self._speech_piece
         for _ in range(MAX_DRAWS):
             i = int(rng.choice(candidates)) if candidates is not None else int(rng.integers(len(self.speech)))
             replay = copy.deepcopy(rng) if twin is not None else None
-            wav, info = self._speech_crop(i, n, rng)
+            wav, info = crop(i, n, rng)
             if rms(wav) > SILENT_RMS:
                 if twin is not None:
-                    info["twin"] = self._speech_crop(i, n, replay, twin)[0]
+                    info["twin"] = crop(i, n, replay, twin)[0]
                 return wav, info
         raise ManifestError(
             f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; check the manifest"
@@ -207,30 +213,20 @@ class MixingDataset(Dataset):
         speaker's), joined by pauses drawn from ``pause_seconds``, as a talker's turn holds several
         utterances; ``info`` is the first piece's, with every piece's file in ``pieces`` (joined by " + ")."""
         parts: list[torch.Tensor] = []
-        files: list[str] = []
-        got, first = 0, None
-        for _ in range(MAX_DRAWS * 10):
+        infos: list[dict[str, Any]] = []
+        got = 0
+        while True:  # every piece and pause fits in what is left, so the parts add up to n exactly
+            piece, info = self._draw_speech(n - got, rng, candidates, pad=False)
+            parts.append(piece), infos.append(info)
+            got += piece.shape[0]
             if got >= n:
                 break
-            if parts:
-                pause = int(round(rng.uniform(*pause_seconds) * self.sample_rate))
-                parts.append(torch.zeros(min(pause, n - got)))
-                got += parts[-1].shape[0]
-                if got >= n:
-                    break
-            for _ in range(MAX_DRAWS):
-                piece, info = self._speech_piece(int(rng.choice(candidates)), n - got, rng)
-                if rms(piece) > SILENT_RMS:
-                    break
-            else:
-                raise ManifestError(
-                    f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; check the manifest"
-                )
-            first = first or info
-            parts.append(piece), files.append(info["speech_files"])
-            got += piece.shape[0]
-        wav = torch.cat(parts)[:n]
-        return torch.nn.functional.pad(wav, (0, n - wav.shape[0])), dict(first or {}) | {"pieces": " + ".join(files)}
+            pause = min(int(round(rng.uniform(*pause_seconds) * self.sample_rate)), n - got)
+            parts.append(torch.zeros(pause))
+            got += pause
+            if got >= n:
+                break
+        return torch.cat(parts), infos[0] | {"pieces": " + ".join(i["speech_files"] for i in infos)}
 
     def _looped_crop(self, pool: AudioPool, i: int, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
         """``n`` samples of file ``i`` of ``pool`` and their start: a random crop, or a short file looped from a
