@@ -233,6 +233,23 @@ def test_filled_talkers_speak_throughout_their_spans(tmp_path: Path) -> None:
         SpeakerMixtureDataset(speech, opts, fill_speech=True, pause_seconds=(0.5, 0.1))
 
 
+def test_speaker_power_evens_out_talkers(tmp_path: Path) -> None:
+    manifest = speech_corpus(tmp_path, speakers=4, utts=1, seconds=0.5, split="train")
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join(lines + [lines[0]] * 15) + "\n")  # spk0 owns 16 of 19 entries
+    opts = MixingOptions(segment_seconds=0.5, length=300, seed=6)
+
+    def spk0_share(power: float) -> float:
+        ds = SpeakerMixtureDataset(manifest, opts, n_src=1, speaker_power=power)
+        return sum(ds[i]["info"]["speakers"][0] == "spk0" for i in range(300)) / 300
+
+    assert spk0_share(1.0) == pytest.approx(16 / 19, abs=0.06)  # by utterances, the default
+    assert spk0_share(0.0) == pytest.approx(1 / 4, abs=0.06)  # uniform over speakers
+    assert spk0_share(0.5) == pytest.approx(4 / 7, abs=0.07)  # sqrt(16) against three sqrt(1)
+    with pytest.raises(ConfigError, match="speaker_power"):
+        SpeakerMixtureDataset(manifest, opts, speaker_power=1.5)
+
+
 def test_noise_on_a_share_of_speaker_mixtures(corpus: dict[str, Path]) -> None:
     ds = SpeakerMixtureDataset(
         corpus["speech"],

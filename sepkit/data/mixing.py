@@ -389,7 +389,10 @@ class SpeakerMixtureDataset(MixingDataset):
     """Separation items: ``n_src`` utterances of different speakers at random relative gains, optional noise.
 
     Entries without a speaker are left out, as their speaker could repeat inside a mixture.
-    Speakers are drawn in proportion to their number of utterances, then one utterance each.
+    Speakers are drawn with probability proportional to their number of utterances raised to
+    ``speaker_power``: 1 (the default) in proportion to their utterances, 0 uniformly, 0.5 between. A corpus
+    in which a few speakers own most files (the demo corpus: 161 speakers, as varied as 20 equally likely
+    ones at power 1, 65 at 0.5) otherwise teaches a separator few voices.
     ``overlap_range`` (two speakers) draws the overlapping share of the segment: the first speaker
     talks from its start, the second until its end (``info["active_starts"]``, ``["active_stops"]``: seconds);
     ``noise_prob`` adds noise (needs ``noise_manifest``) to that share of the mixtures only.
@@ -416,8 +419,11 @@ class SpeakerMixtureDataset(MixingDataset):
         noise_prob: float = 1.0,
         fill_speech: bool = False,
         pause_seconds: tuple[float, float] = (0.05, 0.4),
+        speaker_power: float = 1.0,
     ):
         super().__init__(speech_manifest, options, noise_manifest=noise_manifest)
+        if not 0 <= speaker_power <= 1:
+            raise ConfigError(f"speaker_power must be in [0, 1], not {speaker_power!r}")
         if not 0 <= pause_seconds[0] <= pause_seconds[1]:
             raise ConfigError(f"pause_seconds: need 0 <= min <= max, got {pause_seconds!r}")
         self.fill_speech, self.pause_seconds = bool(fill_speech), (float(pause_seconds[0]), float(pause_seconds[1]))
@@ -438,7 +444,7 @@ class SpeakerMixtureDataset(MixingDataset):
             )
         self.speakers = sorted(by_speaker)
         self._utts = [np.array(by_speaker[s]) for s in self.speakers]
-        self._counts = np.array([len(u) for u in self._utts], dtype=np.float64)
+        self._weights = np.array([len(u) for u in self._utts], dtype=np.float64) ** float(speaker_power)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
@@ -448,7 +454,7 @@ class SpeakerMixtureDataset(MixingDataset):
         free = np.ones(len(self.speakers), dtype=bool)
         wets, targets, gains, info = [], [], [], defaultdict(list)
         for s in range(self.n_src):
-            p = self._counts * free
+            p = self._weights * free
             k = int(rng.choice(len(self.speakers), p=p / p.sum()))
             free[k] = False
             start, stop = spans[s] if spans else (0, n)
