@@ -27,17 +27,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "pretrained"
-CONV_TASNET = {  # the separate-2spk that the STFT separator replaced (recipes/pit/default2spk.yaml)
-    "n_src": 2,
-    "kernel_size": 32,
-    "stride": 16,
-    "n_filters": 256,
-    "bn_chan": 128,
-    "hid_chan": 256,
-    "n_blocks": 6,
-    "n_repeats": 2,
-    "sample_rate": 16000,
-}
+CONV_TASNET = REPO / "recipes" / "pit" / "default2spk.yaml"  # the separate-2spk the STFT separator replaced
 
 
 def systems() -> list[tuple[str, str, dict[str, Any], Any]]:
@@ -45,7 +35,10 @@ def systems() -> list[tuple[str, str, dict[str, Any], Any]]:
 
     ``source_outputs`` other than ``None`` marks a MixIT model: inference only.
     """
+    from sepkit.train.config import load_config
+
     pit = json.loads((SHIPPED / "separate-2spk" / "config.json").read_text())
+    tasnet = load_config(CONV_TASNET)
     mixit = json.loads((SHIPPED / "separate-mixit" / "config.json").read_text())
     return [
         ("stft_separator 512/128 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 128}, None),
@@ -56,7 +49,12 @@ def systems() -> list[tuple[str, str, dict[str, Any], Any]]:
             pit["args"],
             None,
         ),
-        ("Conv-TasNet 2 ms / 1 ms (separate-2spk until 2026-12-04)", "conv_tasnet", CONV_TASNET, None),
+        (
+            "Conv-TasNet 2 ms / 1 ms (separate-2spk until 2026-12-04)",
+            tasnet["model"]["arch"],
+            tasnet["model"]["args"] | {"sample_rate": tasnet["sample_rate"]},
+            None,
+        ),
         (
             f"separate-mixit (shipped {mixit['arch']}, 4 outputs, {mixit['source_outputs']} groups)",
             mixit["arch"],

@@ -246,6 +246,8 @@ def test_speaker_power_evens_out_talkers(tmp_path: Path) -> None:
     assert spk0_share(1.0) == pytest.approx(16 / 19, abs=0.06)  # by utterances, the default
     assert spk0_share(0.0) == pytest.approx(1 / 4, abs=0.06)  # uniform over speakers
     assert spk0_share(0.5) == pytest.approx(4 / 7, abs=0.07)  # sqrt(16) against three sqrt(1)
+    shares = SpeakerMixtureDataset(manifest, opts, speaker_power=0.5).speaker_shares  # the draws' own shares
+    assert shares.tolist() == pytest.approx([4 / 7, 1 / 7, 1 / 7, 1 / 7])
     with pytest.raises(ConfigError, match="speaker_power"):
         SpeakerMixtureDataset(manifest, opts, speaker_power=1.5)
 

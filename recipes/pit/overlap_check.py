@@ -48,17 +48,22 @@ def pairs_from(ref: Path, items: int | None) -> list[tuple[np.ndarray, np.ndarra
     return [(sf.read(ref / "s1" / n)[0], sf.read(ref / "s2" / n)[0]) for n in names]
 
 
-def pairs_drawn(manifest: str, items: int, fill: bool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``items`` mixtures of stft.yaml's train stream (4 s, 50-100 % overlap of the spans), dry and noiseless."""
+def stream(manifest: str, items: int, fill: bool, speaker_power: float):
+    """stft.yaml's train stream (4 s, 50-100 % overlap of the spans), dry and noiseless, ``items`` long."""
     from sepkit.data.mixing import MixingOptions, SpeakerMixtureDataset
 
-    ds = SpeakerMixtureDataset(
+    return SpeakerMixtureDataset(
         manifest,
         MixingOptions(segment_seconds=4.0, length=items, split="train", seed=3),
         overlap_range=(0.5, 1.0),
         fill_speech=fill,
+        speaker_power=speaker_power,
     )
-    return [tuple(s.numpy() for s in ds[i]["sources"]) for i in range(items)]  # type: ignore[misc]
+
+
+def pairs_drawn(ds) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The reference pairs of every mixture of a speaker-mixture stream."""
+    return [tuple(s.numpy() for s in ds[i]["sources"]) for i in range(len(ds))]  # type: ignore[misc]
 
 
 def without_pauses(x: np.ndarray) -> np.ndarray:
@@ -77,19 +82,16 @@ def si_sdri(model, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(si_sdr(est[best_permutation(est, refs)], refs) - si_sdr(mix[None], refs)))
 
 
-def voices(manifest: str) -> str:
-    """What the train split offers a speaker-mixture stream: file lengths, and how many equally likely
-    speakers the draws amount to (1 / sum of squared draw shares) when speakers are drawn in proportion to
-    their files, as ``speaker_mixture`` draws them."""
-    from sepkit.data.sources import load_entries
-
-    entries = [e for e in load_entries(manifest, "train") if e.get("speaker")]
+def voices(ds) -> str:
+    """What a speaker-mixture stream offers: its train files' lengths, how unevenly its speakers own them,
+    and how many equally likely speakers its draws amount to (1 / sum of squared draw shares)."""
+    entries = [e for e in ds.speech.entries if e.get("speaker")]  # the files a speaker-mixture stream draws from
     seconds = np.array([float(e["duration"]) for e in entries])
-    files = np.array(list(Counter(e["speaker"] for e in entries).values()), dtype=float)
-    share = files / files.sum()
+    files = np.sort(list(Counter(e["speaker"] for e in entries).values()))[::-1]
     return (
-        f"{len(entries)} train files: median {np.median(seconds):.2f} s, {np.mean(seconds < 1):.0%} under 1 s; "
-        f"{len(files)} speakers, drawn in proportion to their files: {1 / np.sum(share**2):.1f} equally likely ones"
+        f"{len(seconds)} train files: median {np.median(seconds):.2f} s, {np.mean(seconds < 1):.0%} under 1 s; "
+        f"{len(files)} speakers, the ten largest own {files[:10].sum()} files; "
+        f"the draws amount to {1 / np.sum(ds.speaker_shares**2):.1f} equally likely speakers"
     )
 
 
@@ -101,16 +103,20 @@ def main() -> None:
     st.add_argument("--manifest")
     st.add_argument("--fill", action="store_true")
     st.add_argument("--items", type=int, default=200)
+    st.add_argument("--speaker-power", type=float, default=1.0, help="speaker_mixture's speaker_power")
     pr = sub.add_parser("probe")
     pr.add_argument("model")
     pr.add_argument("--ref", type=Path, required=True)
     pr.add_argument("--items", type=int, default=30)
     args = ap.parse_args()
     if args.cmd == "stats":
-        pairs = pairs_from(args.ref, None) if args.ref else pairs_drawn(args.manifest, args.items, args.fill)
+        if args.ref:
+            pairs = pairs_from(args.ref, None)
+        else:
+            ds = stream(args.manifest, args.items, args.fill, args.speaker_power)
+            print(voices(ds))
+            pairs = pairs_drawn(ds)
         shares = np.array([both_share(a, b) for a, b in pairs])
-        if args.manifest:
-            print(voices(args.manifest))
         print(
             f"{len(shares)} mixtures: both talk on {shares.mean():.1%} of the time; {np.mean(shares < 0.1):.0%} under 10 %"
         )

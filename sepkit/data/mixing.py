@@ -446,6 +446,11 @@ class SpeakerMixtureDataset(MixingDataset):
         self._utts = [np.array(by_speaker[s]) for s in self.speakers]
         self._weights = np.array([len(u) for u in self._utts], dtype=np.float64) ** float(speaker_power)
 
+    @property
+    def speaker_shares(self) -> np.ndarray:
+        """Each speaker's chance (order of ``speakers``) of being a mixture's first talker."""
+        return self._weights / self._weights.sum()
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
         n = self._segment_length(rng)
