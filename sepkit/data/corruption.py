@@ -43,15 +43,7 @@ class Corruption:
     clip_range: tuple[float, float] = (0.3, 0.8)  # clipping threshold as a share of the mixture's peak
 
     def __post_init__(self) -> None:
-        probs = (
-            self.babble_prob,
-            self.stationary_prob,
-            self.colour_prob,
-            self.narrowband_prob,
-            self.codec_prob,
-            self.clip_prob,
-        )
-        if not all(0.0 <= p <= 1.0 for p in probs) or self.babble_prob + self.stationary_prob > 1.0:
+        if not all(0.0 <= p <= 1.0 for p in self.probabilities) or self.babble_prob + self.stationary_prob > 1.0:
             raise ValueError("corrupt: probabilities must lie in [0, 1], and babble_prob + stationary_prob <= 1")
         lo, hi = self.babble_talkers
         if not 1 <= lo <= hi:
@@ -62,15 +54,18 @@ class Corruption:
     @property
     def active(self) -> bool:
         """Whether any corruption can happen (inactive ones draw nothing, so old configs keep their items)."""
-        return any(
-            (
-                self.babble_prob,
-                self.stationary_prob,
-                self.colour_prob,
-                self.narrowband_prob,
-                self.codec_prob,
-                self.clip_prob,
-            )
+        return any(self.probabilities)
+
+    @property
+    def probabilities(self) -> tuple[float, ...]:
+        """The six corruptions' probabilities (babble, stationary, colour, narrowband, codec, clip)."""
+        return (
+            self.babble_prob,
+            self.stationary_prob,
+            self.colour_prob,
+            self.narrowband_prob,
+            self.codec_prob,
+            self.clip_prob,
         )
 
     def noise_family(self, rng: np.random.Generator) -> str:
