@@ -28,6 +28,11 @@ CANDIDATES = {  # label: (recipe, overrides)
     "CPU network, cpu_small.yaml": ("cpu_small.yaml", []),
     "cpu_small, hop 128": ("cpu_small.yaml", ["model.args.hop=128"]),
     "cpu_small, full convolutions": ("cpu_small.yaml", ["model.args.separable=false"]),
+    "cpu_small2.yaml (failed the gate)": ("cpu_small2.yaml", []),
+    "recurrent (cpu_gru_supervised.yaml's)": (
+        "cpu_small2.yaml",
+        ["model.args.cae_dims=[256,128]", "model.args.mae_dims=[256,192,128]", "model.args.encoder_gru=256"],
+    ),
 }
 STAGES = ("cycle", "cae", "mae", "supervised")
 BATCH, SECONDS, RATE = 20, 2.0, 16000

@@ -282,3 +282,43 @@ def test_cpu_small2_is_cpu_small_with_the_stage1_fixes_and_trains_both_stages() 
         assert all(torch.isfinite(v) for v in terms.values())
         module.weighted(terms).backward()
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in trained.parameters())
+
+
+def _gru_net(units: int, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    args = {"n_fft": 128, "hop": 64, "cae_dims": [32, 16], "mae_dims": [32, 16], "kernel_size": 3, "separable": True}
+    args.update(time_norm="none", decoder_output="softplus", depthwise_init="identity")  # level none: frame-local
+    return build_model("cae_mae", encoder_gru=units, **args)
+
+
+def test_encoder_gru_starts_as_the_convolutions_alone_and_then_carries_the_past() -> None:
+    plain, recurrent = _gru_net(0), _gru_net(24)
+    recurrent.load_state_dict(plain.state_dict(), strict=False)  # same convolutions, GRU correction at zero
+    wav = torch.randn(2, 4000) * 0.1
+    plain.eval(), recurrent.eval()
+    with torch.no_grad():
+        assert torch.allclose(plain(wav), recurrent(wav), atol=1e-6)
+        torch.nn.init.normal_(recurrent.mae.encoder[-1].project.weight, std=0.5)
+        codes = recurrent.mae.encoder(recurrent.features(wav))
+        later = wav.clone()
+        later[:, 2000:] = torch.randn(2, 2000) * 0.1  # change only the second half of the input
+        codes_later = recurrent.mae.encoder(recurrent.features(later))
+    frames = codes.shape[-1]
+    early = frames // 2 - 3  # frames that end well before the change (kernel 3, two layers: 2 frames of future)
+    assert torch.allclose(codes[..., :early], codes_later[..., :early], atol=1e-6)  # causal: the past is unchanged
+    assert not torch.allclose(codes[..., -1], codes_later[..., -1])
+    assert recurrent(wav).shape == (2, 1, 4000)
+
+
+def test_encoder_gru_trains_and_refuses_per_layer_time_norm() -> None:
+    net = _gru_net(24)
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    wav = torch.randn(2, 4000) * 0.1
+    loss = (net.through(wav, net.mae.encoder, net.cae.decoder) - wav).square().mean()
+    loss.backward()
+    gru = net.mae.encoder[-1]
+    assert gru.project.weight.grad.abs().sum() > 0  # the zero projection learns first; the GRU follows from it
+    opt.step()
+    assert gru.project.weight.abs().sum() > 0
+    with pytest.raises(ModelError, match="encoder_gru"):
+        build_model("cae_mae", n_fft=128, hop=64, cae_dims=[16], mae_dims=[16], encoder_gru=8)

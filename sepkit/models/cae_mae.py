@@ -25,7 +25,7 @@ energy; the cap touches only resynthesis, not training. ``time_norm="none"`` dro
 per-layer time-mean divisions (``sepkit.models.spectral_ae``). ``decoder_output`` ("softplus" or
 "linear") is both decoders' last layer without its BatchNorm (and Softplus), ``encoder_output`` both
 encoders' (the latent code); ``depthwise_init="identity"`` starts the separable layers' depthwise filters
-as the identity (``sepkit.models.spectral_ae``).
+as the identity, ``encoder_gru`` ends both encoders with a GRU over the code (``sepkit.models.spectral_ae``).
 All default off: the paper's network.
 """
 
@@ -72,6 +72,7 @@ class CaeMae(nn.Module):
         decoder_output: str = "layer",
         encoder_output: str = "layer",
         depthwise_init: str = "default",
+        encoder_gru: int = 0,
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
@@ -92,12 +93,9 @@ class CaeMae(nn.Module):
             raise ModelError(f"cae_mae: bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
         self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
         n_freqs = self.n_fft // 2 + 1
-        self.cae = SpectralAutoencoder(
-            n_freqs, cae_dims, kernel_size, separable, time_norm, decoder_output, encoder_output, depthwise_init
-        )
-        self.mae = SpectralAutoencoder(
-            n_freqs, mae_dims, kernel_size, separable, time_norm, decoder_output, encoder_output, depthwise_init
-        )
+        options = (kernel_size, separable, time_norm, decoder_output, encoder_output, depthwise_init, encoder_gru)
+        self.cae = SpectralAutoencoder(n_freqs, cae_dims, *options)
+        self.mae = SpectralAutoencoder(n_freqs, mae_dims, *options)
         self.parts, self.level, self.bound = parts, level, bound
         if parts == "enhance":  # the halves that only training uses
             del self.cae.encoder, self.mae.decoder

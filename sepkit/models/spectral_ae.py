@@ -21,6 +21,11 @@ code's spread is BatchNorm's scale, about 1 for many steps, as large as the unit
 see in training; without it the encoder can make its code larger than the noise (the KL term's weight
 prices that). ``"linear"`` codes can be negative, so it needs ``time_norm="none"``.
 
+``encoder_gru=N`` (0: off, the paper) ends each encoder with a unidirectional GRU of N units over the code
+sequence whose output, projected back to the latent width, is added to the code (``GruRefine``): the
+convolutions see ``kernel_size`` frames per layer, the GRU the whole past, which a noisy input's encoder needs
+to tell speech from noise (not in the paper; needs ``time_norm="none"``, as the sum can be negative).
+
 ``separable=True`` factors each convolution into a depthwise one over time (one filter per input
 channel) and a 1x1 mix across channels: about ``kernel_size`` times fewer multiplications, for
 CPU-sized networks (the paper's layers are full convolutions). ``depthwise_init="identity"`` starts every
@@ -120,6 +125,22 @@ def conv_stack(
     )
 
 
+class GruRefine(nn.Module):
+    """``code + W·GRU(code)``: a recurrent correction of a ``(B, width, frames)`` code, zero at the start."""
+
+    def __init__(self, width: int, units: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(width, units, batch_first=True)
+        self.project = nn.Linear(units, width)
+        nn.init.zeros_(self.project.weight)  # the encoder starts as its convolutions alone
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        """``(B, width, frames)`` -> the same shape."""
+        out, _ = self.gru(code.transpose(1, 2))
+        return code + self.project(out).transpose(1, 2)
+
+
 class SpectralAutoencoder(nn.Module):
     """Encoder ``n_freqs -> dims[0] -> ... -> dims[-1]`` (the latent width) and its mirror-image decoder."""
 
@@ -133,6 +154,7 @@ class SpectralAutoencoder(nn.Module):
         decoder_output: str = "layer",
         encoder_output: str = "layer",
         depthwise_init: str = "default",
+        encoder_gru: int = 0,
     ) -> None:
         super().__init__()
         dims = [int(d) for d in dims]
@@ -161,8 +183,15 @@ class SpectralAutoencoder(nn.Module):
                 "spectral autoencoder: encoder_output linear needs time_norm none (a code that can be "
                 "negative cannot be divided by its time mean)"
             )
+        if encoder_gru < 0 or (encoder_gru and time_norm == "layer"):
+            raise ModelError(
+                f"spectral autoencoder: encoder_gru must be 0 or a positive unit count, with time_norm none "
+                f"(got {encoder_gru} with time_norm {time_norm})"
+            )
         normalise, identity = time_norm == "layer", depthwise_init == "identity"
         self.encoder = conv_stack([n_freqs, *dims], kernel_size, normalise, separable, encoder_output, identity)
+        if encoder_gru:
+            self.encoder.append(GruRefine(dims[-1], int(encoder_gru)))
         self.decoder = conv_stack([*reversed(dims), n_freqs], kernel_size, False, separable, decoder_output, identity)
         self.latent_dim = dims[-1]
 
