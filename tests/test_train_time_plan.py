@@ -102,3 +102,52 @@ def test_the_plan_follows_a_step_rate_that_drops_after_it_was_made(
     decay = lrs[steps >= 20]  # after warm-up
     assert bool((decay[1:] <= decay[:-1] + 1e-12).all())  # never rises: a re-plan changes the slope, not the rate
     assert float(lrs[-1]) < 0.25 * float(lrs.max())  # and it still ends near the floor
+
+
+@pytest.mark.slow
+def test_a_rerun_of_the_same_budget_lengthens_a_plan_cut_short_by_slow_steps_before_the_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps slow down (a loaded machine), the plan is shortened, and the run is stopped; the rerun with the
+    same max_time steps at full speed again, so it re-plans from its own rate and uses the time left, with
+    the learning rate going on down from where it was instead of jumping."""
+    import lightning.pytorch as pl
+
+    from sepkit.train.module import TrainingModule
+
+    class LoadedThenStopped(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+            if trainer.global_step > 70:
+                time.sleep(0.05)
+            # stop just after the re-plan at step 110, at a checkpoint (the tiny recipe saves every 8 steps)
+            if trainer.global_step >= 120:
+                trainer.should_stop = True
+
+    def plan_of(out: Path) -> dict:
+        state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+        return {
+            "step": state["global_step"],
+            **next(v for k, v in state["callbacks"].items() if "TimePlannedSchedule" in k),
+        }
+
+    plain = TrainingModule.configure_callbacks
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainingModule, "configure_callbacks", lambda self: [*plain(self), LoadedThenStopped()])
+        train(_tiny(out, "trainer.max_time=00:00:00:20"))
+    stopped = plan_of(out)
+    assert (
+        stopped["step"] == 120
+        and stopped["planned_total_steps"] > 120
+        and stopped["budget_seconds"] == pytest.approx(20, abs=0.01)
+    )
+    capsys.readouterr()
+    train(_tiny(out, "trainer.max_time=00:00:00:20"))
+    rerun = plan_of(out)
+    assert "schedule re-planned at step" in capsys.readouterr().err
+    assert rerun["replans"] > stopped["replans"]
+    assert rerun["planned_total_steps"] > stopped["planned_total_steps"]  # faster steps: more of them fit
+    steps, lrs = read_logged(out)[next(k for k in read_logged(out) if k.startswith("lr-"))]
+    decay = lrs[steps >= 20]
+    assert bool((decay[1:] <= decay[:-1] + 1e-12).all())  # the rerun carries the decay on, no jump
+    assert float(lrs[-1]) < 0.25 * float(lrs.max())

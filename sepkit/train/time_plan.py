@@ -11,8 +11,11 @@ the machine). So every ``REPLAN_EVERY`` steps the plan is remade from the rate m
 last made: when the end it predicts moves by more than ``REPLAN_TOLERANCE`` of the steps left (and more
 than ``REPLAN_EVERY`` steps), the decay
 is re-anchored at the current step with its current rate and progress, and runs on to the new end at a
-new slope (no jump in the learning rate). The plan and its anchor are stored in checkpoints; a resumed
-run keeps them and does not re-plan (a rerun continues the budget it was given, not a new one).
+new slope (no jump in the learning rate). The plan, its anchor and the budget it was made for are stored in
+checkpoints. A rerun with the same ``max_time`` continues that budget and goes on following the step rate,
+measured afresh from ``SKIPPED_STEPS`` after the resume: a plan cut short by a loaded machine just before the
+stop (evaluations at the end of a session) is lengthened again if the resumed steps are faster. A rerun with
+another ``max_time`` finishes the plan as it was made and does not re-plan (a new budget is a new run).
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ class TimePlannedSchedule(pl.Callback):
         self.planned_total_steps: int | None = None
         self.decay_anchor: tuple[int, float] | None = None  # (budget step, progress) of the last re-plan
         self.replans = 0
+        self.budget_seconds: float | None = None  # the trainer.max_time the plan was made for
         self._clock: tuple[int, float] | None = None
         self._planned_here: tuple[int, float] | None = None  # (step, time) the plan was made at, in this run
         self._max_steps = -1  # the run's own max_steps, before any plan shortened it
+        self._resumed_at: int | None = None  # the step a rerun of the same budget resumed at
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if _timer(trainer) is None:
@@ -54,19 +59,24 @@ class TimePlannedSchedule(pl.Callback):
         self._max_steps = trainer.fit_loop.epoch_loop.max_steps
         if self.planned_total_steps is not None:  # resumed: the plan made before applies
             self._apply(trainer, pl_module)
+            if self.budget_seconds is None or abs(_budget(trainer) - self.budget_seconds) < 1.0:
+                self._resumed_at = trainer.global_step  # the same budget: keep following the step rate
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        step = trainer.global_step
         if self.planned_total_steps is not None:
+            if self._planned_here is None and self._resumed_at is not None and step >= self._resumed_at + SKIPPED_STEPS:
+                self._planned_here = (step, time.monotonic())  # re-plans measure the rate from here
             self._check_plan(trainer, pl_module)
             return
-        step = trainer.global_step
         if step == SKIPPED_STEPS or (self._clock is None and step > SKIPPED_STEPS):
             self._clock = (step, time.monotonic())
         if self._clock is None or step < self.plan_at:
             return
         self.planned_total_steps, rate, remaining = self._fit_total(trainer, self._clock)
+        self.budget_seconds = _budget(trainer)
         self._planned_here = (step, time.monotonic())
         self._apply(trainer, pl_module)
         _tell(
@@ -76,7 +86,8 @@ class TimePlannedSchedule(pl.Callback):
         )
 
     def _check_plan(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Every REPLAN_EVERY steps of the run that made the plan: move its end if the measured rate says so."""
+        """Every REPLAN_EVERY steps of the run that made the plan, or of a rerun of its budget: move its end if
+        the measured rate says so."""
         step = trainer.global_step
         if self._planned_here is None or (step - self._planned_here[0]) % REPLAN_EVERY or step == self._planned_here[0]:
             return
@@ -120,13 +131,20 @@ class TimePlannedSchedule(pl.Callback):
 
     def state_dict(self) -> dict[str, Any]:
         anchor = None if self.decay_anchor is None else [int(self.decay_anchor[0]), float(self.decay_anchor[1])]
-        return {"planned_total_steps": self.planned_total_steps, "decay_anchor": anchor, "replans": self.replans}
+        return {
+            "planned_total_steps": self.planned_total_steps,
+            "decay_anchor": anchor,
+            "replans": self.replans,
+            "budget_seconds": self.budget_seconds,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.planned_total_steps = state_dict.get("planned_total_steps")
         anchor = state_dict.get("decay_anchor")
         self.decay_anchor = None if anchor is None else (int(anchor[0]), float(anchor[1]))
         self.replans = int(state_dict.get("replans", 0))
+        budget = state_dict.get("budget_seconds")  # absent from checkpoints written before it was stored
+        self.budget_seconds = None if budget is None else float(budget)
 
 
 def _tell(trainer: pl.Trainer, message: str) -> None:
@@ -138,3 +156,10 @@ def _tell(trainer: pl.Trainer, message: str) -> None:
 def _timer(trainer: pl.Trainer) -> Timer | None:
     """Lightning's ``Timer`` callback, present when ``trainer.max_time`` is set."""
     return next((cb for cb in trainer.callbacks if isinstance(cb, Timer)), None)  # type: ignore[attr-defined]
+
+
+def _budget(trainer: pl.Trainer) -> float:
+    """Seconds of training ``trainer.max_time`` gives, resumed runs' elapsed time included."""
+    timer = _timer(trainer)
+    assert timer is not None
+    return timer.time_elapsed("train") + (timer.time_remaining("train") or 0.0)
