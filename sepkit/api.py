@@ -114,15 +114,23 @@ class SepkitModel:
         chosen.config = ModelConfig.from_dict(data, self.name or "model")
         return chosen
 
+    @property
+    def _streams(self) -> bool:
+        """Whether arrays and files go through the frame-by-frame stream (causal models whose level needs no
+        per-chunk gain) rather than chunks."""
+        return can_stream(self.net) and not self.settings.match_gain
+
     def _model_fn(self, batch: torch.Tensor) -> torch.Tensor:
         """The network on one batch of chunks: a separator's outputs at the chunk's level and polarity, then its sources.
 
         A scale-invariant loss leaves a separator's level and polarity arbitrary (``separate-2spk``'s
         Conv-TasNet came out inverted and 3.5 dB low), so all its outputs get one least-squares gain that
-        makes them sum closest to the chunk, before the sources are picked: their balance stays.
+        makes them sum closest to the chunk, before the sources are picked: their balance stays. An enhancer
+        gets the same gain when its config asks for it (``inference.match_gain``: trained on SI-SDR alone),
+        so that the output limiter never has to squash an output 20 dB over full scale.
         """
         est = self._run(batch)
-        if self.task == "separate" and est.shape[1] > 1:
+        if (self.task == "separate" and est.shape[1] > 1) or self.settings.match_gain:
             est = match_mixture_gain(est, batch.to(est.dtype))
         return pick_sources(est, self.config.source_outputs, self.n_src)
 
@@ -150,6 +158,11 @@ class SepkitModel:
                 f"{self.name or 'model'}: streaming steps the PyTorch model frame by frame; an ONNX graph "
                 f"processes whole chunks (load it without backend='onnx')"
             )
+        if self.settings.match_gain:
+            raise ModelError(
+                f"{self.name or 'model'}: its output level comes from one gain per chunk (inference.match_gain), "
+                f"which a stream has no chunk for: process whole signals with enhance() instead"
+            )
         stream = AudioStream(
             self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model", limiter_lookahead_ms
         )
@@ -165,7 +178,7 @@ class SepkitModel:
         on_progress: Callable[[int], None] | None = None,
     ) -> Iterator[torch.Tensor]:
         """``(K, C, n)`` output blocks for ``(C, n)`` input blocks: a stream for causal models, chunks for the rest."""
-        if not can_stream(self.net):
+        if not self._streams:
             yield from process_stream(
                 blocks, n_frames, sample_rate, self._model_fn, self.sample_rate, self.settings, on_progress
             )
@@ -175,7 +188,7 @@ class SepkitModel:
 
     def _process(self, waveform: Waveform, sample_rate: int) -> Waveform:
         audio, was_numpy, was_1d, dtype = _as_audio(waveform, sample_rate)
-        if can_stream(self.net):
+        if self._streams:
             block = int(READ_BLOCK_SECONDS * sample_rate)
             blocks = (audio[..., i : i + block].numpy() for i in range(0, audio.shape[-1], block))
             out = torch.cat(list(self._outputs(blocks, audio.shape[-1], int(sample_rate), audio.shape[0])), dim=-1)

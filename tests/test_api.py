@@ -303,3 +303,37 @@ def test_separator_outputs_come_back_at_the_mixture_level_and_polarity(tmp_path:
     out = model.separate(x, 16000)
     np.testing.assert_allclose(out.sum(0), x, atol=1e-4)
     np.testing.assert_allclose(out[0] / 0.7, out[1] / 0.3, atol=1e-4)  # the balance between the sources stays
+
+
+def test_an_enhancer_trained_scale_free_is_put_at_the_input_level_when_its_config_asks(tmp_path: Path) -> None:
+    """An SI-SDR-only enhancer may give its output 20 dB over full scale; the limiter would squash it. With
+    ``inference.match_gain`` the output gets one least-squares gain per chunk towards the input instead."""
+    import torch.nn as nn
+
+    from sepkit.errors import ModelError
+    from sepkit.models import register_model
+    from sepkit.pretrained import ModelConfig, export_model
+
+    class Loud(nn.Module):
+        """The input, 20 dB up: what a scale-invariant loss allows."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gain = nn.Parameter(torch.tensor(10.0))
+
+        def forward(self, wav: torch.Tensor) -> torch.Tensor:
+            return self.gain * wav[:, None]
+
+    register_model("test_loud")(Loud)
+    x = 0.5 * speechlike(1.0)
+    for match, folder in ((False, "plain"), (True, "matched")):
+        inference = {"match_gain": True} if match else {}
+        config = ModelConfig(arch="test_loud", args={}, sample_rate=16000, task="enhance", n_src=1, inference=inference)
+        model = sepkit.load(export_model(Loud(), tmp_path / folder, config), device="cpu")
+        out = model.enhance(x, 16000)
+        if match:
+            np.testing.assert_allclose(out, x, atol=1e-4)  # the input's level, unsquashed
+            with pytest.raises(ModelError, match="match_gain"):
+                model.stream(16000)
+        else:
+            assert np.abs(out).max() <= 1.0 and not np.allclose(out, x, atol=1e-2)  # limited, not at the input's level

@@ -32,6 +32,9 @@ class InferenceSettings:
     batch_size: int = 4
     device: str = "auto"
     half: bool = False
+    # an enhancer trained on a scale-invariant loss alone (SI-SDR) gives its output at an arbitrary level: one
+    # least-squares gain per chunk puts it at the input's, as separators' outputs always are (set at export)
+    match_gain: bool = False
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
