@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
@@ -24,6 +25,9 @@ import torch
 
 from sepkit.metrics.matching import best_permutation
 from sepkit.metrics.sisdr import si_sdr
+
+if TYPE_CHECKING:
+    from sepkit.data.mixing import SpeakerMixtureDataset
 
 FRAME = 160  # 10 ms at 16 kHz
 RANGE_DB = 35.0
@@ -48,7 +52,7 @@ def pairs_from(ref: Path, items: int | None) -> list[tuple[np.ndarray, np.ndarra
     return [(sf.read(ref / "s1" / n)[0], sf.read(ref / "s2" / n)[0]) for n in names]
 
 
-def stream(manifest: str, items: int, fill: bool, speaker_power: float):
+def stream(manifest: str, items: int, fill: bool, speaker_power: float) -> SpeakerMixtureDataset:
     """stft.yaml's train stream (4 s, 50-100 % overlap of the spans), dry and noiseless, ``items`` long."""
     from sepkit.data.mixing import MixingOptions, SpeakerMixtureDataset
 
@@ -61,7 +65,7 @@ def stream(manifest: str, items: int, fill: bool, speaker_power: float):
     )
 
 
-def pairs_drawn(ds) -> list[tuple[np.ndarray, np.ndarray]]:
+def pairs_drawn(ds: SpeakerMixtureDataset) -> list[tuple[np.ndarray, np.ndarray]]:
     """The reference pairs of every mixture of a speaker-mixture stream."""
     return [tuple(s.numpy() for s in ds[i]["sources"]) for i in range(len(ds))]  # type: ignore[misc]
 
@@ -82,7 +86,7 @@ def si_sdri(model, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(si_sdr(est[best_permutation(est, refs)], refs) - si_sdr(mix[None], refs)))
 
 
-def voices(ds) -> str:
+def voices(ds: SpeakerMixtureDataset) -> str:
     """What a speaker-mixture stream offers: its train files' lengths, how unevenly its speakers own them,
     and how many equally likely speakers its draws amount to (1 / sum of squared draw shares)."""
     entries = [e for e in ds.speech.entries if e.get("speaker")]  # the files a speaker-mixture stream draws from
