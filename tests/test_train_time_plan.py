@@ -39,12 +39,17 @@ def test_the_decay_is_planned_after_warm_up_and_the_run_ends_where_it_reaches_ze
 ) -> None:
     out = tmp_path / "run"
     train(_tiny(out, "trainer.max_time=00:00:00:10"))
-    told = [line for line in capsys.readouterr().err.splitlines() if "schedule planned over trainer.max_time" in line]
+    err = capsys.readouterr().err.splitlines()
+    told = [line for line in err if "schedule planned over trainer.max_time" in line]
+    retold = [line for line in err if "schedule re-planned at step" in line]  # a jittery machine may re-plan
     steps, lrs = read_logged(out)[next(k for k in read_logged(out) if k.startswith("lr-"))]
     state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]
-    planned = next(v["planned_total_steps"] for k, v in state.items() if "TimePlannedSchedule" in k)
+    plan = next(v for k, v in state.items() if "TimePlannedSchedule" in k)
+    planned = plan["planned_total_steps"]
+    assert len(retold) == plan["replans"]
     assert planned > SKIPPED_STEPS + MEASURED_STEPS  # planned from the rate after the measured steps
-    assert len(told) == 1 and f"{planned} steps in all" in told[0]  # the user is told the plan once
+    assert len(told) == 1  # the user is told the plan once, and each re-plan as it happens
+    assert f"{planned} steps in all" in [*told, *retold][-1]  # the checkpoint holds the last plan told
     assert int(steps[-1]) + 1 <= planned  # the run stopped at the plan's end (or max_time just before it)
     peak = float(lrs.max())
     assert float(lrs[-1]) < 0.25 * peak  # decayed nearly to the floor by the end of the time budget
