@@ -160,3 +160,26 @@ def test_moment_matching_measures_the_gap_in_mean_and_spread_per_channel() -> No
     keep = torch.tensor([True, False, True, False, True, False])
     assert float(moment_matching(shifted, target, keep)) > 0.3  # the kept items are still off by 1 in channel 0
     assert float(moment_matching(shifted, target, torch.zeros(6, dtype=torch.bool))) == 0.0  # nothing kept
+
+
+def test_mae_init_cae_starts_the_mae_as_the_trained_cae_at_its_first_step() -> None:
+    shaped = ("cae_mae.mae_init=cae", "model.args.mae_dims=[32, 16]")
+    later = _module(*shaped, "cae_mae.cae_steps=4")
+    later.on_train_batch_start(None, 0)  # step 0 of 4 CAE steps: the MAE is still its own
+    assert any(not torch.equal(v, later.net.mae.state_dict()[k]) for k, v in later.net.cae.state_dict().items())
+    module = _module(*shaped, "cae_mae.cae_steps=0")
+    module.on_train_batch_start(None, 0)  # the first MAE step
+    for name, tensor in module.net.cae.state_dict().items():
+        torch.testing.assert_close(module.net.mae.state_dict()[name], tensor)
+    net = module.net.eval()
+    noisy = SyntheticMixtures(n_items=1, n_src=1, sample_rate=SR, segment_seconds=1.0, snr_range=(0, 5))[0]["mixture"]
+    with torch.no_grad():  # so the enhancement path begins as the CAE applied to the noisy input
+        path = net(torch.as_tensor(noisy)[None])[:, 0]
+        cae = net.through(torch.as_tensor(noisy)[None], net.cae.encoder, net.cae.decoder)
+    torch.testing.assert_close(path, cae)
+    with pytest.raises(ConfigError, match="mae_dims"):
+        _module("cae_mae.mae_init=cae")  # tiny.yaml's MAE is deeper than its CAE
+    with pytest.raises(ConfigError, match="schedule staged"):
+        _module(*shaped, "cae_mae.schedule=joint")
+    with pytest.raises(ConfigError, match="cae_mae.mae_init"):
+        _module("cae_mae.mae_init=clean")

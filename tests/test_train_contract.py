@@ -258,3 +258,22 @@ def test_init_widen_loads_a_narrower_model_into_a_wider_one_with_the_output_unch
                 [f"output_dir={tmp_path / 'other'}", *narrow, f"init={{from: {base}, widen: true}}"],
             )
         )
+
+
+def test_init_skip_lets_a_part_of_another_structure_start_afresh(tmp_path: Path) -> None:
+    base = _fast_enhancer(tmp_path / "base", 8000, n_fft=128, hop=32)  # a 1-layer GRU
+    common = [*ONE_STEP, "model.args={n_fft: 128, hop: 32, hidden: 8, layers: 2}", "optim.lr=0.0"]
+    with pytest.raises(ConfigError, match="differ in more than shapes"):  # the second layer has no source
+        train(
+            load_config(
+                RECIPES / "enhance" / "tiny.yaml", [f"output_dir={tmp_path / 'a'}", *common, f"init.from={base}"]
+            )
+        )
+    overrides = [f"output_dir={tmp_path / 'b'}", *common, f"init={{from: {base}, skip: ['gru.*']}}"]
+    train(load_config(RECIPES / "enhance" / "tiny.yaml", overrides))
+    record = json.loads((tmp_path / "b" / "init.json").read_text())
+    assert "gru.weight_ih_l1" in record["skipped_by_name"] and "gru.weight_ih_l0" in record["skipped_by_name"]
+    assert "decode.weight" in record["copied"] and not any(n.startswith("gru.") for n in record["copied"])
+    run_net, _ = load_network(tmp_path / "b" / "export")
+    source, _ = load_network(base)
+    torch.testing.assert_close(run_net.decode.weight, source.decode.weight)  # lr 0: as copied

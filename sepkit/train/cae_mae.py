@@ -17,6 +17,11 @@ run continues in the right stage. ``schedule: joint`` trains both from the first
 on its own loss, the MAE on the cycle-stage loss. ``cycle: false`` is the ablation: the cycle
 terms are never used (stage mae to the end). The weights are the ``weights`` keys.
 
+``mae_init: cae`` (not in the paper, off by default) starts the MAE, at its first step, as a copy of
+the CAE as trained so far (it needs ``mae_dims`` equal to ``cae_dims``): the enhancement path then
+begins as the CAE applied to the noisy input, its codes on the CAE's own code distribution, instead
+of a code the CAE decoder has never seen.
+
 One term is not in the paper and is off by default: ``latent_moments`` (weight > 0) adds, in the
 MAE stages, the squared gap between the per-channel mean and spread of z_b on speech-containing
 clips and those of the frozen CAE's codes of the batch's unrelated clean clips. It ties the two
@@ -46,6 +51,7 @@ from sepkit.train.config import section
 from sepkit.train.module import TrainingModule, register_paradigm
 
 SCHEDULES = ("staged", "joint")
+MAE_INITS = ("none", "cae")
 STAGES = {"joint": 0, "cae": 1, "mae": 2, "cycle": 3}  # logged as train/stage
 CAE_MAE_KEYS: dict[str, Any] = {
     "schedule": "staged",  # staged | joint
@@ -54,6 +60,7 @@ CAE_MAE_KEYS: dict[str, Any] = {
     "cycle": True,  # false: the ablation without cycle terms
     "latent_noise": 1.0,  # standard deviation of ε (1: the unit-variance posterior)
     "resynthesize_cycle": False,  # true: x̂_ba goes through iSTFT (noisy phase) and STFT before E_A (authors' code)
+    "mae_init": "none",  # cae: the MAE starts its first step as a copy of the trained CAE (not in the paper)
     "weights": {},
 }
 WEIGHT_KEYS: dict[str, Any] = {
@@ -103,6 +110,16 @@ class CaeMaeModule(TrainingModule):
         self.cycle = bool(self.opts["cycle"])
         self.latent_noise = float(self.opts["latent_noise"])
         self.resynthesize_cycle = bool(self.opts["resynthesize_cycle"])
+        self.mae_init = str(self.opts["mae_init"])
+        if self.mae_init not in MAE_INITS:
+            raise ConfigError(f"cae_mae.mae_init must be one of {', '.join(MAE_INITS)}, not {self.mae_init!r}")
+        if self.mae_init == "cae":
+            if self.schedule != "staged":
+                raise ConfigError("cae_mae.mae_init: cae copies the CAE trained in stage cae: it needs schedule staged")
+            if not same_shapes(self.net.cae, self.net.mae):
+                raise ConfigError(
+                    "cae_mae.mae_init: cae needs the MAE shaped as the CAE (model.args.mae_dims = cae_dims)"
+                )
 
     def check_item(self, item: dict[str, Any], where: str) -> None:
         """Training items: a noisy clip and an unrelated clean clip of one length; validation items: the base's."""
@@ -120,6 +137,11 @@ class CaeMaeModule(TrainingModule):
         return stage_at(step, self.schedule, self.cae_steps, self.mae_steps, self.cycle)
 
     # ---- training ------------------------------------------------------------------------
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """With ``mae_init: cae``, the MAE becomes a copy of the CAE at the first step of the MAE stages."""
+        if self.mae_init == "cae" and self.global_step == self.cae_steps:
+            self.net.mae.load_state_dict(self.net.cae.state_dict())
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         stage = self.stage(self.global_step)
         terms = self.terms(batch, stage)
@@ -200,6 +222,12 @@ class CaeMaeModule(TrainingModule):
             z_noisy = self.net.mae.encoder(self.net.features(batch["mixture"]))
             z_clean = self.net.cae.encoder(self.net.features(batch["sources"][:, 0]))
         self.log("val/latent_distance", reconstruction_loss(z_noisy, z_clean), batch_size=est.shape[0], sync_dist=True)
+
+
+def same_shapes(a: nn.Module, b: nn.Module) -> bool:
+    """Whether ``a`` and ``b`` hold tensors of the same names and shapes (one can be loaded into the other)."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)
 
 
 def frozen(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -180,14 +180,20 @@ def init_weights(
     if net_rate != rate:
         return _init_at_rate(target, source, source_arch, rate, net_rate, skip, into, key)
     own = target.state_dict()
-    missing, unexpected = sorted(own.keys() - weights.keys()), sorted(weights.keys() - own.keys())
     report = InitReport(str(source), into=into)
     prefix = f"{into}." if into else ""  # reports and skip patterns use the names in the run's network
+
+    def skipped(name: str) -> bool:
+        return any(fnmatch.fnmatchcase(prefix + name, pattern) for pattern in skip)
+
+    # a part the run shapes differently (e.g. another layer count) may be skipped by name as a whole
+    missing = sorted(n for n in own.keys() - weights.keys() if not skipped(n))
+    unexpected = sorted(n for n in weights.keys() - own.keys() if not skipped(n))
     merged = dict(own)
     for name, tensor in own.items():
         if name in missing:
             continue
-        if any(fnmatch.fnmatchcase(prefix + name, pattern) for pattern in skip):
+        if skipped(name):
             report.skipped_by_name.append(prefix + name)
         elif weights[name].shape != tensor.shape:
             report.skipped_by_shape[prefix + name] = [list(tensor.shape), list(weights[name].shape)]
