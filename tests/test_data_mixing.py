@@ -233,6 +233,37 @@ def test_filled_talkers_speak_throughout_their_spans(tmp_path: Path) -> None:
         SpeakerMixtureDataset(speech, opts, fill_speech=True, pause_seconds=(0.5, 0.1))
 
 
+def test_speed_per_talker_keeps_one_voice_across_a_talkers_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sepkit.data.mixing as mixing
+
+    speech = speech_corpus(tmp_path, speakers=3, utts=3, seconds=0.3, split="train")
+    factors = (0.8, 0.9, 1.1, 1.25)
+    opts = MixingOptions(segment_seconds=3.0, length=12, seed=4, augment=Augmentation(speed_factors=factors))
+    used: list[float] = []
+    real = mixing.speed_perturb
+    monkeypatch.setattr(
+        mixing, "speed_perturb", lambda wav, rate, factor: used.append(factor) or real(wav, rate, factor)
+    )
+
+    def per_talker(ds: SpeakerMixtureDataset, i: int) -> list[set[float]]:
+        used.clear()
+        counts = [len(p.split(" + ")) for p in ds[i]["info"]["pieces"]]
+        assert len(used) == sum(counts)  # one speed factor per piece, in talker order
+        return [set(used[: counts[0]]), set(used[counts[0] :])]
+
+    kw = dict(overlap_range=(1.0, 1.0), fill_speech=True, pause_seconds=(0.1, 0.1))
+    steady = SpeakerMixtureDataset(speech, opts, speed_per_talker=True, **kw)
+    voices = [per_talker(steady, i) for i in range(12)]
+    assert all(len(v) == 1 for talkers in voices for v in talkers)  # one factor for all of a talker's pieces
+    assert len({f for talkers in voices for v in talkers for f in v}) >= 3  # drawn anew for each talker
+    jumpy = SpeakerMixtureDataset(speech, opts, **kw)
+    assert any(len(v) > 1 for i in range(12) for v in per_talker(jumpy, i))  # default: each piece its own
+    with pytest.raises(ConfigError, match="speed_per_talker needs fill_speech"):
+        SpeakerMixtureDataset(speech, opts, speed_per_talker=True)
+
+
 def test_speaker_power_evens_out_talkers(tmp_path: Path) -> None:
     manifest = speech_corpus(tmp_path, speakers=4, utts=1, seconds=0.5, split="train")
     lines = manifest.read_text().splitlines()

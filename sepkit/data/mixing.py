@@ -17,6 +17,7 @@ reach those values: clean targets from a corpus rated by ``sepkit data rate``.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 from collections import defaultdict
@@ -161,12 +162,12 @@ class MixingDataset(Dataset):
         return torch.nn.functional.pad(wav, (offset, n - wav.shape[0] - offset)), info
 
     def _speech_piece(
-        self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None
+        self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None, speed: float | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
-        """At most ``n`` samples of speech file ``i``, speed-perturbed and equalised: a random crop of a long
-        file, a short file whole."""
+        """At most ``n`` samples of speech file ``i``, speed-perturbed (by ``speed``, else a drawn factor) and
+        equalised: a random crop of a long file, a short file whole."""
         pool = self.speech if pool is None else pool
-        speed = self.augment.draw_speed(rng)
+        speed = self.augment.draw_speed(rng) if speed is None else speed
         need = math.ceil(n * speed) + 1
         frames = pool.frames(i)
         start = pool.aligned(i, int(rng.integers(0, frames - need + 1))) if frames > need else 0
@@ -187,13 +188,17 @@ class MixingDataset(Dataset):
         candidates: np.ndarray | None = None,
         twin: AudioPool | None = None,
         pad: bool = True,
+        speed: float | None = None,
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """A non-silent speech crop from a file drawn uniformly among ``candidates`` (default: all).
 
         With ``twin`` (files sample-aligned with the speech's, e.g. the clean versions of noisy recordings) the
-        same crop of the twin file is in ``info["twin"]``. ``pad=False`` leaves a short file unpadded.
+        same crop of the twin file is in ``info["twin"]``. ``pad=False`` leaves a short file unpadded and
+        takes a fixed ``speed`` factor (default: one drawn per crop).
         """
-        crop = self._speech_crop if pad else self._speech_piece
+        if pad and speed is not None:
+            raise ValueError("_draw_speech: a fixed speed needs pad=False")
+        crop = self._speech_crop if pad else functools.partial(self._speech_piece, speed=speed)
         for _ in range(MAX_DRAWS):
             i = int(rng.choice(candidates)) if candidates is not None else int(rng.integers(len(self.speech)))
             replay = copy.deepcopy(rng) if twin is not None else None
@@ -207,16 +212,22 @@ class MixingDataset(Dataset):
         )
 
     def _filled_speech(
-        self, n: int, rng: np.random.Generator, candidates: np.ndarray, pause_seconds: tuple[float, float]
+        self,
+        n: int,
+        rng: np.random.Generator,
+        candidates: np.ndarray,
+        pause_seconds: tuple[float, float],
+        speed: float | None = None,
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """``n`` samples of one talker speaking throughout: pieces of files drawn among ``candidates`` (one
         speaker's), joined by pauses drawn from ``pause_seconds``, as a talker's turn holds several
-        utterances; ``info`` is the first piece's, with every piece's file in ``pieces`` (joined by " + ")."""
+        utterances; ``info`` is the first piece's, with every piece's file in ``pieces`` (joined by " + ").
+        ``speed`` plays every piece at that one factor (one voice); by default each piece draws its own."""
         parts: list[torch.Tensor] = []
         infos: list[dict[str, Any]] = []
         got = 0
         while True:  # every piece and pause fits in what is left, so the parts add up to n exactly
-            piece, info = self._draw_speech(n - got, rng, candidates, pad=False)
+            piece, info = self._draw_speech(n - got, rng, candidates, pad=False, speed=speed)
             parts.append(piece), infos.append(info)
             got += piece.shape[0]
             if got >= n:
@@ -399,7 +410,10 @@ class SpeakerMixtureDataset(MixingDataset):
     ``fill_speech`` makes each talker speak throughout its span, as in a conversation or a meeting:
     utterances of the same speaker joined by ``pause_seconds`` pauses. Without it a file shorter than
     the span sits in silence at a random place, so two short utterances may barely overlap however
-    much their spans do (in the demo corpus half the files are under 1.6 s).
+    much their spans do (in the demo corpus half the files are under 1.6 s). ``speed_per_talker`` (with
+    ``fill_speech``) plays all of one talker's pieces at one drawn speed factor, so that a talker keeps one
+    pitch, as a real voice does, and a wide ``augment.speed_factors`` range makes new voices instead of
+    one talker whose pitch jumps between utterances.
     ``corrupt`` widens the speech side as for enhancement: each talker its own microphone colouring,
     the whole scene through a narrowband channel, babble or stationary noise, clipping and mu-law of
     the mixture; linear effects reach the targets too.
@@ -420,13 +434,17 @@ class SpeakerMixtureDataset(MixingDataset):
         fill_speech: bool = False,
         pause_seconds: tuple[float, float] = (0.05, 0.4),
         speaker_power: float = 1.0,
+        speed_per_talker: bool = False,
     ):
         super().__init__(speech_manifest, options, noise_manifest=noise_manifest)
+        if speed_per_talker and not fill_speech:
+            raise ConfigError("speed_per_talker needs fill_speech: true (without it a talker is one piece already)")
         if not 0 <= speaker_power <= 1:
             raise ConfigError(f"speaker_power must be in [0, 1], not {speaker_power!r}")
         if not 0 <= pause_seconds[0] <= pause_seconds[1]:
             raise ConfigError(f"pause_seconds: need 0 <= min <= max, got {pause_seconds!r}")
         self.fill_speech, self.pause_seconds = bool(fill_speech), (float(pause_seconds[0]), float(pause_seconds[1]))
+        self.speed_per_talker = bool(speed_per_talker)
         if overlap_range is not None and not (n_src == 2 and 0 < overlap_range[0] <= overlap_range[1] <= 1):
             raise ConfigError(f"overlap_range: needs n_src=2 and 0 < min <= max <= 1, got {overlap_range!r}")
         if not 0 <= noise_prob <= 1:
@@ -464,7 +482,8 @@ class SpeakerMixtureDataset(MixingDataset):
             free[k] = False
             start, stop = spans[s] if spans else (0, n)
             if self.fill_speech:
-                dry, one = self._filled_speech(stop - start, rng, self._utts[k], self.pause_seconds)
+                speed = self.augment.draw_speed(rng) if self.speed_per_talker else None
+                dry, one = self._filled_speech(stop - start, rng, self._utts[k], self.pause_seconds, speed)
             else:
                 dry, one = self._draw_speech(stop - start, rng, self._utts[k])
             if corrupt and rng.random() < corrupt.colour_prob:
