@@ -15,7 +15,6 @@ DNSMOS's single BAK number cannot.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -23,23 +22,22 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from sepkit.audio.stft import power_spectrum, stft, stft_window
+from sepkit.data.yardstick.sets import read_items
+from sepkit.models.base import match_mixture_gain
+
 EDGES_HZ = (0, 250, 500, 1000, 2000, 3000, 4000, 5500, 7000, 8001)
 N_FFT, HOP = 512, 256
 SPEECH_DB, PAUSE_DB = 30.0, 50.0
 
 
-def power_spectrogram(x: np.ndarray) -> np.ndarray:
-    """``(bins, frames)`` power of a Hann STFT of 512 points, hop 256."""
-    spec = torch.stft(torch.from_numpy(x), N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True)
-    return spec.abs().numpy() ** 2
-
-
 def band_sums(out: np.ndarray, ref: np.ndarray, rate: int) -> np.ndarray:
     """``(4, bands)``: output in speech frames, magnitude error in speech frames, output in pauses, reference in speech frames."""
     n = min(len(out), len(ref))
-    out, ref = out[:n].astype(np.float32), ref[:n].astype(np.float32)
-    out = out * float(np.dot(out, ref) / (np.dot(out, out) + 1e-12))
-    o, r = power_spectrogram(out), power_spectrogram(ref)
+    ref_t = torch.from_numpy(ref[:n].astype(np.float32))
+    out_t = match_mixture_gain(torch.from_numpy(out[:n].astype(np.float32))[None, None], ref_t[None])[0, 0]
+    window = stft_window(N_FFT)
+    o, r = (power_spectrum(stft(x, N_FFT, HOP, window, pad_mode="reflect")).numpy() for x in (out_t, ref_t))
     energy = r.sum(0)
     speech = energy > energy.max() * 10 ** (-SPEECH_DB / 10)
     pause = energy < energy.max() * 10 ** (-PAUSE_DB / 10)
@@ -78,7 +76,7 @@ def main() -> None:
     parser.add_argument("--baseline", action="append", default=[], help="rnnoise, deepfilternet3 or noisereduce")
     parser.add_argument("--slice", default=None, help="KEY=VALUE: only the items whose slice KEY is VALUE")
     args = parser.parse_args()
-    items = [json.loads(line) for line in args.items.read_text().splitlines() if line.strip()]
+    items = read_items(args.items)
     if args.slice:
         key, value = args.slice.split("=", 1)
         items = [it for it in items if it["slices"].get(key) == value]

@@ -17,7 +17,6 @@ reach those values: clean targets from a corpus rated by ``sepkit data rate``.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import os
 from collections import defaultdict
@@ -153,11 +152,11 @@ class MixingDataset(Dataset):
         return int(rng.integers(self.segment[0], self.segment[1] + 1))
 
     def _speech_crop(
-        self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None
+        self, i: int, n: int, rng: np.random.Generator, pool: AudioPool | None = None, speed: float | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """``n`` samples of speech file ``i`` of ``pool`` (default: the speech): random crop (long files) or random
         placement (short files)."""
-        wav, info = self._speech_piece(i, n, rng, pool)
+        wav, info = self._speech_piece(i, n, rng, pool, speed)
         offset = int(rng.integers(0, n - wav.shape[0] + 1))
         return torch.nn.functional.pad(wav, (offset, n - wav.shape[0] - offset)), info
 
@@ -193,19 +192,17 @@ class MixingDataset(Dataset):
         """A non-silent speech crop from a file drawn uniformly among ``candidates`` (default: all).
 
         With ``twin`` (files sample-aligned with the speech's, e.g. the clean versions of noisy recordings) the
-        same crop of the twin file is in ``info["twin"]``. ``pad=False`` leaves a short file unpadded and
-        takes a fixed ``speed`` factor (default: one drawn per crop).
+        same crop of the twin file is in ``info["twin"]``. ``pad=False`` leaves a short file unpadded; ``speed``
+        fixes the speed factor (default: one drawn per crop).
         """
-        if pad and speed is not None:
-            raise ValueError("_draw_speech: a fixed speed needs pad=False")
-        crop = self._speech_crop if pad else functools.partial(self._speech_piece, speed=speed)
+        crop = self._speech_crop if pad else self._speech_piece
         for _ in range(MAX_DRAWS):
             i = int(rng.choice(candidates)) if candidates is not None else int(rng.integers(len(self.speech)))
             replay = copy.deepcopy(rng) if twin is not None else None
-            wav, info = crop(i, n, rng)
+            wav, info = crop(i, n, rng, speed=speed)
             if rms(wav) > SILENT_RMS:
                 if twin is not None:
-                    info["twin"] = crop(i, n, replay, twin)[0]
+                    info["twin"] = crop(i, n, replay, twin, speed)[0]
                 return wav, info
         raise ManifestError(
             f"{info['speech_files']}: {MAX_DRAWS} speech crops in a row were silent; check the manifest"
