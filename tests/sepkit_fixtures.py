@@ -52,11 +52,12 @@ def export_test_model(out: Path, task: str = "enhance", n_src: int = 1, sample_r
 CAUSAL = {  # name -> (architecture, its arguments)
     "filter_enhancer": ("filter_enhancer", {"hidden": 32, "layers": 2}),
     "filter_enhancer_lookahead": ("filter_enhancer", {"hidden": 32, "layers": 2, "lookahead": 2}),
+    "filter_enhancer_floor": ("filter_enhancer", {"hidden": 32, "layers": 2, "lookahead": 2, "noise_floor": 0.3}),
     "fast_enhancer": ("fast_enhancer", {"hidden": 32, "layers": 2, "smooth_bins": 5, "smooth_frames": 4}),
 }
 
 
-def export_causal(out: Path, name: str, seed: int = 0, **args: int) -> Path:
+def export_causal(out: Path, name: str, seed: int = 0, **args: float) -> Path:
     """Export a small causal enhancer (``name`` a key of ``CAUSAL``) whose output depends on what it has heard."""
     torch.manual_seed(seed)
     arch, defaults = CAUSAL[name]

@@ -203,3 +203,26 @@ def test_lookahead_uses_exactly_its_frames_and_a_model_without_it_loads_unchange
     assert torch.allclose(a[..., :early], b[..., :early], atol=1e-6)
     assert not torch.allclose(a[..., early : cut - plain.latency_samples], b[..., early : cut - plain.latency_samples])
     # ...and within the two look-ahead hops it does hear it: what a model without look-ahead cannot
+
+
+def test_noise_floor_input_loads_from_a_model_without_it_unchanged_then_is_heard() -> None:
+    torch.manual_seed(0)
+    plain = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2).eval()
+    with torch.no_grad():
+        for p in plain.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    floored = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2, noise_floor=0.5).eval()
+    assert floored.latency_samples == plain.latency_samples  # the floor looks only back
+    assert floored.load_widened(plain.state_dict()) == ["floor_in.weight"]
+    x = 0.05 * torch.randn(1, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(floored(x), plain(x), atol=1e-6, rtol=1e-5)
+        floored.floor_in.weight.normal_(0.0, 0.5)
+        assert not torch.allclose(floored(x), plain(x), atol=1e-3)
+        spec = floored.spectrum(x)
+        whole = floored.step_frames(spec, floored.stream_state())
+        state = floored.stream_state()
+        parts = torch.cat([floored.step_frames(spec[..., i : i + 5], state) for i in range(0, spec.shape[-1], 5)], -1)
+    assert torch.allclose(whole, parts, atol=1e-5)
+    with pytest.raises(ModelError, match="noise_floor >= 0"):
+        build_model("filter_enhancer", noise_floor=-1.0)

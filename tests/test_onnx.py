@@ -30,6 +30,7 @@ ARCHS = {
     "fast_enhancer": ("enhance", {"n_fft": 512, "hop": 128, "smooth_bins": 15, "smooth_frames": 6}),
     "fast_enhancer_complex": ("enhance", {"mask": "complex", "hidden": 64}),
     "filter_enhancer_lookahead": ("enhance", {"lookahead": 2, "hidden": 64}),
+    "filter_enhancer_floor": ("enhance", {"lookahead": 2, "hidden": 64, "noise_floor": 0.5}),
     "stft_separator": ("separate", {"hidden": 32, "layers": 2}),
 }
 
@@ -48,7 +49,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("onnx")
     out = {"separate-2spk": export_onnx("separate-2spk", root / "separate-2spk")}
     for name, (task, args) in ARCHS.items():
-        arch = name.removesuffix("_complex").removesuffix("_lookahead")
+        arch = name.removesuffix("_complex").removesuffix("_lookahead").removesuffix("_floor")
         torch.manual_seed(0)
         net = build_model(arch, **args)
         with torch.no_grad():  # weights that do something: away from the pass-through or equal shares they start at

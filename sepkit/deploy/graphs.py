@@ -19,6 +19,7 @@ from sepkit.deploy.stft_conv import ConvIstft, ConvStft
 from sepkit.models import fast_enhancer, stft_separator
 from sepkit.models.fast_enhancer import FastEnhancer
 from sepkit.models.filter_enhancer import FilterEnhancer
+from sepkit.models.noise_floor import above_floor
 from sepkit.models.stft_separator import StftSeparator
 
 
@@ -50,12 +51,18 @@ class EnhancerGraph(nn.Module):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         lag = int(getattr(self.net, "lookahead_frames", 0))
         re, im = self.stft(nn.functional.pad(wav, (0, lag * self.net.hop)))  # look-ahead: L more frames
-        log_power = torch.log(re.square() + im.square() + self.floor)
+        power = re.square() + im.square() + self.floor
+        log_power = torch.log(power)
         normed = log_power - running_mean(log_power, self.net.alpha)
         feats = (normed * self.net.feat_scale[:, None] + self.net.feat_bias[:, None]).transpose(1, 2)
         extra, frames = None, feats.shape[1] - lag
         if lag:  # the GRU hears frame t - L, and frames t - L + 1 .. t through `ahead` (filter_enhancer.taps)
             extra = self.net.ahead(torch.cat([feats[:, k + 1 : k + 1 + frames] for k in range(lag)], dim=-1))
+        window = int(getattr(self.net, "floor_window", 0))
+        if window:  # and each bin's height above its noise floor with the frame it hears (filter_enhancer.taps)
+            smoothed = torch.log(running_mean(power, self.net.floor_alpha))
+            heard = self.net.floor_in(above_floor(log_power, smoothed, window)[..., :frames].transpose(1, 2))
+            extra = heard if extra is None else extra + heard
         out, _ = self.net.network(feats[:, :frames], None, extra)  # (B, frames, F·c)
         est_re, est_im = self._filter(out, re, im)
         return self.istft(est_re, est_im, wav.shape[-1])[:, None]

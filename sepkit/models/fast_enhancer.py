@@ -163,7 +163,7 @@ class LevelFreeGruTrunk(nn.Module):
                 else:
                     rows[:, :h] = 0.0  # an old unit hears no new unit
                     rows[:, :h, : old.shape[1]] = src
-            elif name in ("encode.weight", "encode.bias", "ahead.weight"):
+            elif name in ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight"):
                 grown[:h] = old
             elif name == "decode.weight":
                 grown.zero_()

@@ -17,19 +17,32 @@ after it, as DeepFilterNet does: the GRU runs L frames behind the input and hear
 frames' features through a second input (``ahead``), and the filter gains L taps on those frames.
 The latency grows by L hops. A model trained without look-ahead loads into one with it with its
 output unchanged (``load_widened``: the new input and taps start at zero), then learns to use it.
+
+``noise_floor: S`` (seconds) gives the GRU a third input: each bin's log power above its noise floor, the
+minimum of its smoothed power over the last S seconds (``sepkit.models.noise_floor``). The level-free
+features rise with speech and noise alike while someone talks; this one says per bin how far the frame
+stands above the steady noise. A model without it widens into one with it, output unchanged, the same way.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sepkit.audio.stft import istft
+from sepkit.audio.stft import istft, power_spectrum
 from sepkit.errors import ModelError
-from sepkit.models.fast_enhancer import LevelFreeGruTrunk, StreamState, bounded_complex
+from sepkit.models.fast_enhancer import (
+    _POWER_FLOOR,
+    LevelFreeGruTrunk,
+    StreamState,
+    bounded_complex,
+    causal_running_mean,
+)
+from sepkit.models.noise_floor import SMOOTHING_SECONDS, FloorState, above_floor
 from sepkit.models.post_filter import apply_post_filter
 from sepkit.models.registry import register_model
 
@@ -51,6 +64,13 @@ def apply_frame_filter(spec: torch.Tensor, taps: torch.Tensor, past: torch.Tenso
     return (frames.flip(-1) * taps).sum(-1)  # flip: tap 0 meets the current frame
 
 
+@dataclass
+class FilterStreamState(StreamState):
+    """``StreamState`` plus where the noise-floor estimate stopped (models with ``noise_floor``)."""
+
+    floor: FloorState = field(default_factory=FloorState)
+
+
 @register_model("filter_enhancer")
 class FilterEnhancer(LevelFreeGruTrunk):
     """Causal GRU deep-filter enhancer on a 20 ms / 10 ms STFT; ``(B, T) -> (B, 1, T)``."""
@@ -70,6 +90,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         norm_tau: float = 1.0,
         post_filter: float = 0.0,
         lookahead: int = 0,
+        noise_floor: float = 0.0,
     ) -> None:
         super().__init__()
         if not (
@@ -82,10 +103,11 @@ class FilterEnhancer(LevelFreeGruTrunk):
             and norm_tau > 0
             and post_filter >= 0
             and lookahead >= 0
+            and noise_floor >= 0
         ):
             raise ModelError(
                 "filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau, post_filter >= 0, "
-                "lookahead >= 0 and 0 < hop <= n_fft/2"
+                "lookahead >= 0, noise_floor >= 0 and 0 < hop <= n_fft/2"
             )
         self.sample_rate, self.n_fft, self.hop, self.order = int(sample_rate), int(n_fft), int(hop), int(order)
         self.tap_max = float(tap_max)
@@ -94,9 +116,14 @@ class FilterEnhancer(LevelFreeGruTrunk):
         self.lookahead_frames = int(lookahead)  # output frame t is computed once frame t + L is in
         self.taps_per_bin = self.order + self.lookahead_frames  # L on later frames, then the current and earlier ones
         self.latency_samples = self.n_fft + self.lookahead_frames * self.hop  # one window and L hops, streamed
+        # the noise floor's minimum spans this many frames (0: no floor input); its power smoother's decay per frame
+        self.floor_window = max(2, round(noise_floor * sample_rate / hop)) if noise_floor > 0 else 0
+        self.floor_alpha = math.exp(-hop / (sample_rate * SMOOTHING_SECONDS))
         n_freqs = self._build_trunk(n_fft, hidden, layers)
         if self.lookahead_frames:
             self.ahead = nn.Linear(n_freqs * self.lookahead_frames, hidden, bias=False)
+        if self.floor_window:
+            self.floor_in = nn.Linear(n_freqs, hidden, bias=False)
         self.decode = nn.Linear(hidden, n_freqs * self.taps_per_bin * 2)
         self._init_to_pass_through()
 
@@ -108,45 +135,66 @@ class FilterEnhancer(LevelFreeGruTrunk):
             bias.zero_()
             bias[:, self.lookahead_frames, 0] = math.atanh(min(0.9 / self.tap_max, 0.9))
 
-    def taps(self, feats: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+    def floor_features(self, spec: torch.Tensor, state: FloorState | None = None) -> torch.Tensor | None:
+        """Each bin's log power above its noise floor ``(B, frames, F)``, or None for a model without that input."""
+        if not self.floor_window:
+            return None
+        power = power_spectrum(spec, _POWER_FLOOR)
+        smoothed = causal_running_mean(power, self.floor_alpha, None if state is None else state.smoothed)
+        return above_floor(torch.log(power), torch.log(smoothed), self.floor_window, state).transpose(1, 2)
+
+    def taps(
+        self, feats: torch.Tensor, state: StreamState | None = None, floor: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Bounded complex filter taps ``(B, F, frames, L + order)`` from features ``(B, frames, F)``.
 
         With look-ahead L the GRU hears frame t - L and the ``ahead`` input frames t - L + 1 .. t, and
-        the taps of frame t filter output frame t - L (tap k meets input frame t - k).
+        the taps of frame t filter output frame t - L (tap k meets input frame t - k). ``floor``
+        ``(B, frames, F)`` (``floor_features``) reaches the GRU with the frame it hears.
         """
-        extra = None
+        width, extra = feats.shape[-1], None
+        if floor is not None:
+            feats = torch.cat([feats, floor], dim=-1)  # delayed together
         if self.lookahead_frames:
-            feats, later = self._delayed(feats, state)
+            feats, later = self._delayed(feats, state, width)
             if feats.shape[1] == 0:  # streaming, within the first L frames: no output frame yet
                 bins = self.decode.out_features // (2 * self.taps_per_bin)
                 return torch.zeros(feats.shape[0], bins, 0, self.taps_per_bin, dtype=torch.complex64)
             extra = self.ahead(later)
+        if floor is not None:
+            feats, heard = feats[..., :width], self.floor_in(feats[..., width:])
+            extra = heard if extra is None else extra + heard
         out, hidden = self.network(feats, None if state is None else state.hidden, extra)
         if state is not None:
             state.hidden = hidden
         out = out.unflatten(-1, (-1, self.taps_per_bin, 2)).permute(0, 2, 1, 3, 4)  # (B, F, frames, taps, 2)
         return bounded_complex(torch.view_as_complex(out.contiguous()), self.tap_max)
 
-    def _delayed(self, feats: torch.Tensor, state: StreamState | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The GRU's inputs for every frame t >= L among these: the features of frame t - L ``(B, m, F)`` and of
-        frames t - L + 1 .. t ``(B, m, L·F)``; the GRU starts at frame L, so nothing runs before the signal."""
+    def _delayed(self, feats: torch.Tensor, state: StreamState | None, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GRU's inputs for every frame t >= L among these: the features of frame t - L ``(B, m, C)`` and the
+        first ``width`` of frames t - L + 1 .. t ``(B, m, L·width)``; the GRU starts at frame L, so nothing runs
+        before the signal."""
         lag = self.lookahead_frames
         full = feats if state is None or state.context is None else torch.cat([state.context, feats], dim=1)
         if state is not None:
             state.context = full[:, -lag:]
         count = max(0, full.shape[1] - lag)
-        later = torch.cat([full[:, k + 1 : k + 1 + count] for k in range(lag)], dim=-1)
+        later = torch.cat([full[:, k + 1 : k + 1 + count, :width] for k in range(lag)], dim=-1)
         return full[:, :count], later
 
     def load_widened(self, weights: dict[str, torch.Tensor]) -> list[str]:
         """A narrower model's ``weights`` (fewer units, or no look-ahead) in this one, with the output unchanged.
 
         A source without look-ahead gets a zero ``ahead`` input and zero taps on the later frames, its
-        own taps moved L places on (they meet the same frames relative to the output frame).
+        own taps moved L places on (they meet the same frames relative to the output frame); one without
+        the noise-floor input gets it at zero weight.
         """
         weights, grown = dict(weights), []
+        if self.floor_window and "floor_in.weight" not in weights:
+            grown.append("floor_in.weight")
+            weights["floor_in.weight"] = torch.zeros_like(weights["encode.weight"])
         if self.lookahead_frames and "ahead.weight" not in weights:
-            grown = ["ahead.weight", "decode.weight", "decode.bias"]
+            grown += ["ahead.weight", "decode.weight", "decode.bias"]
             h, bins = int(weights["encode.weight"].shape[0]), int(weights["encode.weight"].shape[1])
             weights["ahead.weight"] = weights["encode.weight"].new_zeros(h, bins * self.lookahead_frames)
             for name in ("decode.weight", "decode.bias"):
@@ -160,16 +208,16 @@ class FilterEnhancer(LevelFreeGruTrunk):
         widened = super().load_widened(weights)
         return widened + [name for name in grown if name not in widened]
 
-    def stream_state(self) -> StreamState:
+    def stream_state(self) -> FilterStreamState:
         """A fresh state for ``step_frames``: the start of a signal."""
-        return StreamState()
+        return FilterStreamState()
 
-    def step_frames(self, spec: torch.Tensor, state: StreamState) -> torch.Tensor:
+    def step_frames(self, spec: torch.Tensor, state: FilterStreamState) -> torch.Tensor:
         """Filtered STFT frames ``(B, F, m)`` for the next ``n`` frames of ``spectrum``'s grid; ``state`` moves on.
 
         With look-ahead L they are output frames t - L for the new input frames t >= L (m = n after the first L).
         """
-        taps = self.taps(self.features(spec, state.mean), state)  # (B, F, m, taps)
+        taps = self.taps(self.features(spec, state.mean), state, self.floor_features(spec, state.floor))  # (B,F,m,taps)
         reach, lag, n, m = self.taps_per_bin - 1, self.lookahead_frames, spec.shape[-1], taps.shape[2]
         past = state.past if state.past is not None else spec.new_zeros(*spec.shape[:2], reach)
         frames = torch.cat([past, spec], dim=-1)  # the frames the taps reach, then the new ones
@@ -183,7 +231,9 @@ class FilterEnhancer(LevelFreeGruTrunk):
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
         lag, reach = self.lookahead_frames, self.taps_per_bin - 1
         spec = self.spectrum(F.pad(wav, (0, lag * self.hop)))  # L more frames: the look-ahead of the last ones
-        taps = self.taps(self.features(spec))  # frames L.. of spec, for output frames 0..
+        taps = self.taps(
+            self.features(spec), floor=self.floor_features(spec)
+        )  # frames L.. of spec, for output frames 0..
         past = F.pad(torch.view_as_real(spec[..., :lag]), (0, 0, reach - lag, 0))  # zeros before frame 0
         est = apply_frame_filter(spec[..., lag:], taps, torch.view_as_complex(past.contiguous()))
         est = apply_post_filter(est, spec[..., : spec.shape[-1] - lag], self.post_filter)
