@@ -11,9 +11,10 @@ from sepkit.models.noise_floor import FloorState, above_floor, causal_running_mi
 
 def test_running_min_is_the_minimum_of_the_last_window_frames() -> None:
     x = torch.randn(2, 3, 40, generator=torch.Generator().manual_seed(0))
-    got = causal_running_min(x, 6)
+    got, tail = causal_running_min(x, 6)
     for t in range(40):
         assert torch.equal(got[..., t], x[..., max(0, t - 5) : t + 1].amin(-1))
+    assert torch.equal(tail, x[..., -5:])
 
 
 def test_floor_features_streamed_in_pieces_equal_the_whole() -> None:

@@ -29,22 +29,18 @@ class FloorState:
     tail: torch.Tensor | None = None
 
 
-def causal_running_min(x: torch.Tensor, window: int, tail: torch.Tensor | None = None) -> torch.Tensor:
-    """The minimum of frames ``t - window + 1 .. t`` for every frame ``t`` of ``x`` ``(B, F, n)``.
+def causal_running_min(
+    x: torch.Tensor, window: int, tail: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The minimum of frames ``t - window + 1 .. t`` for every frame ``t`` of ``x`` ``(B, F, n)``, and the new tail.
 
-    ``tail`` holds the ``window - 1`` frames before the first (none before the signal: +inf).
+    ``tail`` holds the ``window - 1`` frames before the first (none before the signal: +inf); the tail returned
+    holds the last ``window - 1`` frames seen, for the next call.
     """
     if tail is None:
         tail = x.new_full((*x.shape[:-1], window - 1), float("inf"))
     full = torch.cat([tail, x], dim=-1)
-    return -F.max_pool1d(-full, window, stride=1)
-
-
-def floor_tail(x: torch.Tensor, window: int, tail: torch.Tensor | None) -> torch.Tensor:
-    """The last ``window - 1`` frames of ``tail`` followed by ``x``: what the next call's minimum reaches back to."""
-    if tail is None:
-        tail = x.new_full((*x.shape[:-1], window - 1), float("inf"))
-    return torch.cat([tail, x], dim=-1)[..., x.shape[-1] :]
+    return -F.max_pool1d(-full, window, stride=1), full[..., x.shape[-1] :]
 
 
 def above_floor(
@@ -55,8 +51,7 @@ def above_floor(
     ``log_smoothed`` is the log of the bias-corrected exponential average of the power (``SMOOTHING_SECONDS``);
     with ``state`` the minimum reaches into the frames of earlier calls, and ``state.tail`` moves on.
     """
-    tail = None if state is None else state.tail
-    floor = causal_running_min(log_smoothed, window, tail)
+    floor, tail = causal_running_min(log_smoothed, window, None if state is None else state.tail)
     if state is not None:
-        state.tail = floor_tail(log_smoothed, window, tail)
+        state.tail = tail
     return FEATURE_SCALE * (log_power - floor)
