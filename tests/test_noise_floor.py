@@ -35,8 +35,9 @@ def test_the_floor_stays_at_the_noise_while_a_louder_sound_plays_over_it() -> No
     tone[0, 32000:48000] = 0.3 * torch.sin(2 * torch.pi * 1000 * t)  # one second of a 1 kHz tone at second 2
     with torch.no_grad():
         spec = model.spectrum(noise + tone)
-        above = model.floor_features(spec)[0].T / 0.1  # (F, frames), natural-log units above the floor
-        level_free = model.features(spec)[0].T / model.feat_scale[:, None]  # log power minus its 1 s running mean
+        feats, floor = model.inputs(spec)
+        above = floor[0].T / 0.1  # (F, frames), natural-log units above the floor
+        level_free = feats[0].T / model.feat_scale[:, None]  # log power minus its 1 s running mean
     tone_bin, late = 20, slice(280, 290)  # 1 kHz at 50 Hz per bin; the tone's last 100 ms
     assert float(above[tone_bin, 220:290].mean()) > 9.0  # the tone stands ~50 dB above the floor in its bin...
     assert float(above[60, 220:290].abs().mean()) < 2.0  # ...while a bin it does not reach sits near its floor

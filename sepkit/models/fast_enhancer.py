@@ -119,7 +119,10 @@ class LevelFreeGruTrunk(nn.Module):
 
     def features(self, spec: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
         """Level-independent features ``(B, frames, F)``: log power minus its causal running mean, per bin."""
-        log_power = torch.log(power_spectrum(spec, _POWER_FLOOR))
+        return self.level_free(torch.log(power_spectrum(spec, _POWER_FLOOR)), mean)
+
+    def level_free(self, log_power: torch.Tensor, mean: RunningMean | None = None) -> torch.Tensor:
+        """``features`` from the log power ``(B, F, frames)`` a caller has already computed."""
         normed = log_power - causal_running_mean(log_power, self.alpha, mean)
         return (normed * self.feat_scale[:, None] + self.feat_bias[:, None]).transpose(1, 2)
 

@@ -135,13 +135,19 @@ class FilterEnhancer(LevelFreeGruTrunk):
             bias.zero_()
             bias[:, self.lookahead_frames, 0] = math.atanh(min(0.9 / self.tap_max, 0.9))
 
-    def floor_features(self, spec: torch.Tensor, state: FloorState | None = None) -> torch.Tensor | None:
-        """Each bin's log power above its noise floor ``(B, frames, F)``, or None for a model without that input."""
-        if not self.floor_window:
-            return None
+    def inputs(
+        self, spec: torch.Tensor, state: FilterStreamState | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The level-free features ``(B, frames, F)`` and each bin's log power above its noise floor (None for a
+        model without that input), from one power spectrum; with ``state`` both continue where it stopped."""
         power = power_spectrum(spec, _POWER_FLOOR)
-        smoothed = causal_running_mean(power, self.floor_alpha, None if state is None else state.smoothed)
-        return above_floor(torch.log(power), torch.log(smoothed), self.floor_window, state).transpose(1, 2)
+        log_power = torch.log(power)
+        feats = self.level_free(log_power, None if state is None else state.mean)
+        if not self.floor_window:
+            return feats, None
+        floor_state = None if state is None else state.floor
+        smoothed = causal_running_mean(power, self.floor_alpha, None if floor_state is None else floor_state.smoothed)
+        return feats, above_floor(log_power, torch.log(smoothed), self.floor_window, floor_state).transpose(1, 2)
 
     def taps(
         self, feats: torch.Tensor, state: StreamState | None = None, floor: torch.Tensor | None = None
@@ -150,7 +156,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
 
         With look-ahead L the GRU hears frame t - L and the ``ahead`` input frames t - L + 1 .. t, and
         the taps of frame t filter output frame t - L (tap k meets input frame t - k). ``floor``
-        ``(B, frames, F)`` (``floor_features``) reaches the GRU with the frame it hears.
+        ``(B, frames, F)`` (from ``inputs``) reaches the GRU with the frame it hears.
         """
         width, extra = feats.shape[-1], None
         if floor is not None:
@@ -217,7 +223,8 @@ class FilterEnhancer(LevelFreeGruTrunk):
 
         With look-ahead L they are output frames t - L for the new input frames t >= L (m = n after the first L).
         """
-        taps = self.taps(self.features(spec, state.mean), state, self.floor_features(spec, state.floor))  # (B,F,m,taps)
+        feats, floor = self.inputs(spec, state)
+        taps = self.taps(feats, state, floor)  # (B, F, m, taps)
         reach, lag, n, m = self.taps_per_bin - 1, self.lookahead_frames, spec.shape[-1], taps.shape[2]
         past = state.past if state.past is not None else spec.new_zeros(*spec.shape[:2], reach)
         frames = torch.cat([past, spec], dim=-1)  # the frames the taps reach, then the new ones
@@ -231,9 +238,8 @@ class FilterEnhancer(LevelFreeGruTrunk):
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
         lag, reach = self.lookahead_frames, self.taps_per_bin - 1
         spec = self.spectrum(F.pad(wav, (0, lag * self.hop)))  # L more frames: the look-ahead of the last ones
-        taps = self.taps(
-            self.features(spec), floor=self.floor_features(spec)
-        )  # frames L.. of spec, for output frames 0..
+        feats, floor = self.inputs(spec)
+        taps = self.taps(feats, floor=floor)  # frames L.. of spec, for output frames 0..
         past = F.pad(torch.view_as_real(spec[..., :lag]), (0, 0, reach - lag, 0))  # zeros before frame 0
         est = apply_frame_filter(spec[..., lag:], taps, torch.view_as_complex(past.contiguous()))
         est = apply_post_filter(est, spec[..., : spec.shape[-1] - lag], self.post_filter)
