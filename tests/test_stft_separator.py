@@ -151,3 +151,34 @@ def test_the_transfer_pack_keeps_every_speaker_up_to_the_cap() -> None:
     assert SPEAKER_CAP_S <= long_total < SPEAKER_CAP_S + 60.0
     assert sorted(r["path"] for r in kept if r["speaker"] == "short") == [f"/s{i}" for i in range(4)]
     assert capped_speech(rows) == kept  # seeded: the same pack every time
+
+
+@pytest.mark.parametrize("mask", ["complex", "magnitude"])
+def test_widening_keeps_the_masks_and_lets_the_new_units_learn(mask: str) -> None:
+    """Both directions of every layer grow; the upper layers' inputs and the head find the old units' places."""
+    torch.manual_seed(0)
+    narrow = build_model("stft_separator", hidden=16, layers=3, mask=mask).eval()
+    with torch.no_grad():
+        for p in narrow.parameters():
+            p.add_(0.2 * torch.randn_like(p))  # a trained-looking network, not the shares it starts as
+    wide = build_model("stft_separator", hidden=24, layers=3, mask=mask).eval()
+    widened = wide.load_widened(narrow.state_dict())
+    assert {"blstm.weight_ih_l0", "blstm.weight_ih_l2_reverse", "blstm.bias_hh_l1", "head.weight"} <= set(widened)
+    assert "head.bias" not in widened and "feat_scale" not in widened
+    x = 0.05 * torch.randn(2, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), narrow(x), atol=1e-6, rtol=1e-5)
+    new_units = torch.cat([torch.arange(16, 24), torch.arange(40, 48)])
+    assert wide.head.weight[:, new_units].abs().sum() == 0  # the new units start with no say in the masks...
+    wide(x).pow(2).mean().backward()
+    assert wide.head.weight.grad[:, new_units].abs().sum() > 0  # ...and are heard once training moves their weights
+
+
+def test_widening_refuses_a_wider_deeper_or_other_source() -> None:
+    wide = build_model("stft_separator", hidden=16, layers=2)
+    with pytest.raises(ModelError, match="at most 16 units"):
+        wide.load_widened(build_model("stft_separator", hidden=24, layers=2).state_dict())
+    with pytest.raises(ModelError, match="same layers"):
+        wide.load_widened(build_model("stft_separator", hidden=8, layers=3).state_dict())
+    with pytest.raises(ModelError, match="sources"):
+        wide.load_widened(build_model("stft_separator", n_src=3, hidden=8, layers=2).state_dict())

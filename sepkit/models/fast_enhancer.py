@@ -28,6 +28,7 @@ import torchaudio.functional as AF
 from sepkit.audio.stft import add_window, istft, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.models.registry import register_model
+from sepkit.models.widening import grow_gated, grow_readout
 
 MaskKind = Literal["real", "complex"]
 _POWER_FLOOR = 1e-10  # keeps log finite on digital silence
@@ -142,11 +143,9 @@ class LevelFreeGruTrunk(nn.Module):
     def load_widened(self, weights: dict[str, torch.Tensor]) -> list[str]:
         """Load a narrower trunk's ``weights`` into this wider one so that the output is unchanged (Net2Net-style).
 
-        The source's units take the first ``h`` places of every hidden-size axis (per GRU gate); the new
-        units keep their random incoming weights, and every weight from a new unit to an old unit or to
-        ``decode`` is zero, so the old units and the output compute exactly what the source computed
-        until training moves those weights. Needs the same bins, layers and output width; returns the
-        names of the tensors that were widened.
+        The source's units take the first ``h`` places of every hidden-size axis (per GRU gate) and the new
+        units have no say in the output (``sepkit.models.widening``). Needs the same bins, layers and output
+        width; returns the names of the tensors that were widened.
         """
         own = self.state_dict()
         h, wide = int(weights["encode.weight"].shape[0]), int(own["encode.weight"].shape[0])
@@ -158,19 +157,13 @@ class LevelFreeGruTrunk(nn.Module):
             if old.shape == new.shape:
                 merged[name] = old
                 continue
-            grown = new.clone()
-            if name.startswith("gru."):  # rows: three gates of `wide` units each; columns: the units below
-                rows, src = grown.view(3, wide, *new.shape[1:]), old.view(3, h, *old.shape[1:])
-                if new.dim() == 1:
-                    rows[:, :h] = src
-                else:
-                    rows[:, :h] = 0.0  # an old unit hears no new unit
-                    rows[:, :h, : old.shape[1]] = src
+            if name.startswith("gru."):  # three gates of `wide` units each; the input's old units first
+                grown = grow_gated(old, new, 3, None)
             elif name in ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight"):
+                grown = new.clone()
                 grown[:h] = old
             elif name == "decode.weight":
-                grown.zero_()
-                grown[:, :h] = old
+                grown = grow_readout(old, new, torch.arange(h))
             else:
                 raise ModelError(f"load_widened: {name} has shape {tuple(old.shape)} here {tuple(new.shape)}")
             merged[name] = grown

@@ -21,6 +21,7 @@ from sepkit.audio.stft import add_window, istft, stft
 from sepkit.errors import ModelError
 from sepkit.models.filter_enhancer import bounded_complex
 from sepkit.models.registry import register_model
+from sepkit.models.widening import grow_gated, grow_readout, old_unit_places
 
 MaskKind = Literal["complex", "magnitude"]
 _SCALE_FLOOR = 1e-6  # keeps the normalisation finite on digital silence
@@ -91,6 +92,42 @@ class StftSeparator(nn.Module):
             gain = self.mask_max * torch.sigmoid(out[..., 0])
             return torch.complex(gain, torch.zeros_like(gain))
         return bounded_complex(torch.view_as_complex(out.contiguous()), self.mask_max)
+
+    def load_widened(self, weights: dict[str, torch.Tensor]) -> list[str]:
+        """A narrower separator's ``weights`` (fewer LSTM units) in this one, with the output unchanged (Net2Net-style).
+
+        Each direction's old units take the first places of its block (per LSTM gate), and the new units have no
+        say in the masks (``sepkit.models.widening``). Needs the same bins, layers, sources and mask; returns
+        the names of the tensors that were widened.
+        """
+        own = self.state_dict()
+        h, wide = int(weights["blstm.weight_hh_l0"].shape[1]), int(own["blstm.weight_hh_l0"].shape[1])
+        if h > wide or set(weights) != set(own) or weights["head.weight"].shape[0] != own["head.weight"].shape[0]:
+            raise ModelError(
+                f"load_widened: needs the same layers, sources and mask and at most {wide} units (source: {h})"
+            )
+        one_direction, both = old_unit_places(h, wide, 1), old_unit_places(h, wide, 2)
+        merged, widened = {}, []
+        for name, new in own.items():
+            old = weights[name]
+            if old.shape == new.shape:
+                merged[name] = old
+                continue
+            if name.startswith("blstm.weight_hh"):
+                grown = grow_gated(old, new, 4, one_direction)
+            elif name.startswith("blstm.weight_ih"):  # layers above the first hear both directions of the one below
+                first = name in ("blstm.weight_ih_l0", "blstm.weight_ih_l0_reverse")
+                grown = grow_gated(old, new, 4, None if first else both)
+            elif name.startswith("blstm.bias"):
+                grown = grow_gated(old, new, 4, None)
+            elif name == "head.weight":
+                grown = grow_readout(old, new, both)
+            else:
+                raise ModelError(f"load_widened: {name} has shape {tuple(old.shape)} here {tuple(new.shape)}")
+            merged[name] = grown
+            widened.append(name)
+        self.load_state_dict(merged, strict=True)
+        return widened
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Separate ``(B, T)`` mixtures into ``(B, n_src, T)``."""
