@@ -44,6 +44,12 @@ def systems() -> list[tuple[str, str, dict[str, Any], Any]]:
         ("stft_separator 512/128 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 128}, None),
         ("stft_separator 512/256 (3x256 BLSTM, complex mask)", "stft_separator", {"n_fft": 512, "hop": 256}, None),
         (
+            "stft_separator 512/128 (3x384 BLSTM, complex mask; recipes/pit/filled_voices_wide.yaml)",
+            "stft_separator",
+            {"n_fft": 512, "hop": 128, "hidden": 384},
+            None,
+        ),
+        (
             f"separate-2spk (shipped {pit['arch']} {pit['args'].get('n_fft')}/{pit['args'].get('hop')})",
             pit["arch"],
             pit["args"],

@@ -28,7 +28,7 @@ import torchaudio.functional as AF
 from sepkit.audio.stft import add_window, istft, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.models.registry import register_model
-from sepkit.models.widening import grow_gated, grow_readout
+from sepkit.models.widening import grow_gated, grow_readout, load_grown
 
 MaskKind = Literal["real", "complex"]
 _POWER_FLOOR = 1e-10  # keeps log finite on digital silence
@@ -151,25 +151,17 @@ class LevelFreeGruTrunk(nn.Module):
         h, wide = int(weights["encode.weight"].shape[0]), int(own["encode.weight"].shape[0])
         if h > wide or set(weights) != set(own):
             raise ModelError(f"load_widened: needs the same layers and a hidden size of at most {wide} (source: {h})")
-        merged, widened = {}, []
-        for name, new in own.items():
-            old = weights[name]
-            if old.shape == new.shape:
-                merged[name] = old
-                continue
+
+        def grow(name: str, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
             if name.startswith("gru."):  # three gates of `wide` units each; the input's old units first
-                grown = grow_gated(old, new, 3, None)
-            elif name in ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight"):
+                return grow_gated(old, new, 3, None)
+            if name in ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight"):
                 grown = new.clone()
                 grown[:h] = old
-            elif name == "decode.weight":
-                grown = grow_readout(old, new, torch.arange(h))
-            else:
-                raise ModelError(f"load_widened: {name} has shape {tuple(old.shape)} here {tuple(new.shape)}")
-            merged[name] = grown
-            widened.append(name)
-        self.load_state_dict(merged, strict=True)
-        return widened
+                return grown
+            return grow_readout(old, new, torch.arange(h)) if name == "decode.weight" else None
+
+        return load_grown(self, weights, grow)
 
 
 @register_model("fast_enhancer")

@@ -21,7 +21,7 @@ from sepkit.audio.stft import add_window, istft, stft
 from sepkit.errors import ModelError
 from sepkit.models.filter_enhancer import bounded_complex
 from sepkit.models.registry import register_model
-from sepkit.models.widening import grow_gated, grow_readout, old_unit_places
+from sepkit.models.widening import grow_gated, grow_readout, load_grown, old_unit_places
 
 MaskKind = Literal["complex", "magnitude"]
 _SCALE_FLOOR = 1e-6  # keeps the normalisation finite on digital silence
@@ -107,27 +107,18 @@ class StftSeparator(nn.Module):
                 f"load_widened: needs the same layers, sources and mask and at most {wide} units (source: {h})"
             )
         one_direction, both = old_unit_places(h, wide, 1), old_unit_places(h, wide, 2)
-        merged, widened = {}, []
-        for name, new in own.items():
-            old = weights[name]
-            if old.shape == new.shape:
-                merged[name] = old
-                continue
+
+        def grow(name: str, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
             if name.startswith("blstm.weight_hh"):
-                grown = grow_gated(old, new, 4, one_direction)
-            elif name.startswith("blstm.weight_ih"):  # layers above the first hear both directions of the one below
+                return grow_gated(old, new, 4, one_direction)
+            if name.startswith("blstm.weight_ih"):  # layers above the first hear both directions of the one below
                 first = name in ("blstm.weight_ih_l0", "blstm.weight_ih_l0_reverse")
-                grown = grow_gated(old, new, 4, None if first else both)
-            elif name.startswith("blstm.bias"):
-                grown = grow_gated(old, new, 4, None)
-            elif name == "head.weight":
-                grown = grow_readout(old, new, both)
-            else:
-                raise ModelError(f"load_widened: {name} has shape {tuple(old.shape)} here {tuple(new.shape)}")
-            merged[name] = grown
-            widened.append(name)
-        self.load_state_dict(merged, strict=True)
-        return widened
+                return grow_gated(old, new, 4, None if first else both)
+            if name.startswith("blstm.bias"):
+                return grow_gated(old, new, 4, None)
+            return grow_readout(old, new, both) if name == "head.weight" else None
+
+        return load_grown(self, weights, grow)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Separate ``(B, T)`` mixtures into ``(B, n_src, T)``."""

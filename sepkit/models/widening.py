@@ -8,7 +8,14 @@ those weights. Used by the architectures' ``load_widened`` (``init.widen`` in a 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+import torch.nn as nn
+
+from sepkit.errors import ModelError
+
+Grow = Callable[[str, torch.Tensor, torch.Tensor], "torch.Tensor | None"]
 
 
 def old_unit_places(h: int, wide: int, blocks: int) -> torch.Tensor:
@@ -37,4 +44,24 @@ def grow_readout(old: torch.Tensor, new: torch.Tensor, places: torch.Tensor) -> 
     """A linear read-out's weight ``old`` (outputs x old units) grown to hear nothing from the new units."""
     grown = torch.zeros_like(new)
     grown[:, places] = old
+    return grown
+
+
+def load_grown(module: nn.Module, weights: dict[str, torch.Tensor], grow: Grow) -> list[str]:
+    """Load ``weights`` into ``module``, each tensor of another shape through ``grow(name, old, new)``; the names grown.
+
+    ``grow`` returns ``None`` for a tensor it does not know how to grow, which is a ``ModelError``.
+    """
+    merged, grown = {}, []
+    for name, new in module.state_dict().items():
+        old = weights[name]
+        if old.shape == new.shape:
+            merged[name] = old
+            continue
+        wider = grow(name, old, new)
+        if wider is None:
+            raise ModelError(f"load_widened: {name} has shape {tuple(old.shape)} here {tuple(new.shape)}")
+        merged[name] = wider
+        grown.append(name)
+    module.load_state_dict(merged, strict=True)
     return grown
