@@ -155,10 +155,8 @@ class LevelFreeGruTrunk(nn.Module):
         def grow(name: str, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
             if name.startswith("gru."):  # three gates of `wide` units each; the input's old units first
                 return grow_gated(old, new, 3, None)
-            if name in ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight"):
-                grown = new.clone()
-                grown[:h] = old
-                return grown
+            if name in ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight"):  # rows: the units
+                return grow_gated(old, new, 1, None)
             return grow_readout(old, new, torch.arange(h)) if name == "decode.weight" else None
 
         return load_grown(self, weights, grow)

@@ -24,7 +24,7 @@ def old_unit_places(h: int, wide: int, blocks: int) -> torch.Tensor:
 
 
 def grow_gated(old: torch.Tensor, new: torch.Tensor, gates: int, places: torch.Tensor | None) -> torch.Tensor:
-    """A recurrent layer's weight or bias ``old`` (``gates`` blocks of ``h`` rows) grown into ``new``'s shape.
+    """A recurrent layer's weight or bias ``old`` (``gates`` blocks of ``h`` rows; 1: a linear layer's) grown into ``new``'s shape.
 
     Old rows go to the first ``h`` places of each gate's block; in a weight, old columns go to ``places`` (the
     input's old units; ``None``: the input did not grow) and an old row hears nothing from a new column.
