@@ -93,6 +93,35 @@ def demo_cmd(
     print(f"corpus ready: {out.resolve()} (see README.md)")
 
 
+@data_app.command("talkers")
+def talkers_cmd(
+    out: Optional[Path] = typer.Argument(
+        None, help="Folder for the audio and talkers.jsonl [default: $SEPKIT_DATA/demo/talkers]."
+    ),
+    talkers: int = typer.Option(100, help="Synthetic talkers (one espeak-ng voice, speed and pitch each)."),
+    per_talker: int = typer.Option(6, help="Utterances per talker."),
+    seed: int = typer.Option(0, help="Seed for voices, speeds, pitches and sentences."),
+    cache: Optional[Path] = typer.Option(None, help="Cache for the raw espeak-ng audio [default: ~/.cache/sepkit]."),
+) -> None:
+    """Synthesise extra training talkers with espeak-ng (train only; never evaluation material).
+
+    Add the manifest to a config's real speech, e.g. ``speech_manifest: [speech.jsonl, talkers/talkers.jsonl]``.
+    """
+    import shutil
+
+    from sepkit.data.demo import DEFAULT_CACHE
+    from sepkit.data.demo.build import build_talkers
+    from sepkit.data.paths import data_root
+
+    if talkers < 1 or per_talker < 1:
+        raise ConfigError("--talkers and --per-talker must be at least 1")
+    if shutil.which("espeak-ng") is None:
+        raise ConfigError("espeak-ng not found: install it (apt-get install espeak-ng)")
+    out = out or data_root() / "demo" / "talkers"
+    path = build_talkers(out, talkers, per_talker, seed, cache=(cache or DEFAULT_CACHE).expanduser())
+    print(f"{path}  ({_describe(path)})")
+
+
 @data_app.command("root")
 def root_cmd() -> None:
     """Print the corpus root: $SEPKIT_DATA, else ${XDG_DATA_HOME:-~/.local/share}/sepkit (recipes' ${data})."""

@@ -27,6 +27,7 @@ from sepkit.data.demo.catalog import MAX_SECONDS, MIN_SECONDS, SOURCES, SPLIT_OR
 from sepkit.data.demo.decode import DecodeJob, run_job
 from sepkit.data.demo.rirs import RirJob, simulate
 from sepkit.data.manifest import write_manifest
+from sepkit.errors import ConfigError
 
 Log = Callable[[str], None]
 DEFAULT_CACHE = Path("~/.cache/sepkit").expanduser()
@@ -229,15 +230,27 @@ def _synthetic(opts: DemoOptions, out: Path, log: Log) -> list[dict]:
         return cached
     log(f"synthesizing {opts.synthetic} espeak-ng utterances (train only)")
     rows = synthesize(opts.synthetic, opts.cache / "espeak", opts.seed)
+    entries = synthetic_entries(rows, out / "audio/speech/train/espeak-ng", opts.sample_rate)
+    copyright_file = Path("/usr/share/doc/espeak-ng-data/copyright")
+    if copyright_file.is_file():
+        (out / "licenses").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(copyright_file, out / "licenses" / "espeak-ng-data.copyright")
+    _save_state(out, "espeak-ng", config, entries)
+    return entries
+
+
+def synthetic_entries(rows: list[dict], out_dir: Path, sample_rate: int) -> list[dict]:
+    """Decode espeak-ng utterances (``synthesize*`` rows) into ``out_dir`` at ``sample_rate``: train-only,
+    ``"synthetic": true`` speech manifest entries."""
     entries = []
     for row in rows:
         job = DecodeJob(
             row["path"],
-            str(out / "audio/speech/train/espeak-ng"),
+            str(out_dir),
             Path(row["path"]).stem,
             "flac",
             "speech",
-            opts.sample_rate,
+            sample_rate,
             MIN_SECONDS["speech"],
             MAX_SECONDS["speech"],
         )
@@ -258,12 +271,23 @@ def _synthetic(opts: DemoOptions, out: Path, log: Log) -> list[dict]:
                     "lang": "en",
                 }
             )
-    copyright_file = Path("/usr/share/doc/espeak-ng-data/copyright")
-    if copyright_file.is_file():
-        (out / "licenses").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(copyright_file, out / "licenses" / "espeak-ng-data.copyright")
-    _save_state(out, "espeak-ng", config, entries)
     return entries
+
+
+def build_talkers(
+    out: Path, talkers: int, per_talker: int, seed: int = 0, sample_rate: int = 16000, cache: Path = DEFAULT_CACHE
+) -> Path:
+    """Synthetic talkers (``synthesize_talkers``) decoded into ``out/audio`` with their manifest
+    ``out/talkers.jsonl``: extra, steady voices that a training config can add to its real speech."""
+    from sepkit.data.demo.synthetic import synthesize_talkers
+
+    rows = synthesize_talkers(talkers, per_talker, cache / "espeak-talkers" / f"seed{seed}", seed)
+    entries = synthetic_entries(rows, out / "audio", sample_rate)
+    if not entries:
+        raise ConfigError("espeak-ng produced no usable utterances")
+    path = out / "talkers.jsonl"
+    write_manifest(entries, path)
+    return path
 
 
 def _write_manifests(entries: list[dict], synthetic: list[dict], out: Path) -> dict[str, Path]:

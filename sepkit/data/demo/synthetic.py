@@ -51,7 +51,9 @@ def _voice_files(query: str, keep) -> list[str]:
 
 
 def synthesize(n: int, out_dir: Path, seed: int = 0) -> list[dict]:
-    """``n`` utterances as 22.05 kHz WAVs in ``out_dir`` (kept when already there): path, speaker, text."""
+    """``n`` utterances as 22.05 kHz WAVs in ``out_dir`` (kept when already there): path, speaker, text.
+
+    Each utterance draws its own speed and pitch, so one ``speaker`` (a voice) speaks at several pitches."""
     texts, all_voices = sentences(), voices()
     rng = np.random.default_rng([seed, 7])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -61,11 +63,41 @@ def synthesize(n: int, out_dir: Path, seed: int = 0) -> list[dict]:
         text = texts[int(rng.integers(len(texts)))]
         speed, pitch = int(rng.integers(140, 191)), int(rng.integers(30, 71))
         path = out_dir / f"espeak_{i:05d}.wav"
-        if not path.is_file():
-            with AtomicFile(path, ".part.wav") as tmp:
-                cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(tmp.path), text]
-                result = subprocess.run(cmd, capture_output=True, text=True)
-                if result.returncode != 0:
-                    raise ConfigError(f"espeak-ng -v {voice} failed: {result.stderr.strip()[:160]}")
+        _speak(voice, speed, pitch, text, path)
         rows.append({"path": str(path), "speaker": f"espeak-{voice}", "text": text})
     return rows
+
+
+def synthesize_talkers(
+    talkers: int, per_talker: int, out_dir: Path, seed: int = 0, pitch_range: tuple[int, int] = (15, 85)
+) -> list[dict]:
+    """``talkers`` synthetic talkers of ``per_talker`` utterances each, as 22.05 kHz WAVs in ``out_dir``.
+
+    A talker is one voice at one speed and one pitch for all its utterances, as a person keeps theirs, so
+    that a separator trained on filled talkers hears one steady voice per talker (``synthesize`` varies
+    both per utterance). Rows: path, speaker (``espeak-<voice>-s<speed>-p<pitch>``), text."""
+    texts, all_voices = sentences(), voices()
+    rng = np.random.default_rng([seed, 11])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for t in range(talkers):
+        voice = all_voices[int(rng.integers(len(all_voices)))]
+        speed, pitch = int(rng.integers(130, 201)), int(rng.integers(pitch_range[0], pitch_range[1] + 1))
+        speaker = f"espeak-{voice}-s{speed}-p{pitch}"
+        for u in range(per_talker):
+            text = texts[int(rng.integers(len(texts)))]
+            path = out_dir / f"talker_{t:04d}_{u:02d}.wav"
+            _speak(voice, speed, pitch, text, path)
+            rows.append({"path": str(path), "speaker": speaker, "text": text})
+    return rows
+
+
+def _speak(voice: str, speed: int, pitch: int, text: str, path: Path) -> None:
+    """espeak-ng ``text`` into ``path`` (atomically; kept when already there)."""
+    if path.is_file():
+        return
+    with AtomicFile(path, ".part.wav") as tmp:
+        cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(tmp.path), text]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ConfigError(f"espeak-ng -v {voice} failed: {result.stderr.strip()[:160]}")
