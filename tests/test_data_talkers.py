@@ -43,3 +43,14 @@ def test_cli_refuses_zero_talkers(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, _, err = run_cli(capsys, "data", "talkers", tmp_path / "t", "--talkers", "0")
     assert code == 2 and "--talkers and --per-talker must be at least 1" in err
     assert not (tmp_path / "t").exists()
+
+
+@needs_espeak
+def test_a_different_draw_never_reuses_cached_audio(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    build_talkers(tmp_path / "one", talkers=2, per_talker=1, seed=3, cache=cache)
+    shared = build_talkers(tmp_path / "two", talkers=2, per_talker=2, seed=3, cache=cache)
+    fresh = build_talkers(tmp_path / "three", talkers=2, per_talker=2, seed=3, cache=tmp_path / "empty")
+    texts = [[(json.loads(line)["speaker"], json.loads(line)["text"]) for line in p.open()] for p in (shared, fresh)]
+    durations = [[json.loads(line)["duration"] for line in p.open()] for p in (shared, fresh)]
+    assert texts[0] == texts[1] and durations[0] == durations[1]  # the same audio as a build from nothing

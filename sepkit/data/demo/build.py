@@ -231,12 +231,17 @@ def _synthetic(opts: DemoOptions, out: Path, log: Log) -> list[dict]:
     log(f"synthesizing {opts.synthetic} espeak-ng utterances (train only)")
     rows = synthesize(opts.synthetic, opts.cache / "espeak", opts.seed)
     entries = synthetic_entries(rows, out / "audio/speech/train/espeak-ng", opts.sample_rate)
+    _copy_espeak_licence(out)
+    _save_state(out, "espeak-ng", config, entries)
+    return entries
+
+
+def _copy_espeak_licence(out: Path) -> None:
+    """Keep espeak-ng-data's copyright file beside audio made with its voices (``out/licenses``)."""
     copyright_file = Path("/usr/share/doc/espeak-ng-data/copyright")
     if copyright_file.is_file():
         (out / "licenses").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(copyright_file, out / "licenses" / "espeak-ng-data.copyright")
-    _save_state(out, "espeak-ng", config, entries)
-    return entries
 
 
 def synthetic_entries(rows: list[dict], out_dir: Path, sample_rate: int) -> list[dict]:
@@ -281,10 +286,12 @@ def build_talkers(
     ``out/talkers.jsonl``: extra, steady voices that a training config can add to its real speech."""
     from sepkit.data.demo.synthetic import synthesize_talkers
 
-    rows = synthesize_talkers(talkers, per_talker, cache / "espeak-talkers" / f"seed{seed}", seed)
-    entries = synthetic_entries(rows, out / "audio", sample_rate)
+    # cached audio is reused only for the same draw: the talkers' voices depend on all three numbers
+    raw = cache / "espeak-talkers" / f"seed{seed}-{talkers}x{per_talker}"
+    entries = synthetic_entries(synthesize_talkers(talkers, per_talker, raw, seed), out / "audio", sample_rate)
     if not entries:
         raise ConfigError("espeak-ng produced no usable utterances")
+    _copy_espeak_licence(out)
     path = out / "talkers.jsonl"
     write_manifest(entries, path)
     return path
