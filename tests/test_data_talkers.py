@@ -54,3 +54,12 @@ def test_a_different_draw_never_reuses_cached_audio(tmp_path: Path) -> None:
     texts = [[(json.loads(line)["speaker"], json.loads(line)["text"]) for line in p.open()] for p in (shared, fresh)]
     durations = [[json.loads(line)["duration"] for line in p.open()] for p in (shared, fresh)]
     assert texts[0] == texts[1] and durations[0] == durations[1]  # the same audio as a build from nothing
+
+
+def test_without_espeak_the_cli_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng on it
+    code, _, err = run_cli(capsys, "data", "talkers", tmp_path / "t", "--talkers", "1")
+    assert code == 2 and "espeak-ng" in err and "Traceback" not in err
+    assert not (tmp_path / "t").exists()

@@ -107,16 +107,12 @@ def talkers_cmd(
 
     Add the manifest to a config's real speech, e.g. ``speech_manifest: [speech.jsonl, talkers/talkers.jsonl]``.
     """
-    import shutil
-
     from sepkit.data.demo import DEFAULT_CACHE
     from sepkit.data.demo.build import build_talkers
     from sepkit.data.paths import data_root
 
     if talkers < 1 or per_talker < 1:
         raise ConfigError("--talkers and --per-talker must be at least 1")
-    if shutil.which("espeak-ng") is None:
-        raise ConfigError("espeak-ng not found: install it (apt-get install espeak-ng)")
     out = out or data_root() / "demo" / "talkers"
     path = build_talkers(out, talkers, per_talker, seed, cache=(cache or DEFAULT_CACHE).expanduser())
     print(f"{path}  ({_describe(path)})")

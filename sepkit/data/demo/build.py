@@ -286,6 +286,7 @@ def build_talkers(
     ``out/talkers.jsonl``: extra, steady voices that a training config can add to its real speech."""
     from sepkit.data.demo.synthetic import synthesize_talkers
 
+    fetch.ensure_tools(["espeak-ng"], install=False)
     # cached audio is reused only for the same draw: the talkers' voices depend on all three numbers
     raw = cache / "espeak-talkers" / f"seed{seed}-{talkers}x{per_talker}"
     entries = synthetic_entries(synthesize_talkers(talkers, per_talker, raw, seed), out / "audio", sample_rate)
