@@ -226,3 +226,68 @@ def test_noise_floor_input_loads_from_a_model_without_it_unchanged_then_is_heard
     assert torch.allclose(whole, parts, atol=1e-5)
     with pytest.raises(ModelError, match="noise_floor >= 0"):
         build_model("filter_enhancer", noise_floor=-1.0)
+
+
+def test_spectral_context_loads_unchanged_then_is_heard_stays_causal_and_streams() -> None:
+    torch.manual_seed(0)
+    plain = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2).eval()
+    with torch.no_grad():
+        for p in plain.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    context = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2, spectral_context=4).eval()
+    assert context.latency_samples == plain.latency_samples  # it reaches no further ahead than the look-ahead
+    assert context.load_widened(plain.state_dict()) == ["context_in.weight"]
+    x = 0.05 * torch.randn(1, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(context(x), plain(x), atol=1e-6, rtol=1e-5)
+        context.context_in.weight.normal_(0.0, 0.5)
+        assert not torch.allclose(context(x), plain(x), atol=1e-3)
+        cut = 4000
+        changed = x.clone()
+        changed[:, cut:] += torch.randn(1, 8000 - cut)
+        a, b = context(x), context(changed)
+        early = cut - context.latency_samples
+        assert torch.allclose(a[..., :early], b[..., :early], atol=1e-6)  # still causal within its latency
+        spec = context.spectrum(x)
+        whole = context.step_frames(spec, context.stream_state())
+        state = context.stream_state()
+        parts = torch.cat([context.step_frames(spec[..., i : i + 3], state) for i in range(0, spec.shape[-1], 3)], -1)
+    assert torch.allclose(whole, parts, atol=1e-5)  # streamed in pieces as in one go
+    with pytest.raises(ModelError, match="spectral_context >= 0"):
+        build_model("filter_enhancer", spectral_context=-1)
+
+
+def test_lr_scale_gives_matching_parameters_their_own_rate_through_the_schedule() -> None:
+    from types import SimpleNamespace
+
+    from sepkit.train.supervised import SupervisedModule
+
+    def optimiser_for(lr_scale: dict) -> dict:
+        config = {
+            "task": "enhance",
+            "paradigm": "supervised",
+            "sample_rate": 16000,
+            "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1, "spectral_context": 2}},
+            "optim": {"lr": 0.01, "lr_scale": lr_scale, "scheduler": {"name": "linear", "total_steps": 100}},
+            "output_dir": "unused",
+        }
+        module = SupervisedModule(config)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(
+                SupervisedModule, "trainer", property(lambda self: SimpleNamespace(estimated_stepping_batches=100))
+            )
+            return module.configure_optimizers(), module
+
+    out, module = optimiser_for({"context_*": 3.0})
+    optimiser, scheduler = out["optimizer"], out["lr_scheduler"]["scheduler"]
+    new = {id(p) for n, p in module.net.named_parameters() if n.startswith("context_")}
+    by_lr = {round(g["lr"], 6): {id(p) for p in g["params"]} for g in optimiser.param_groups}
+    assert by_lr == {0.03: new, 0.01: {id(p) for p in module.parameters()} - new} and new
+    for _ in range(50):
+        optimiser.step()
+        scheduler.step()
+    assert sorted(g["lr"] for g in optimiser.param_groups) == pytest.approx([0.005, 0.015])  # halfway, still 3x
+    with pytest.raises(ConfigError, match="no parameter of the network matches 'contxt_\\*'"):
+        optimiser_for({"contxt_*": 3.0})
+    with pytest.raises(ConfigError, match="positive factors"):
+        optimiser_for({"context_*": 0})

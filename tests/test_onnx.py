@@ -31,6 +31,7 @@ ARCHS = {
     "fast_enhancer_complex": ("enhance", {"mask": "complex", "hidden": 64}),
     "filter_enhancer_lookahead": ("enhance", {"lookahead": 2, "hidden": 64}),
     "filter_enhancer_floor": ("enhance", {"lookahead": 2, "hidden": 64, "noise_floor": 0.5}),
+    "filter_enhancer_context": ("enhance", {"lookahead": 2, "hidden": 64, "spectral_context": 4}),
     "stft_separator": ("separate", {"hidden": 32, "layers": 2}),
 }
 
@@ -49,7 +50,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("onnx")
     out = {"separate-2spk": export_onnx("separate-2spk", root / "separate-2spk")}
     for name, (task, args) in ARCHS.items():
-        arch = name.removesuffix("_complex").removesuffix("_lookahead").removesuffix("_floor")
+        arch = name.removesuffix("_complex").removesuffix("_lookahead").removesuffix("_floor").removesuffix("_context")
         torch.manual_seed(0)
         net = build_model(arch, **args)
         with torch.no_grad():  # weights that do something: away from the pass-through or equal shares they start at

@@ -63,6 +63,9 @@ class EnhancerGraph(nn.Module):
             smoothed = torch.log(running_mean(power, self.net.floor_alpha))
             heard = self.net.floor_in(above_floor(log_power, smoothed, window)[..., :frames].transpose(1, 2))
             extra = heard if extra is None else extra + heard
+        if int(getattr(self.net, "context_channels", 0)):  # and the context of the newest frame (filter_enhancer.taps)
+            context = self.net.spectral_context(feats)[:, lag:]
+            extra = context if extra is None else extra + context
         out, _ = self.net.network(feats[:, :frames], None, extra)  # (B, frames, F·c)
         est_re, est_im = self._filter(out, re, im)
         return self.istft(est_re, est_im, wav.shape[-1])[:, None]

@@ -95,6 +95,10 @@ def bounded_complex(z: torch.Tensor, limit: float) -> torch.Tensor:
     return z * (limit * torch.tanh(magnitude) / magnitude)
 
 
+# layers into the GRU's input units (rows), in every trunk that has them
+INPUT_LAYERS = ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight", "context_in.weight")
+
+
 class LevelFreeGruTrunk(nn.Module):
     """What the causal STFT-GRU enhancers share: the STFT, level-free features and the GRU with its skip.
 
@@ -155,7 +159,7 @@ class LevelFreeGruTrunk(nn.Module):
         def grow(name: str, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor | None:
             if name.startswith("gru."):  # three gates of `wide` units each; the input's old units first
                 return grow_gated(old, new, 3, None)
-            if name in ("encode.weight", "encode.bias", "ahead.weight", "floor_in.weight"):  # rows: the units
+            if name in INPUT_LAYERS:  # rows: the units
                 return grow_gated(old, new, 1, None)
             return grow_readout(old, new, torch.arange(h)) if name == "decode.weight" else None
 

@@ -22,6 +22,13 @@ output unchanged (``load_widened``: the new input and taps start at zero), then 
 minimum of its smoothed power over the last S seconds (``sepkit.models.noise_floor``). The level-free
 features rise with speech and noise alike while someone talks; this one says per bin how far the frame
 stands above the steady noise. A model without it widens into one with it, output unchanged, the same way.
+
+``spectral_context: C`` (channels) gives the GRU a fourth input: two small convolutions (C channels, stride 2
+over frequency, 3 frames each in time) over the level-free features of the frame it hears and its neighbours,
+up to the newest frame in (the look-ahead), so each step sees the local pattern across bins and frames
+(harmonics, onsets) that one linear layer per frame reads poorly; DeepFilterNet's encoders are convolutional for
+this reason. It looks back 4 frames and ahead no further than the look-ahead, so the latency is unchanged. A
+model without it widens into one with it, output unchanged: its read-out into the GRU starts at zero.
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ from sepkit.models.noise_floor import SMOOTHING_SECONDS, FloorState, above_floor
 from sepkit.models.post_filter import apply_post_filter
 from sepkit.models.registry import register_model
 
+CONTEXT_FRAMES = 3  # frames each of spectral_context's two convolutions spans in time
+CONTEXT_REACH = 2 * (CONTEXT_FRAMES - 1)  # earlier frames the context of one frame reaches back to
+
 
 def apply_frame_filter(spec: torch.Tensor, taps: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
     """``sum_k taps[..., k] * spec[..., t - k]``: a causal filter across frames, per bin.
@@ -69,6 +79,7 @@ class FilterStreamState(StreamState):
     """``StreamState`` plus where the noise-floor estimate stopped (models with ``noise_floor``)."""
 
     floor: FloorState = field(default_factory=FloorState)
+    heard: torch.Tensor | None = None  # models with ``spectral_context``: the last features it reaches back to
 
 
 @register_model("filter_enhancer")
@@ -91,6 +102,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         post_filter: float = 0.0,
         lookahead: int = 0,
         noise_floor: float = 0.0,
+        spectral_context: int = 0,
     ) -> None:
         super().__init__()
         if not (
@@ -104,10 +116,11 @@ class FilterEnhancer(LevelFreeGruTrunk):
             and post_filter >= 0
             and lookahead >= 0
             and noise_floor >= 0
+            and spectral_context >= 0
         ):
             raise ModelError(
                 "filter_enhancer: need positive n_fft, hidden, layers, order, tap_max, norm_tau, post_filter >= 0, "
-                "lookahead >= 0, noise_floor >= 0 and 0 < hop <= n_fft/2"
+                "lookahead >= 0, noise_floor >= 0, spectral_context >= 0 and 0 < hop <= n_fft/2"
             )
         self.sample_rate, self.n_fft, self.hop, self.order = int(sample_rate), int(n_fft), int(hop), int(order)
         self.tap_max = float(tap_max)
@@ -124,6 +137,17 @@ class FilterEnhancer(LevelFreeGruTrunk):
             self.ahead = nn.Linear(n_freqs * self.lookahead_frames, hidden, bias=False)
         if self.floor_window:
             self.floor_in = nn.Linear(n_freqs, hidden, bias=False)
+        self.context_channels = int(spectral_context)
+        if self.context_channels:
+            c = self.context_channels
+            self.context_conv = nn.Sequential(
+                nn.Conv2d(1, c, (CONTEXT_FRAMES, 5), stride=(1, 2), padding=(0, 2)),
+                nn.ELU(),
+                nn.Conv2d(c, c, (CONTEXT_FRAMES, 3), stride=(1, 2), padding=(0, 1)),
+                nn.ELU(),
+            )
+            strided_bins = ((n_freqs + 1) // 2 + 1) // 2  # after two strides of 2
+            self.context_in = nn.Linear(c * strided_bins, hidden, bias=False)
         self.decode = nn.Linear(hidden, n_freqs * self.taps_per_bin * 2)
         self._init_to_pass_through()
 
@@ -159,6 +183,7 @@ class FilterEnhancer(LevelFreeGruTrunk):
         ``(B, frames, F)`` (from ``inputs``) reaches the GRU with the frame it hears.
         """
         width, extra = feats.shape[-1], None
+        heard = self.spectral_context(feats, state) if self.context_channels else None
         if floor is not None:
             feats = torch.cat([feats, floor], dim=-1)  # delayed together
         if self.lookahead_frames:
@@ -168,13 +193,29 @@ class FilterEnhancer(LevelFreeGruTrunk):
                 return torch.zeros(feats.shape[0], bins, 0, self.taps_per_bin, dtype=torch.complex64)
             extra = self.ahead(later)
         if floor is not None:
-            feats, heard = feats[..., :width], self.floor_in(feats[..., width:])
+            feats, floor_heard = feats[..., :width], self.floor_in(feats[..., width:])
+            extra = floor_heard if extra is None else extra + floor_heard
+        if heard is not None:  # step j hears frame j - L: its context is the one of the newest frame, j
+            heard = heard[:, heard.shape[1] - feats.shape[1] :]
             extra = heard if extra is None else extra + heard
         out, hidden = self.network(feats, None if state is None else state.hidden, extra)
         if state is not None:
             state.hidden = hidden
         out = out.unflatten(-1, (-1, self.taps_per_bin, 2)).permute(0, 2, 1, 3, 4)  # (B, F, frames, taps, 2)
         return bounded_complex(torch.view_as_complex(out.contiguous()), self.tap_max)
+
+    def spectral_context(self, feats: torch.Tensor, state: FilterStreamState | None = None) -> torch.Tensor:
+        """``spectral_context``'s input to the GRU ``(B, frames, hidden)``, one per frame of the level-free
+        features ``(B, frames, F)``, from that frame and the ``CONTEXT_REACH`` before it (zeros before the
+        signal; with ``state``, the ones the previous call ended on)."""
+        past = None if state is None else state.heard
+        if past is None:
+            past = feats.new_zeros(feats.shape[0], CONTEXT_REACH, feats.shape[-1])
+        full = torch.cat([past, feats], dim=1)
+        if state is not None:
+            state.heard = full[:, full.shape[1] - CONTEXT_REACH :]
+        maps = self.context_conv(full.unsqueeze(1))  # (B, C, frames, F'): valid in time, so one map per new frame
+        return self.context_in(maps.transpose(1, 2).flatten(2))
 
     def _delayed(self, feats: torch.Tensor, state: StreamState | None, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The GRU's inputs for every frame t >= L among these: the features of frame t - L ``(B, m, C)`` and the
@@ -193,9 +234,16 @@ class FilterEnhancer(LevelFreeGruTrunk):
 
         A source without look-ahead gets a zero ``ahead`` input and zero taps on the later frames, its
         own taps moved L places on (they meet the same frames relative to the output frame); one without
-        the noise-floor input gets it at zero weight.
+        the noise-floor input gets it at zero weight, and one without ``spectral_context`` gets its
+        convolutions as initialised and their read-out at zero.
         """
         weights, grown = dict(weights), []
+        if self.context_channels and "context_in.weight" not in weights:
+            own = self.state_dict()
+            h = int(weights["encode.weight"].shape[0])
+            grown.append("context_in.weight")
+            weights["context_in.weight"] = own["context_in.weight"].new_zeros(h, own["context_in.weight"].shape[1])
+            weights.update({name: own[name] for name in own if name.startswith("context_conv.")})
         if self.floor_window and "floor_in.weight" not in weights:
             grown.append("floor_in.weight")
             weights["floor_in.weight"] = torch.zeros_like(weights["encode.weight"])

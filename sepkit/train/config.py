@@ -39,7 +39,7 @@ SECTIONS = {
     "personalize": "{method, init_from, distance, lambda_pos, lambda_neg, phi, purify}: paradigm personalize",
     "snr_estimator": "{snr_floor, snr_ceil, enhancer_from}: paradigm snr_estimator (the segmental SNR targets)",
     "ssl": "{objective, wav2vec2, hubert, tera}: paradigm ssl (self-supervised encoder pretraining)",
-    "optim": "{name, lr, weight_decay, betas, scheduler}",
+    "optim": "{name, lr, weight_decay, betas, lr_scale, scheduler}",
     "trainer": "keyword arguments of lightning.Trainer",
     "checkpoint": "{every_n_train_steps, keep, monitor, mode}",
     "budget": "{cpu_hours}: stop at the first validation after this much training CPU time (summed over resumes)",

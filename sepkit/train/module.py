@@ -10,6 +10,7 @@ are computed on the first ``validation.metric_items`` items only, because they c
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import math
 import warnings
@@ -39,7 +40,14 @@ BUILTIN_PARADIGMS = {
 }
 PARADIGMS: dict[str, type["TrainingModule"]] = {}
 
-OPTIM_KEYS: dict[str, Any] = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "scheduler": {}}
+OPTIM_KEYS: dict[str, Any] = {
+    "name": "adamw",
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "betas": [0.9, 0.999],
+    "lr_scale": {},  # {name pattern: factor}: those parameters of the network train at factor x lr (e.g. new ones)
+    "scheduler": {},
+}
 SCHEDULER_KEYS: dict[str, Any] = {
     "name": "none",  # none | plateau | cosine | linear
     "warmup_steps": 0,  # linear warm-up (none, cosine, linear)
@@ -52,6 +60,28 @@ SCHEDULER_KEYS: dict[str, Any] = {
     "mode": "min",  # plateau
 }
 VALIDATION_KEYS: dict[str, Any] = {"metric_items": 4, "metrics": ["pesq", "estoi"]}
+
+
+def parameter_groups(module: torch.nn.Module, lr: float, lr_scale: dict[str, float]) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: every parameter at ``lr``, except those whose name (within the network,
+    e.g. ``context_in.weight``) matches a pattern of ``lr_scale`` (``fnmatch``), at its factor times ``lr``.
+
+    A warm start that adds new weights to a trained network can let them learn faster than the old ones move."""
+    if not isinstance(lr_scale, dict) or not all(float(f) > 0 for f in lr_scale.values()):
+        raise ConfigError("optim.lr_scale must map parameter-name patterns to positive factors")
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    matched = dict.fromkeys(lr_scale, False)
+    for name, param in module.named_parameters():
+        local = name.removeprefix("net.")
+        factor = 1.0
+        for pattern, scale in lr_scale.items():
+            if fnmatch.fnmatchcase(local, pattern):
+                factor, matched[pattern] = float(scale), True
+                break
+        groups.setdefault(factor, []).append(param)
+    if unmatched := [p for p, hit in matched.items() if not hit]:
+        raise ConfigError(f"optim.lr_scale: no parameter of the network matches {', '.join(map(repr, unmatched))}")
+    return [{"params": params, "lr": lr * factor} for factor, params in groups.items()]
 
 
 def register_paradigm(name: str) -> Callable[[type["TrainingModule"]], type["TrainingModule"]]:
@@ -251,7 +281,7 @@ class TrainingModule(pl.LightningModule):
         if opts["name"] not in optimisers:
             raise ConfigError(f"optim.name must be one of {', '.join(optimisers)}, not {opts['name']!r}")
         optimiser = optimisers[opts["name"]](
-            self.parameters(),
+            parameter_groups(self, float(opts["lr"]), opts["lr_scale"]),
             lr=float(opts["lr"]),
             weight_decay=float(opts["weight_decay"]),
             betas=tuple(float(b) for b in opts["betas"]),
