@@ -205,54 +205,58 @@ def test_lookahead_uses_exactly_its_frames_and_a_model_without_it_loads_unchange
     # ...and within the two look-ahead hops it does hear it: what a model without look-ahead cannot
 
 
-def test_noise_floor_input_loads_from_a_model_without_it_unchanged_then_is_heard() -> None:
+def _trained_looking_ahead() -> torch.nn.Module:
+    """A small filter_enhancer with 2 frames of look-ahead and weights moved away from its pass-through start."""
     torch.manual_seed(0)
     plain = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2).eval()
     with torch.no_grad():
         for p in plain.parameters():
             p.add_(0.2 * torch.randn_like(p))
-    floored = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2, noise_floor=0.5).eval()
-    assert floored.latency_samples == plain.latency_samples  # the floor looks only back
-    assert floored.load_widened(plain.state_dict()) == ["floor_in.weight"]
+    return plain
+
+
+def _assert_streams_as_one(model: torch.nn.Module, x: torch.Tensor, frames: int) -> None:
+    """``step_frames`` over ``x``'s spectrum in pieces of ``frames`` gives what it gives in one go."""
+    with torch.no_grad():
+        spec = model.spectrum(x)
+        whole = model.step_frames(spec, model.stream_state())
+        state = model.stream_state()
+        parts = [model.step_frames(spec[..., i : i + frames], state) for i in range(0, spec.shape[-1], frames)]
+    assert torch.allclose(whole, torch.cat(parts, -1), atol=1e-5)
+
+
+def _grown_unchanged_then_heard(args: dict, layer: str) -> tuple[torch.nn.Module, torch.Tensor]:
+    """``_trained_looking_ahead()`` widened into a model with ``args`` (its new input's read-out ``layer`` the
+    only tensor grown): the same output and latency, until ``layer``'s weights move; the model and the input."""
+    plain = _trained_looking_ahead()
+    grown = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2, **args).eval()
+    assert grown.latency_samples == plain.latency_samples
+    assert grown.load_widened(plain.state_dict()) == [f"{layer}.weight"]
     x = 0.05 * torch.randn(1, 8000)
     with torch.no_grad():
-        torch.testing.assert_close(floored(x), plain(x), atol=1e-6, rtol=1e-5)
-        floored.floor_in.weight.normal_(0.0, 0.5)
-        assert not torch.allclose(floored(x), plain(x), atol=1e-3)
-        spec = floored.spectrum(x)
-        whole = floored.step_frames(spec, floored.stream_state())
-        state = floored.stream_state()
-        parts = torch.cat([floored.step_frames(spec[..., i : i + 5], state) for i in range(0, spec.shape[-1], 5)], -1)
-    assert torch.allclose(whole, parts, atol=1e-5)
+        torch.testing.assert_close(grown(x), plain(x), atol=1e-6, rtol=1e-5)
+        getattr(grown, layer).weight.normal_(0.0, 0.5)
+        assert not torch.allclose(grown(x), plain(x), atol=1e-3)
+    return grown, x
+
+
+def test_noise_floor_input_loads_from_a_model_without_it_unchanged_then_is_heard() -> None:
+    floored, x = _grown_unchanged_then_heard({"noise_floor": 0.5}, "floor_in")  # the floor looks only back
+    _assert_streams_as_one(floored, x, 5)
     with pytest.raises(ModelError, match="noise_floor >= 0"):
         build_model("filter_enhancer", noise_floor=-1.0)
 
 
 def test_spectral_context_loads_unchanged_then_is_heard_stays_causal_and_streams() -> None:
-    torch.manual_seed(0)
-    plain = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2).eval()
+    context, x = _grown_unchanged_then_heard({"spectral_context": 4}, "context_in")  # no further ahead
     with torch.no_grad():
-        for p in plain.parameters():
-            p.add_(0.2 * torch.randn_like(p))
-    context = build_model("filter_enhancer", hidden=16, layers=2, lookahead=2, spectral_context=4).eval()
-    assert context.latency_samples == plain.latency_samples  # it reaches no further ahead than the look-ahead
-    assert context.load_widened(plain.state_dict()) == ["context_in.weight"]
-    x = 0.05 * torch.randn(1, 8000)
-    with torch.no_grad():
-        torch.testing.assert_close(context(x), plain(x), atol=1e-6, rtol=1e-5)
-        context.context_in.weight.normal_(0.0, 0.5)
-        assert not torch.allclose(context(x), plain(x), atol=1e-3)
         cut = 4000
         changed = x.clone()
         changed[:, cut:] += torch.randn(1, 8000 - cut)
         a, b = context(x), context(changed)
         early = cut - context.latency_samples
         assert torch.allclose(a[..., :early], b[..., :early], atol=1e-6)  # still causal within its latency
-        spec = context.spectrum(x)
-        whole = context.step_frames(spec, context.stream_state())
-        state = context.stream_state()
-        parts = torch.cat([context.step_frames(spec[..., i : i + 3], state) for i in range(0, spec.shape[-1], 3)], -1)
-    assert torch.allclose(whole, parts, atol=1e-5)  # streamed in pieces as in one go
+    _assert_streams_as_one(context, x, 3)
     with pytest.raises(ModelError, match="spectral_context >= 0"):
         build_model("filter_enhancer", spectral_context=-1)
 
