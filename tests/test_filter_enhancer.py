@@ -293,5 +293,6 @@ def test_lr_scale_gives_matching_parameters_their_own_rate_through_the_schedule(
     assert sorted(g["lr"] for g in optimiser.param_groups) == pytest.approx([0.005, 0.015])  # halfway, still 3x
     with pytest.raises(ConfigError, match="no parameter of the network matches 'contxt_\\*'"):
         optimiser_for({"contxt_*": 3.0})
-    with pytest.raises(ConfigError, match="positive factors"):
-        optimiser_for({"context_*": 0})
+    for bad in (0, "fast"):
+        with pytest.raises(ConfigError, match="positive factors"):
+            optimiser_for({"context_*": bad})

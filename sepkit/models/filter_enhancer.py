@@ -79,7 +79,7 @@ class FilterStreamState(StreamState):
     """``StreamState`` plus where the noise-floor estimate stopped (models with ``noise_floor``)."""
 
     floor: FloorState = field(default_factory=FloorState)
-    heard: torch.Tensor | None = None  # models with ``spectral_context``: the last features it reaches back to
+    context_past: torch.Tensor | None = None  # models with ``spectral_context``: the last features it reaches back to
 
 
 @register_model("filter_enhancer")
@@ -208,12 +208,12 @@ class FilterEnhancer(LevelFreeGruTrunk):
         """``spectral_context``'s input to the GRU ``(B, frames, hidden)``, one per frame of the level-free
         features ``(B, frames, F)``, from that frame and the ``CONTEXT_REACH`` before it (zeros before the
         signal; with ``state``, the ones the previous call ended on)."""
-        past = None if state is None else state.heard
+        past = None if state is None else state.context_past
         if past is None:
             past = feats.new_zeros(feats.shape[0], CONTEXT_REACH, feats.shape[-1])
         full = torch.cat([past, feats], dim=1)
         if state is not None:
-            state.heard = full[:, full.shape[1] - CONTEXT_REACH :]
+            state.context_past = full[:, full.shape[1] - CONTEXT_REACH :]
         maps = self.context_conv(full.unsqueeze(1))  # (B, C, frames, F'): valid in time, so one map per new frame
         return self.context_in(maps.transpose(1, 2).flatten(2))
 

@@ -67,7 +67,7 @@ def parameter_groups(module: torch.nn.Module, lr: float, lr_scale: dict[str, flo
     e.g. ``context_in.weight``) matches a pattern of ``lr_scale`` (``fnmatch``), at its factor times ``lr``.
 
     A warm start that adds new weights to a trained network can let them learn faster than the old ones move."""
-    if not isinstance(lr_scale, dict) or not all(float(f) > 0 for f in lr_scale.values()):
+    if not isinstance(lr_scale, dict) or not all(isinstance(f, (int, float)) and f > 0 for f in lr_scale.values()):
         raise ConfigError("optim.lr_scale must map parameter-name patterns to positive factors")
     groups: dict[float, list[torch.nn.Parameter]] = {}
     matched = dict.fromkeys(lr_scale, False)
