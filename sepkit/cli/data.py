@@ -102,6 +102,11 @@ def talkers_cmd(
     per_talker: int = typer.Option(6, help="Utterances per talker."),
     seed: int = typer.Option(0, help="Seed for voices, speeds, pitches and sentences."),
     cache: Optional[Path] = typer.Option(None, help="Cache for the raw espeak-ng audio [default: ~/.cache/sepkit]."),
+    languages: str = typer.Option(
+        "en",
+        help="Comma-separated espeak-ng languages, drawn evenly per talker (e.g. de,es,it); "
+        "non-English talkers read the system's translated messages (/usr/share/locale).",
+    ),
 ) -> None:
     """Synthesise extra training talkers with espeak-ng (train only; never evaluation material).
 
@@ -114,7 +119,8 @@ def talkers_cmd(
     if talkers < 1 or per_talker < 1:
         raise ConfigError("--talkers and --per-talker must be at least 1")
     out = out or data_root() / "demo" / "talkers"
-    path = build_talkers(out, talkers, per_talker, seed, cache=(cache or DEFAULT_CACHE).expanduser())
+    langs = [lang.strip() for lang in languages.split(",") if lang.strip()]
+    path = build_talkers(out, talkers, per_talker, seed, cache=(cache or DEFAULT_CACHE).expanduser(), languages=langs)
     print(f"{path}  ({_describe(path)})")
 
 

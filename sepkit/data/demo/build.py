@@ -17,7 +17,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import soundfile as sf
 
@@ -273,23 +273,33 @@ def synthetic_entries(rows: list[dict], out_dir: Path, sample_rate: int) -> list
                     "package": "espeak-ng-data",
                     "synthetic": True,
                     "text": row["text"],
-                    "lang": "en",
+                    "lang": row.get("lang", "en"),
                 }
             )
     return entries
 
 
 def build_talkers(
-    out: Path, talkers: int, per_talker: int, seed: int = 0, sample_rate: int = 16000, cache: Path = DEFAULT_CACHE
+    out: Path,
+    talkers: int,
+    per_talker: int,
+    seed: int = 0,
+    sample_rate: int = 16000,
+    cache: Path = DEFAULT_CACHE,
+    languages: Sequence[str] = ("en",),
 ) -> Path:
     """Synthetic talkers (``synthesize_talkers``) decoded into ``out/audio`` with their manifest
     ``out/talkers.jsonl``: extra, steady voices that a training config can add to its real speech."""
-    from sepkit.data.demo.synthetic import synthesize_talkers
+    from sepkit.data.demo.synthetic import ENGLISH, synthesize_talkers
 
     fetch.ensure_tools(["espeak-ng"], install=False)
-    # cached audio is reused only for the same draw: the talkers' voices depend on all three numbers
-    raw = cache / "espeak-talkers" / f"seed{seed}-{talkers}x{per_talker}"
-    entries = synthetic_entries(synthesize_talkers(talkers, per_talker, raw, seed), out / "audio", sample_rate)
+    # cached audio is reused only for the same draw: the talkers' voices depend on all these numbers
+    draw = f"seed{seed}-{talkers}x{per_talker}"
+    if list(languages) != [ENGLISH]:
+        draw += "-" + "-".join(languages)
+    raw = cache / "espeak-talkers" / draw
+    rows = synthesize_talkers(talkers, per_talker, raw, seed, languages=languages)
+    entries = synthetic_entries(rows, out / "audio", sample_rate)
     if not entries:
         raise ConfigError("espeak-ng produced no usable utterances")
     _copy_espeak_licence(out)
