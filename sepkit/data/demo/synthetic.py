@@ -75,31 +75,22 @@ def language_sentences(language: str) -> list[str]:
 
 
 def voices(language: str = ENGLISH) -> list[str]:
-    """espeak-ng voices of ``language`` x voice variants, e.g. ``en-gb-scotland+Alex`` or ``de+Alex``.
+    """espeak-ng voices of ``language`` and its regions x voice variants, e.g. ``en-gb-scotland+Alex``, ``fr-be+Alex``.
 
-    English has many accents (every ``gmw/`` voice whose language is English); others their own voice."""
-    if language == ENGLISH:
-        accents = _voice_files("en", lambda f: f.startswith("gmw/"))  # not MBROLA (not installable)
-    else:
-        accents = _voice_files(language, lambda f: not f.startswith("mb/"), same_language=True)
+    Only voices whose own language it is (not those that merely speak it), and no MBROLA voices (not installable)."""
+    accents = sorted(
+        {r[1] for r in _voice_rows(language) if r[1].split("-")[0] == language and not r[4].startswith("mb/")}
+    )
     if not accents:
         raise ConfigError(f"espeak-ng has no voice for language {language!r}")
-    variants = [f.split("/", 1)[1] for f in _voice_files("variant", lambda f: f.startswith("!v/"))]
+    variants = sorted({r[4].split("/", 1)[1] for r in _voice_rows("variant") if r[4].startswith("!v/")})
     return [f"{a}+{v}" for a in accents for v in variants]
 
 
-def _voice_files(query: str, keep, same_language: bool = False) -> list[str]:
-    """espeak-ng's voice names for ``query`` (a language, or "variant"); ``same_language``: only voices whose
-    own language is ``query`` or one of its regions (``fr-be`` for ``fr``), not those that merely speak it."""
+def _voice_rows(query: str) -> list[list[str]]:
+    """The rows of ``espeak-ng --voices=<query>`` (a language, or "variant"), split into columns (5 or more)."""
     result = subprocess.run(["espeak-ng", f"--voices={query}"], capture_output=True, text=True)
-    rows = [line.split() for line in result.stdout.splitlines()[1:]]
-    return sorted(
-        {
-            r[4] if query == "variant" else r[1]
-            for r in rows
-            if len(r) >= 5 and keep(r[4]) and (not same_language or r[1].split("-")[0] == query)
-        }
-    )
+    return [row for row in (line.split() for line in result.stdout.splitlines()[1:]) if len(row) >= 5]
 
 
 def synthesize(n: int, out_dir: Path, seed: int = 0) -> list[dict]:
