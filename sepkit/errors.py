@@ -30,3 +30,7 @@ class ManifestError(SepkitError):
 
 class ConfigError(SepkitError):
     """A training or recipe configuration that is malformed or names unknown parts."""
+
+
+class TrainingError(SepkitError):
+    """A training run that cannot go on, such as one whose loss has become NaN or infinite."""

@@ -7,7 +7,8 @@ training time (wall clock, and CPU time of the training process without validati
 command, and logs the two times as ``time/train_hours`` and ``time/cpu_hours`` at each validation;
 ``CpuBudget`` stops a run at the first validation past a CPU-time budget (equal-budget comparisons). Everything is stored as tensors or plain Python
 values so that checkpoints load with ``torch.load(weights_only=True)``. ``TrainingCurves``
-redraws the run's ``curves.png`` at every validation.
+redraws the run's ``curves.png`` at every validation. ``StopOnNonFiniteLoss`` ends a run at its first NaN or
+infinite training loss, before a checkpoint can store the weights that step spoilt.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
-from sepkit.errors import ConfigError, SepkitError
+from sepkit.errors import ConfigError, SepkitError, TrainingError
 from sepkit.train.curves import plot_curves
 
 RNG_KEY = "sepkit_rng"
@@ -187,6 +188,22 @@ class CpuBudget(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking and self.record.cpu_seconds() >= self.hours * 3600.0:
             trainer.should_stop = True
+
+
+class StopOnNonFiniteLoss(pl.Callback):
+    """Raise ``TrainingError`` at the first non-finite training loss. Lightning runs checkpoint callbacks after
+    the others, so the step's spoilt weights never reach ``last.ckpt`` and the run resumes from its last good one."""
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
+            raise TrainingError(
+                f"training loss is {float(loss.detach().float().reshape(-1)[0])} at step {trainer.global_step}: "
+                "stopped before a checkpoint could store the spoilt weights; the last checkpoint is intact "
+                "(lower the learning rate, or find the batch, before resuming)"
+            )
 
 
 class TrainingCurves(pl.Callback):

@@ -31,7 +31,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from sepkit.errors import ConfigError
-from sepkit.train.callbacks import CpuBudget, RestoreRNG, RunRecord, TrainingCurves
+from sepkit.train.callbacks import CpuBudget, RestoreRNG, RunRecord, StopOnNonFiniteLoss, TrainingCurves
 from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.checkpoint_file import load_checkpoint
 from sepkit.train.datamodule import TrainingData
@@ -75,7 +75,9 @@ def train(config: dict[str, Any], resume: bool = True, command: str = "", callba
     record = RunRecord(command or "(Python API: sepkit.train.train)")
     budget = section(config, "budget", BUDGET_KEYS)
     limits = [CpuBudget(record, float(budget["cpu_hours"]))] if budget["cpu_hours"] is not None else []
-    trainer = build_trainer(config, out, [*callbacks, RestoreRNG(), record, *limits, TrainingCurves(out)])
+    trainer = build_trainer(
+        config, out, [*callbacks, RestoreRNG(), record, *limits, TrainingCurves(out), StopOnNonFiniteLoss()]
+    )
     check_validation_interval(trainer, data)
     if trainer.is_global_zero:
         _write_config(config, out, resuming)
