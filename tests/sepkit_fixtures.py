@@ -11,6 +11,9 @@ import torch.nn as nn
 
 from sepkit.models import build_model, register_model
 from sepkit.pretrained import ModelConfig, export_model
+from sepkit.train.config import load_config
+
+PIT_TINY = Path(__file__).resolve().parent.parent / "recipes" / "pit" / "tiny.yaml"
 
 
 @register_model("test_conv")
@@ -119,3 +122,25 @@ def export_tiny_ssl_encoder(out: Path, seed: int = 0, **args: object) -> Path:
         arch="ssl_encoder", args=full, sample_rate=int(full["sample_rate"]), task="ssl", n_src=1, name=out.name
     )
     return export_model(net, out, config, "---\ntask: ssl\n---\n# tiny test encoder\n")
+
+
+def short_pit_run(out: Path, arch: str, args: str, num_workers: int = 0) -> dict:
+    """``recipes/pit/tiny.yaml`` with model ``arch``/``args`` as a 12-step run: 20 items in batches of 4 (5 steps an
+    epoch), validation every 4 steps without metrics, checkpoints every 3 steps, no progress bar."""
+    return load_config(
+        PIT_TINY,
+        [
+            f"output_dir={out}",
+            f"model.arch={arch}",
+            f"model.args={args}",
+            "data.train.n_items=20",
+            "data.valid.n_items=4",
+            "trainer.max_steps=12",
+            "trainer.val_check_interval=4",
+            "trainer.check_val_every_n_epoch=null",
+            "checkpoint.every_n_train_steps=3",
+            "trainer.enable_progress_bar=false",
+            "validation.metrics=[]",
+            f"data.num_workers={num_workers}",
+        ],
+    )

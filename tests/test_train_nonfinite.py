@@ -11,10 +11,9 @@ import torch.nn as nn
 from sepkit.errors import TrainingError
 from sepkit.models import register_model
 from sepkit.train.callbacks import StopOnNonFiniteLoss
-from sepkit.train.config import load_config
 from sepkit.train.run import train
+from sepkit_fixtures import short_pit_run
 
-RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "pit" / "tiny.yaml"
 NAN_FROM_CALL = 6  # training forward passes before the output turns NaN
 
 
@@ -37,30 +36,10 @@ class GoesNan(nn.Module):
         return out
 
 
-def _config(out: Path) -> dict:
-    return load_config(
-        RECIPE,
-        [
-            f"output_dir={out}",
-            "model.arch=test_goes_nan",
-            "model.args={n_src: 2}",
-            "data.train.n_items=20",
-            "data.valid.n_items=4",
-            "trainer.max_steps=12",
-            "trainer.val_check_interval=4",
-            "trainer.check_val_every_n_epoch=null",
-            "checkpoint.every_n_train_steps=3",
-            "trainer.enable_progress_bar=false",
-            "validation.metrics=[]",
-            "data.num_workers=0",
-        ],
-    )
-
-
 def test_a_nan_loss_stops_the_run_before_a_checkpoint_stores_it(tmp_path: Path) -> None:
     out = tmp_path / "run"
     with pytest.raises(TrainingError, match=r"training loss is nan at step \d+"):
-        train(_config(out))
+        train(short_pit_run(out, "test_goes_nan", "{n_src: 2}"))
     saved = sorted((out / "checkpoints").glob("*.ckpt"))
     assert saved, "the checkpoint before the NaN should be there"
     for path in saved:

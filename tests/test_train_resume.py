@@ -11,10 +11,8 @@ import torch
 import torch.nn as nn
 
 from sepkit.models import register_model
-from sepkit.train.config import load_config
 from sepkit.train.run import train
-
-RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "pit" / "tiny.yaml"
+from sepkit_fixtures import short_pit_run
 
 
 @register_model("test_dropout_conv")
@@ -46,24 +44,8 @@ class CrashAt(pl.Callback):
 
 
 def _config(out: Path) -> dict:
-    # 20 items / batch 4 = 5 steps per epoch; checkpoints every 3 steps, validation every 4.
-    return load_config(
-        RECIPE,
-        [
-            f"output_dir={out}",
-            "model.arch=test_dropout_conv",
-            "model.args={n_src: 2, hidden: 8}",
-            "data.train.n_items=20",
-            "data.valid.n_items=4",
-            "trainer.max_steps=12",
-            "trainer.val_check_interval=4",
-            "trainer.check_val_every_n_epoch=null",
-            "checkpoint.every_n_train_steps=3",
-            "trainer.enable_progress_bar=false",
-            "validation.metrics=[]",
-            "data.num_workers=1",  # a worker process: prefetching must not shift the order
-        ],
-    )
+    # a worker process: prefetching must not shift the order
+    return short_pit_run(out, "test_dropout_conv", "{n_src: 2, hidden: 8}", num_workers=1)
 
 
 def _logged(out: Path, key: str) -> dict[int, float]:

@@ -200,7 +200,7 @@ class StopOnNonFiniteLoss(pl.Callback):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
             raise TrainingError(
-                f"training loss is {float(loss.detach().float().reshape(-1)[0])} at step {trainer.global_step}: "
+                f"training loss is {loss.detach().float().mean().item()} at step {trainer.global_step}: "
                 "stopped before a checkpoint could store the spoilt weights; the last checkpoint is intact "
                 "(lower the learning rate, or find the batch, before resuming)"
             )
