@@ -124,8 +124,8 @@ def export_tiny_ssl_encoder(out: Path, seed: int = 0, **args: object) -> Path:
     return export_model(net, out, config, "---\ntask: ssl\n---\n# tiny test encoder\n")
 
 
-def short_pit_run(out: Path, arch: str, args: str, num_workers: int = 0) -> dict:
-    """``recipes/pit/tiny.yaml`` with model ``arch``/``args`` as a 12-step run: 20 items in batches of 4 (5 steps an
+def short_pit_run(out: Path, arch: str, args: str, num_workers: int = 0, steps: int = 12) -> dict:
+    """``recipes/pit/tiny.yaml`` with model ``arch``/``args`` as a ``steps``-step run (default 12): 20 items in batches of 4 (5 steps an
     epoch), validation every 4 steps without metrics, checkpoints every 3 steps, no progress bar."""
     return load_config(
         PIT_TINY,
@@ -135,7 +135,7 @@ def short_pit_run(out: Path, arch: str, args: str, num_workers: int = 0) -> dict
             f"model.args={args}",
             "data.train.n_items=20",
             "data.valid.n_items=4",
-            "trainer.max_steps=12",
+            f"trainer.max_steps={steps}",
             "trainer.val_check_interval=4",
             "trainer.check_val_every_n_epoch=null",
             "checkpoint.every_n_train_steps=3",

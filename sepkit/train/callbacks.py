@@ -7,8 +7,8 @@ training time (wall clock, and CPU time of the training process without validati
 command, and logs the two times as ``time/train_hours`` and ``time/cpu_hours`` at each validation;
 ``CpuBudget`` stops a run at the first validation past a CPU-time budget (equal-budget comparisons). Everything is stored as tensors or plain Python
 values so that checkpoints load with ``torch.load(weights_only=True)``. ``TrainingCurves``
-redraws the run's ``curves.png`` at every validation. ``StopOnNonFiniteLoss`` ends a run at its first NaN or
-infinite training loss, before a checkpoint can store the weights that step spoilt.
+redraws the run's ``curves.png`` at every validation. ``StopOnNonFinite`` ends a run at its first NaN or
+infinite training loss or weight, before a checkpoint can store the weights that step spoilt.
 """
 
 from __future__ import annotations
@@ -190,9 +190,11 @@ class CpuBudget(pl.Callback):
             trainer.should_stop = True
 
 
-class StopOnNonFiniteLoss(pl.Callback):
-    """Raise ``TrainingError`` at the first non-finite training loss. Lightning runs checkpoint callbacks after
-    the others, so the step's spoilt weights never reach ``last.ckpt`` and the run resumes from its last good one."""
+class StopOnNonFinite(pl.Callback):
+    """Raise ``TrainingError`` at the first non-finite training loss, or at the first step that leaves a weight
+    NaN or infinite with a finite loss (an infinite gradient: clipping it by its norm gives NaN). Lightning runs
+    checkpoint callbacks after the others, so the spoilt weights never reach ``last.ckpt`` and the run resumes
+    from its last good one."""
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -203,6 +205,12 @@ class StopOnNonFiniteLoss(pl.Callback):
                 f"training loss is {loss.detach().float().mean().item()} at step {trainer.global_step}: "
                 "stopped before a checkpoint could store the spoilt weights; the last checkpoint is intact "
                 "(lower the learning rate, or find the batch, before resuming)"
+            )
+        spoilt = next((name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())), None)
+        if spoilt is not None:
+            raise TrainingError(
+                f"weight {spoilt} is NaN or infinite after step {trainer.global_step} with a finite loss (an "
+                "infinite gradient?): stopped before a checkpoint could store it; the last checkpoint is intact"
             )
 
 

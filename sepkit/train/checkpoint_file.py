@@ -15,7 +15,8 @@ from sepkit.errors import ConfigError
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A Lightning checkpoint as a dict, loaded without pickle; ``ConfigError`` if it is not one of ours."""
+    """A Lightning checkpoint as a dict, loaded without pickle; ``ConfigError`` if it is not one of ours or holds a
+    NaN or infinite weight (exporting or warm-starting from a diverged run would pass the NaN on)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: checkpoint not found")
@@ -25,6 +26,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot load checkpoint ({' '.join(str(exc).split())[:200]})") from exc
     if not isinstance(ckpt, dict) or "config" not in ckpt.get("hyper_parameters", {}) or "state_dict" not in ckpt:
         raise ConfigError(f"{path}: not a sepkit training checkpoint (no config or weights)")
+    spoilt = next(
+        (k for k, v in ckpt["state_dict"].items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None
+    )
+    if spoilt is not None:
+        raise ConfigError(
+            f"{path}: weight {spoilt} is NaN or infinite: a diverged run's checkpoint; use an earlier one"
+        )
     return ckpt
 
 

@@ -31,7 +31,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from sepkit.errors import ConfigError
-from sepkit.train.callbacks import CpuBudget, RestoreRNG, RunRecord, StopOnNonFiniteLoss, TrainingCurves
+from sepkit.train.callbacks import CpuBudget, RestoreRNG, RunRecord, StopOnNonFinite, TrainingCurves
 from sepkit.train.config import dump_config, lookup, section
 from sepkit.train.checkpoint_file import load_checkpoint
 from sepkit.train.datamodule import TrainingData
@@ -76,7 +76,7 @@ def train(config: dict[str, Any], resume: bool = True, command: str = "", callba
     budget = section(config, "budget", BUDGET_KEYS)
     limits = [CpuBudget(record, float(budget["cpu_hours"]))] if budget["cpu_hours"] is not None else []
     trainer = build_trainer(
-        config, out, [*callbacks, RestoreRNG(), record, *limits, TrainingCurves(out), StopOnNonFiniteLoss()]
+        config, out, [*callbacks, RestoreRNG(), record, *limits, TrainingCurves(out), StopOnNonFinite()]
     )
     check_validation_interval(trainer, data)
     if trainer.is_global_zero:
