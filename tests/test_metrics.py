@@ -231,6 +231,21 @@ def test_registry_names_columns_and_errors() -> None:
         get_metrics("si_sdri")
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_every_metric_scores_a_non_finite_estimate_nan_with_a_warning(
+    pair: tuple[np.ndarray, np.ndarray], bad: float
+) -> None:
+    """A diverged model's output: PESQ and BSS-eval would raise on it (so a validation stopped with an internal
+    error), DNSMOS refuses it; every metric gives NaN in each of its columns instead."""
+    est, ref = pair
+    spoilt = est.copy()
+    spoilt[100] = bad
+    for metric in get_metrics("si_sdr,sdr,pesq,stoi,estoi,dnsmos"):
+        with pytest.warns(MetricWarning, match="NaN or infinite samples"):
+            scores = metric.compute(spoilt, ref, SR)
+        assert list(scores) == list(metric.columns) and all(np.isnan(v) for v in scores.values()), metric.name
+
+
 def _write_pairs(root: Path, n: int) -> list[ScorePair]:
     pairs = []
     for i in range(n):

@@ -8,6 +8,7 @@ Every entry is called as ``compute(est, ref, sample_rate) -> {column: value}`` o
 from __future__ import annotations
 
 from dataclasses import dataclass
+import warnings
 from typing import Callable, Iterable
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from sepkit.errors import ConfigError
 from sepkit.metrics import nonintrusive
 from sepkit.metrics import intrusive
+from sepkit.metrics._common import MetricWarning
 from sepkit.metrics.sisdr import si_sdr
 
 Compute = Callable[[np.ndarray, "np.ndarray | None", int], dict[str, float]]
@@ -31,12 +33,36 @@ class Metric:
     compute: Compute
 
 
+def _finite_estimates_only(columns: tuple[str, ...], compute: Compute) -> Compute:
+    """``compute``, giving NaN in every column (with a warning) for an estimate that holds NaN or infinite
+    samples, which no metric defines: a diverged model's output, scored in validation or by ``sepkit evaluate``,
+    then shows as NaN instead of stopping the run in PESQ's or BSS-eval's own error."""
+
+    def guarded(est: np.ndarray, ref: np.ndarray | None, sr: int) -> dict[str, float]:
+        if not np.isfinite(est).all():
+            warnings.warn(
+                f"{', '.join(columns)}: undefined for an estimate with NaN or infinite samples",
+                MetricWarning,
+                stacklevel=2,
+            )
+            return {column: float("nan") for column in columns}
+        return compute(est, ref, sr)
+
+    return guarded
+
+
 def _single(name: str, fn: Callable[..., float], improvement: bool = False) -> Metric:
-    return Metric(name, (name,), True, improvement, lambda est, ref, sr: {name: float(fn(est, ref, sr))})
+    compute = _finite_estimates_only((name,), lambda est, ref, sr: {name: float(fn(est, ref, sr))})
+    return Metric(name, (name,), True, improvement, compute)
 
 
-def _dnsmos_columns(est: np.ndarray, ref: np.ndarray | None, sr: int) -> dict[str, float]:
-    return {f"dnsmos_{k}": v for k, v in nonintrusive.dnsmos(est, sr).items()}
+def _dnsmos_metric() -> Metric:
+    columns = tuple(f"dnsmos_{k}" for k in nonintrusive.COLUMNS)
+
+    def compute(est: np.ndarray, ref: np.ndarray | None, sr: int) -> dict[str, float]:
+        return {f"dnsmos_{k}": v for k, v in nonintrusive.dnsmos(est, sr).items()}
+
+    return Metric("dnsmos", columns, False, False, _finite_estimates_only(columns, compute))
 
 
 METRICS: dict[str, Metric] = {
@@ -47,7 +73,7 @@ METRICS: dict[str, Metric] = {
         _single("pesq", intrusive.pesq),
         _single("stoi", intrusive.stoi),
         _single("estoi", intrusive.estoi),
-        Metric("dnsmos", tuple(f"dnsmos_{k}" for k in nonintrusive.COLUMNS), False, False, _dnsmos_columns),
+        _dnsmos_metric(),
     )
 }
 
