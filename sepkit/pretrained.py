@@ -140,6 +140,7 @@ def load_network(
     from safetensors.torch import load_model
 
     from sepkit.models import build_model
+    from sepkit.models.base import first_non_finite
 
     model_dir = resolve_model_dir(name_or_dir)
     config = read_config(model_dir)
@@ -155,6 +156,9 @@ def load_network(
         load_model(net, str(weights), strict=True, device="cpu")
     except Exception as exc:  # safetensors raises its own error types
         raise ModelError(f"{weights}: cannot load weights ({exc})") from exc
+    spoilt = first_non_finite(net.state_dict().items())
+    if spoilt is not None:
+        raise ModelError(f"{weights}: weight {spoilt} is NaN or infinite (exported from a diverged run?)")
     net.eval()
     return net, config
 

@@ -129,6 +129,20 @@ def test_unknown_model_and_broken_dirs(tmp_path: Path) -> None:
         sepkit.load(tmp_path)
 
 
+def test_a_model_with_nan_weights_is_refused_at_load(tmp_path: Path) -> None:
+    """An export of a diverged run (written before export refused one) would turn every input into NaN."""
+    from sepkit.pretrained import ModelConfig, export_model
+
+    net = ConvTestModel(n_src=1, sample_rate=8000)
+    with torch.no_grad():
+        net.out.bias[0] = float("nan")
+    args = {"n_src": 1, "sample_rate": 8000}
+    config = ModelConfig(arch="test_conv", args=args, sample_rate=8000, task="enhance", n_src=1)
+    folder = export_model(net, tmp_path / "diverged", config)
+    with pytest.raises(ModelError, match=r"diverged.*weight out\.bias is NaN or infinite"):
+        sepkit.load(folder, device="cpu")
+
+
 def test_shipped_models_found_by_name(enh_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEPKIT_PRETRAINED", str(enh_model_dir.parent))
     assert sepkit.load("test-enh", device="cpu").name == "test-enh"

@@ -7,7 +7,7 @@ rely on nothing else, so any registered model works with any recipe whose shapes
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Iterable, Protocol, runtime_checkable
 
 import torch
 import torch.nn as nn
@@ -41,3 +41,9 @@ def match_mixture_gain(est: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor
     total = est.sum(1)  # (B, T)
     gain = (total * mixture).sum(-1) / (total * total).sum(-1).clamp_min(torch.finfo(est.dtype).tiny)
     return est * gain[:, None, None]
+
+
+def first_non_finite(named: Iterable[tuple[str, torch.Tensor]]) -> str | None:
+    """The name of the first floating tensor holding a NaN or infinite value, or ``None``: a diverged run's weights,
+    which training, export, warm starts and loading all refuse rather than pass on."""
+    return next((n for n, t in named if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)

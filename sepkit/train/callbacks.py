@@ -25,6 +25,7 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 
 from sepkit.errors import ConfigError, SepkitError, TrainingError
+from sepkit.models.base import first_non_finite
 from sepkit.train.curves import plot_curves
 
 RNG_KEY = "sepkit_rng"
@@ -206,7 +207,7 @@ class StopOnNonFinite(pl.Callback):
                 "stopped before a checkpoint could store the spoilt weights; the last checkpoint is intact "
                 "(lower the learning rate, or find the batch, before resuming)"
             )
-        spoilt = next((name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())), None)
+        spoilt = first_non_finite(pl_module.named_parameters())
         if spoilt is not None:
             raise TrainingError(
                 f"weight {spoilt} is NaN or infinite after step {trainer.global_step} with a finite loss (an "

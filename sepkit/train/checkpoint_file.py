@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from sepkit.errors import ConfigError
+from sepkit.models.base import first_non_finite
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -26,9 +27,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot load checkpoint ({' '.join(str(exc).split())[:200]})") from exc
     if not isinstance(ckpt, dict) or "config" not in ckpt.get("hyper_parameters", {}) or "state_dict" not in ckpt:
         raise ConfigError(f"{path}: not a sepkit training checkpoint (no config or weights)")
-    spoilt = next(
-        (k for k, v in ckpt["state_dict"].items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None
-    )
+    spoilt = first_non_finite(ckpt["state_dict"].items())
     if spoilt is not None:
         raise ConfigError(
             f"{path}: weight {spoilt} is NaN or infinite: a diverged run's checkpoint; use an earlier one"
