@@ -125,8 +125,8 @@ def export_tiny_ssl_encoder(out: Path, seed: int = 0, **args: object) -> Path:
 
 
 def short_pit_run(out: Path, arch: str, args: str, num_workers: int = 0, steps: int = 12) -> dict:
-    """``recipes/pit/tiny.yaml`` with model ``arch``/``args`` as a ``steps``-step run (default 12): 20 items in batches of 4 (5 steps an
-    epoch), validation every 4 steps without metrics, checkpoints every 3 steps, no progress bar."""
+    """``recipes/pit/tiny.yaml`` with model ``arch``/``args`` as a ``steps``-step run: 20 items in batches of 4
+    (5 steps an epoch), validation every 4 steps without metrics, checkpoints every 3 steps, no progress bar."""
     return load_config(
         PIT_TINY,
         [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -44,13 +44,13 @@ class _StepCostsTime(pl.Callback):
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedClock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> SimulatedClock:
     """Run training on a simulated clock (see ``SimulatedClock``)."""
     simulated = SimulatedClock()
     plain = TrainingModule.configure_callbacks
     monkeypatch.setattr(TrainingModule, "configure_callbacks", lambda self: [*plain(self), _StepCostsTime(simulated)])
     monkeypatch.setattr(time, "monotonic", simulated)
-    yield simulated
+    return simulated
 
 
 def _tiny(out: Path, *overrides: str) -> dict:

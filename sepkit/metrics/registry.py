@@ -7,8 +7,8 @@ Every entry is called as ``compute(est, ref, sample_rate) -> {column: value}`` o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
