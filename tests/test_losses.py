@@ -170,3 +170,14 @@ def test_multi_resolution_stft_loss() -> None:
     per_item = MultiResolutionSTFTLoss(resolutions=[(256, 64)], reduction="none")(est, ref)
     assert per_item.shape == (2, 2)
     assert torch.isfinite(loss_fn(torch.zeros(1, 4000), torch.zeros(1, 4000)))
+
+
+def test_multi_resolution_stft_loss_gradient_is_finite_on_denormal_samples() -> None:
+    """A model's near-silent output can hold denormal samples (about 1e-43); |X|'s usual gradient X / |X| is NaN
+    there even under a clamp, which turned a whole training run's weights NaN (stage 10 of the enhance recipe)."""
+    est = torch.zeros(1, 16000)
+    est[0, 8000:] = torch.randn(8000, generator=torch.Generator().manual_seed(0)) * 1e-43
+    est.requires_grad_()
+    ref = 0.1 * torch.randn(1, 16000, generator=torch.Generator().manual_seed(1))
+    MultiResolutionSTFTLoss()(est, ref).backward()
+    assert torch.isfinite(est.grad).all()

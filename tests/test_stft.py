@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from sepkit.audio.stft import WINDOWS, add_window, istft, power_spectrum, stft, stft_window
+from sepkit.audio.stft import WINDOWS, add_window, istft, magnitude, power_spectrum, stft, stft_window
 from sepkit.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -88,3 +88,14 @@ def test_models_on_the_front_end_save_no_window(arch: str, args: dict) -> None:
     net = build_model(arch, **args)
     assert isinstance(net.window, torch.Tensor)
     assert not [k for k in net.state_dict() if "window" in k]  # strict loading of shipped files: test_shipped_models
+
+
+def test_magnitude_is_the_floored_modulus_with_a_finite_gradient_at_denormal_and_zero_bins() -> None:
+    values = [complex(3.0, 4.0), complex(1e-3, 0.0), complex(4.2e-44, 1.4e-45), complex(-3.6e-44, 9.8e-45), 0j]
+    spec = torch.tensor(values, dtype=torch.complex64, requires_grad=True)
+    out = magnitude(spec, 1e-7)
+    expected = torch.tensor([5.0, 1e-3, 1e-7, 1e-7, 1e-7])
+    torch.testing.assert_close(out.detach(), expected)
+    out.log().sum().backward()
+    assert torch.isfinite(torch.view_as_real(spec.grad)).all()
+    torch.testing.assert_close(spec.grad[0], torch.tensor(complex(3.0, 4.0) / 25.0, dtype=torch.complex64))

@@ -65,6 +65,15 @@ def power_spectrum(spec: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
     return out + floor if floor else out
 
 
+def magnitude(spec: torch.Tensor, floor: float) -> torch.Tensor:
+    """``max(|X|, floor)`` with a finite gradient everywhere, denormal bins included.
+
+    ``spec.abs()`` differentiates through ``X / |X|``, which is NaN for denormal ``X`` (about 1e-44, as a
+    model's near-silent output gives) even where a clamp zeroes the gradient; the power never divides.
+    """
+    return power_spectrum(spec).clamp_min(floor * floor).sqrt()
+
+
 def istft(spec: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor, length: int) -> torch.Tensor:
     """Waveforms ``(..., length)`` of a centred complex STFT ``(..., n_fft // 2 + 1, frames)``."""
     lead = spec.shape[:-2]

@@ -11,7 +11,7 @@ from typing import Literal, Sequence
 import torch
 import torch.nn as nn
 
-from sepkit.audio.stft import WINDOWS, WindowKind, add_window, power_spectrum, stft
+from sepkit.audio.stft import WINDOWS, WindowKind, add_window, magnitude, power_spectrum, stft
 
 DEFAULT_RESOLUTIONS = ((512, 128), (1024, 256), (256, 64))
 
@@ -41,7 +41,7 @@ class MultiResolutionSTFTLoss(nn.Module):
 
     def _magnitude(self, wav: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
         spec = stft(wav, n_fft, hop, getattr(self, f"window_{n_fft}"), pad_mode="reflect")
-        return spec.abs().clamp_min(self.eps)  # (N, F, frames); clamp keeps log and its gradient finite
+        return magnitude(spec, self.eps)  # (N, F, frames); the floor keeps log and its gradient finite
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """Loss between ``est`` and ``ref`` of the same ``(..., T)`` shape: a scalar, or ``(...)`` with reduction="none"."""

@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio.functional as AF
 
-from sepkit.audio.stft import add_window, istft, power_spectrum, stft
+from sepkit.audio.stft import add_window, istft, magnitude, power_spectrum, stft
 from sepkit.errors import ModelError
 from sepkit.models.registry import register_model
 from sepkit.models.widening import grow_gated, grow_readout, load_grown
@@ -91,8 +91,8 @@ def _moving_average(x: torch.Tensor, alpha: float) -> torch.Tensor:
 
 def bounded_complex(z: torch.Tensor, limit: float) -> torch.Tensor:
     """``z`` with its magnitude squashed to below ``limit`` by tanh, phase kept."""
-    magnitude = z.abs().clamp_min(1e-8)
-    return z * (limit * torch.tanh(magnitude) / magnitude)
+    size = magnitude(z, 1e-8)
+    return z * (limit * torch.tanh(size) / size)
 
 
 # layers into the GRU's input units (rows), in every trunk that has them
