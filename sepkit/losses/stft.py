@@ -90,9 +90,9 @@ class CompressedSpectrumLoss(nn.Module):
 
     def _compressed(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spec = stft(wav, self.n_fft, self.hop, self.window, pad_mode="reflect")
-        magnitude = power_spectrum(spec, self.eps).sqrt()  # eps: finite gradient at 0
-        compressed = magnitude.pow(self.power)
-        return torch.view_as_real(spec * (compressed / magnitude)), compressed
+        modulus = power_spectrum(spec, self.eps).sqrt()  # eps: finite gradient at 0
+        compressed = modulus.pow(self.power)
+        return torch.view_as_real(spec * (compressed / modulus)), compressed
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """Per-example loss ``(...)`` between ``est`` and ``ref`` of the same ``(..., T)`` shape."""
