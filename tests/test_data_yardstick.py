@@ -24,6 +24,7 @@ from sepkit.data.yardstick import catalog
 from sepkit.data.yardstick.plan import SNR_BANDS, EnhancementPlan, SeparationPlan, allocate, counts, plan_enhancement
 from sepkit.data.yardstick.profile import TYPICAL, profile_of
 from sepkit.errors import OutputError
+from sepkit.metrics.fingerprint import folder_digest
 from sepkit_fixtures import speechlike
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -206,6 +207,9 @@ def test_builder_writes_both_sets_with_every_promised_slice(tiny_pool: list[dict
         )
         assert sl["profile"] == ("clean English, -5..10 dB, dry" if typical else "other")
     assert "profile" not in _rows(sets["sep2"])[0]["slices"]
+    readme = (tmp_path / "ys" / "README.md").read_text()
+    for name, ref in (("enh", sets["enh"] / "s1"), ("sep2", sets["sep2"])):  # what sepkit evaluate prints
+        assert f"Audio digest `{folder_digest(sets[name] / 'mix', ref)[:12]}`" in readme
     for r in enh:
         mix, rate = sf.read(sets["enh"] / r["mixture"], dtype="float32")
         s1, rate_s1 = sf.read(sets["enh"] / r["sources"][0], dtype="float32")

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from sepkit.metrics import si_sdr
+from sepkit.metrics.fingerprint import folder_digest
 from sepkit.pretrained import read_card
 from sepkit_fixtures import run_cli, speechlike
 
@@ -65,6 +66,8 @@ def test_enhancer_beside_unprocessed_and_noisereduce(
     assert code == 0, err
     doc = json.loads(report.read_text())
     assert list(doc["means"]) == ["unprocessed", "noisereduce", "test-enh"]
+    digest = folder_digest(test_set / "mix", test_set / "s1")  # which audio these scores came from
+    assert doc["test_set_digest"] == digest and f"audio digest {digest[:12]}" in out
     # the unprocessed row is the mixture scored as it is: no improvement, the SI-SDR of the input
     unprocessed = doc["means"]["unprocessed"]
     assert unprocessed["si_sdri"] == pytest.approx(0.0, abs=1e-9)
@@ -86,7 +89,7 @@ def test_enhancer_beside_unprocessed_and_noisereduce(
     assert "| test-enh minus |" in out and "| unprocessed | " in out.split("Per-file differences")[1]
 
     meta, body = read_card(model)
-    assert meta["test_set"] == "tiny"
+    assert meta["test_set"] == "tiny" and meta["test_set_digest"] == digest
     assert set(meta["test_scores"]) == {"unprocessed", "noisereduce", "test-enh"}
     assert meta["test_scores"]["unprocessed"]["si_sdr"] == pytest.approx(direct, abs=1e-3)
     # a second evaluation replaces the section instead of appending another

@@ -55,6 +55,7 @@ def evaluate(
     """Score a model beside baselines (noisereduce, RNNoise, DeepFilterNet3, other models) on one test set, one run."""
     from sepkit.evaluation import evaluate as run_evaluation
     from sepkit.evaluation import write_test_scores
+    from sepkit.metrics.fingerprint import SHOWN
     from sepkit.evaluation.slices import find_slices, read_slices, slice_report, slice_tables
     from sepkit.pretrained import resolve_model_dir
 
@@ -86,6 +87,7 @@ def evaluate(
         by_slice = slice_report(result, labels) if labels is not None else None
         if report_dir is not None:  # while the outputs it plays are still there
             write_report(report_dir, result, diffs, command, test_name or mix.parent.name, named, by_slice)
+    typer.echo(f"{result.files} test files, audio digest {result.test_set[:SHOWN]}")
     typer.echo(result.table(), nl=False)
     paired = result.paired_table(diffs)
     if paired:
@@ -101,6 +103,7 @@ def evaluate(
             "model": result.model,
             "files": result.files,
             "audio_seconds": result.audio_seconds,
+            "test_set_digest": result.test_set,
             "means": result.means,
             "seconds": result.seconds,
             "paired": diffs,

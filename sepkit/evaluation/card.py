@@ -11,6 +11,7 @@ import yaml
 from sepkit.atomic import AtomicFile
 from sepkit.data.paths import portable
 from sepkit.evaluation.compare import Evaluation
+from sepkit.metrics.fingerprint import SHOWN
 from sepkit.pretrained import CARD_FILE, read_card
 
 SECTION = "## Test-set scores"
@@ -21,6 +22,7 @@ def write_test_scores(model_dir: Path, result: Evaluation, test_set: str, comman
     test_set, command = portable(test_set), portable(command)  # corpus paths as $SEPKIT_DATA/...
     meta, body = read_card(model_dir)
     meta["test_set"] = test_set
+    meta["test_set_digest"] = result.test_set  # sepkit.metrics.fingerprint: the same digest, the same audio
     meta["test_scores"] = {
         system: {k: round(v, 3) for k, v in means.items() if math.isfinite(v)} for system, means in result.means.items()
     }
@@ -28,7 +30,8 @@ def write_test_scores(model_dir: Path, result: Evaluation, test_set: str, comman
         s: round(t / result.audio_seconds, 4) for s, t in result.seconds.items() if result.audio_seconds
     }
     section = (
-        f"{SECTION}\n\n{result.files} files of `{test_set}` ({result.audio_seconds / 60:.1f} min), every system "
+        f"{SECTION}\n\n{result.files} files of `{test_set}` ({result.audio_seconds / 60:.1f} min, audio digest "
+        f"`{result.test_set[:SHOWN]}`), every system "
         f"measured in the same run on {device}; RTF is processing time over audio duration:\n\n"
         f"{result.table()}\nReproduce with:\n\n```bash\n{command}\n```\n"
     )

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from sepkit.audio.io import audio_info, read_audio, write_audio
-from sepkit.errors import AudioError, ConfigError
+from sepkit.errors import ConfigError
 from sepkit.evaluation.baselines import BASELINES, baseline_enhancer
+from sepkit.metrics.fingerprint import audio_digest, set_pairs
 from sepkit.evaluation.paired import paired_difference
 from sepkit.metrics import ScorePair, pair_folders, score_pairs
-from sepkit.metrics.pairing import sources
 
 if TYPE_CHECKING:
     from sepkit.api import SepkitModel
@@ -43,6 +43,7 @@ class Evaluation:
     audio_seconds: float = 0.0
     rows: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # system -> file -> metric -> value
     pairs: dict[str, list[ScorePair]] = field(default_factory=dict)  # system -> the files scored (live with work_dir)
+    test_set: str = ""  # the test set's audio digest (sepkit.metrics.fingerprint)
 
     def paired(self) -> dict[str, dict[str, dict[str, float]]]:
         """The model minus every other system, per metric, over the files both were scored on (``paired_difference``)."""
@@ -114,15 +115,12 @@ def evaluate(
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash is not None:
         raise ConfigError(f"two systems are called {clash!r}: give each baseline model its own name")
-    mixes = mixtures(mix_dir)
-    refs = sources(ref_dir, "reference")
-    missing = sorted(set(mixes) - set(refs))
-    if missing:
-        raise AudioError(f"{mixes[missing[0]]}: no reference {missing[0]!r} in {ref_dir}")
+    unprocessed = set_pairs(mix_dir, ref_dir)  # the mixture stands in for every source
+    mixes = {pair.name: pair.mix for pair in unprocessed if pair.mix is not None}
     result = Evaluation(names[-1], model.task, len(mixes), list(metrics))
     result.audio_seconds = sum(audio_info(p).frames / audio_info(p).sample_rate for p in mixes.values())
+    result.test_set = audio_digest(unprocessed)
 
-    unprocessed = [ScorePair(s, (m,) * len(refs[s]), tuple(refs[s]), m) for s, m in sorted(mixes.items())]
     systems: list[tuple[str, list[ScorePair]]] = [(UNPROCESSED, unprocessed)]
     for name, run in runners:
         out = work_dir / name
@@ -175,16 +173,6 @@ def _run_model(name: str, model: SepkitModel, mixes: dict[str, Path], out: Path,
         if progress:
             progress(name, i + 1, len(mixes))
     return time.perf_counter() - start
-
-
-def mixtures(mix_dir: Path) -> dict[str, Path]:
-    """Stem -> mixture file of every .wav/.flac/.ogg in ``mix_dir``; ``AudioError`` if there is none."""
-    if not mix_dir.is_dir():
-        raise AudioError(f"{mix_dir}: mixture folder not found")
-    found = {p.stem: p for p in sorted(mix_dir.iterdir()) if p.suffix.lower() in (".wav", ".flac", ".ogg")}
-    if not found:
-        raise AudioError(f"{mix_dir}: no audio files (.wav, .flac, .ogg)")
-    return found
 
 
 def _run_enhancer(

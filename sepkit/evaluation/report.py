@@ -24,8 +24,9 @@ import numpy as np
 
 from sepkit.audio.io import AUDIO_EXTENSIONS, read_audio, write_audio
 from sepkit.errors import ConfigError, OutputError
-from sepkit.evaluation.compare import UNPROCESSED, Evaluation, mixtures
+from sepkit.evaluation.compare import UNPROCESSED, Evaluation
 from sepkit.evaluation.report_html import GENERATOR, esc, number, page, per_file_table, slice_tables, summary_table
+from sepkit.metrics.pairing import mixtures
 from sepkit.plots import save_figure, shared_limits, spectrogram, spectrogram_figure
 
 if TYPE_CHECKING:

@@ -76,6 +76,16 @@ def sources(folder: Path, role: str = "audio") -> dict[str, list[Path]]:
     return {stem: [by_k[k] for k in sorted(by_k)] for stem, by_k in found.items()}
 
 
+def mixtures(mix_dir: Path) -> dict[str, Path]:
+    """Stem -> mixture file of every .wav/.flac/.ogg in ``mix_dir`` (not its sub-folders); ``AudioError`` if none."""
+    if not mix_dir.is_dir():
+        raise AudioError(f"{mix_dir}: mixture folder not found")
+    found = {p.stem: p for p in sorted(mix_dir.iterdir()) if p.suffix.lower() in (".wav", ".flac", ".ogg")}
+    if not found:
+        raise AudioError(f"{mix_dir}: no audio files (.wav, .flac, .ogg)")
+    return found
+
+
 def _folder(path: Path | None, role: str) -> Path:
     if path is None or not Path(path).is_dir():
         what = "no such folder" if path is None or not Path(path).exists() else "not a folder"

@@ -12,8 +12,9 @@ from sepkit.data.yardstick.pool import PoolOptions, build_pool
 from sepkit.data.yardstick.profile import add_profile_slice
 from sepkit.data.yardstick.readme import write_readme
 from sepkit.data.yardstick.references import Rater, add_reference_slice
-from sepkit.data.yardstick.sets import ENHANCEMENT, SEPARATION, write_set
+from sepkit.data.yardstick.sets import ENHANCEMENT, SEPARATION, reference_folder, write_set
 from sepkit.errors import ConfigError
+from sepkit.metrics.fingerprint import SHOWN, folder_digest
 
 Log = Callable[[str], None]
 
@@ -56,5 +57,10 @@ def write_yardstick(
     }
     add_reference_slice(sets[ENHANCEMENT], rate, log)
     add_profile_slice(sets[ENHANCEMENT])  # needs the reference slice
-    write_readme(out, entries, sets, command)
+    digests = {
+        name: folder_digest(path.parent / "mix", reference_folder(name, path.parent)) for name, path in sets.items()
+    }
+    for name, digest in digests.items():
+        log(f"{name}: audio digest {digest[:SHOWN]} (what 'sepkit evaluate' prints for this set)")
+    write_readme(out, entries, sets, command, digests)
     return {name: path.parent for name, path in sets.items()}

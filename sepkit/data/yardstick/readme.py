@@ -9,17 +9,23 @@ from sepkit.data.demo.catalog import split_packages
 from sepkit.data.yardstick.plan import label_order
 from sepkit.data.yardstick.render import MIN_SPEECH_SNR_DB, SpeechBank, is_english
 from sepkit.data.yardstick.sets import read_items
+from sepkit.metrics.fingerprint import SHOWN
 
 
-def write_readme(out: Path, entries: list[dict], sets: dict[str, Path], command: str) -> Path:
-    """``out/README.md`` for the pool ``entries`` and the sets' ``items.jsonl`` files."""
+def write_readme(
+    out: Path, entries: list[dict], sets: dict[str, Path], command: str, digests: dict[str, str] | None = None
+) -> Path:
+    """``out/README.md`` for the pool ``entries``, the sets' ``items.jsonl`` files and their audio digests."""
     path = out / "README.md"
-    path.write_text(readme_text(out, entries, sets, command))
+    path.write_text(readme_text(out, entries, sets, command, digests or {}))
     return path
 
 
-def readme_text(out: Path, entries: list[dict], sets: dict[str, Path], command: str) -> str:
+def readme_text(
+    out: Path, entries: list[dict], sets: dict[str, Path], command: str, digests: dict[str, str] | None = None
+) -> str:
     """The README's Markdown."""
+    digests = digests or {}
     held = sorted({p for (kind, split), pkgs in split_packages().items() if split != "test" for p in pkgs})
     lines = [
         "# sepkit out-of-domain yardstick",
@@ -48,7 +54,7 @@ def readme_text(out: Path, entries: list[dict], sets: dict[str, Path], command: 
     ]
     for name, items_file in sets.items():
         rows = read_items(items_file)
-        lines += _set_section(name, rows)
+        lines += _set_section(name, rows, digests.get(name))
     lines += _speakers(entries) + _sources(entries)
     lines += [
         "",
@@ -59,7 +65,7 @@ def readme_text(out: Path, entries: list[dict], sets: dict[str, Path], command: 
     return "\n".join(lines)
 
 
-def _set_section(name: str, rows: list[dict]) -> list[str]:
+def _set_section(name: str, rows: list[dict], digest: str | None) -> list[str]:
     minutes = sum(r["duration"] for r in rows) / 60
     title = {
         "enh": "Enhancement (`enh/`: mix, s1, noise; reference: `clean` where DNSMOS rates s1 BAK >= 3.5 and SIG "
@@ -72,6 +78,15 @@ def _set_section(name: str, rows: list[dict]) -> list[str]:
         "",
         f"{len(rows)} items, {minutes:.1f} min.",
         "",
+        *(
+            [
+                f"Audio digest `{digest[:SHOWN]}` (`{digest}`): `sepkit evaluate` prints it for this set, and scores "
+                "from two machines compare only where it agrees.",
+                "",
+            ]
+            if digest
+            else []
+        ),
         "| slice | value | items |",
         "|---|---|---:|",
     ]

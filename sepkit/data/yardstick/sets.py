@@ -33,6 +33,11 @@ _STREAM = {ENHANCEMENT: 1, SEPARATION: 2}  # each set draws from its own random 
 Log = Callable[[str], None]
 
 
+def reference_folder(name: str, folder: Path) -> Path:
+    """What ``sepkit evaluate --ref`` takes for set ``name`` in ``folder``: ``s1/`` for ``enh``, the set for ``sep2``."""
+    return folder / "s1" if name == ENHANCEMENT else folder
+
+
 def read_items(path: Path) -> list[dict]:
     """The items of an ``items.jsonl`` that ``write_set`` wrote, one dict per line."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
