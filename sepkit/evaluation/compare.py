@@ -19,9 +19,9 @@ import numpy as np
 from sepkit.audio.io import audio_info, read_audio, write_audio
 from sepkit.errors import ConfigError
 from sepkit.evaluation.baselines import BASELINES, baseline_enhancer
-from sepkit.metrics.fingerprint import audio_digest, set_pairs
 from sepkit.evaluation.paired import paired_difference
 from sepkit.metrics import ScorePair, pair_folders, score_pairs
+from sepkit.metrics.fingerprint import audio_digest, set_pairs
 
 if TYPE_CHECKING:
     from sepkit.api import SepkitModel
