@@ -55,8 +55,8 @@ def evaluate(
     """Score a model beside baselines (noisereduce, RNNoise, DeepFilterNet3, other models) on one test set, one run."""
     from sepkit.evaluation import evaluate as run_evaluation
     from sepkit.evaluation import write_test_scores
-    from sepkit.metrics.fingerprint import SHOWN
     from sepkit.evaluation.slices import find_slices, read_slices, slice_report, slice_tables
+    from sepkit.metrics.fingerprint import SHOWN
     from sepkit.pretrained import resolve_model_dir
 
     if jobs < 1:

@@ -116,7 +116,7 @@ def evaluate(
     if clash is not None:
         raise ConfigError(f"two systems are called {clash!r}: give each baseline model its own name")
     unprocessed = set_pairs(mix_dir, ref_dir)  # the mixture stands in for every source
-    mixes = {pair.name: pair.mix for pair in unprocessed if pair.mix is not None}
+    mixes = {pair.name: pair.mix for pair in unprocessed if pair.mix}  # set_pairs gives every pair its mixture
     result = Evaluation(names[-1], model.task, len(mixes), list(metrics))
     result.audio_seconds = sum(audio_info(p).frames / audio_info(p).sample_rate for p in mixes.values())
     result.test_set = audio_digest(unprocessed)

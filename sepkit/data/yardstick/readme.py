@@ -17,7 +17,7 @@ def write_readme(
 ) -> Path:
     """``out/README.md`` for the pool ``entries``, the sets' ``items.jsonl`` files and their audio digests."""
     path = out / "README.md"
-    path.write_text(readme_text(out, entries, sets, command, digests or {}))
+    path.write_text(readme_text(out, entries, sets, command, digests))
     return path
 
 
