@@ -138,23 +138,33 @@ def rate_cmd(
     out: Path = typer.Argument(..., help="The rated manifest to write (never the input; rerun to resume)."),
     split: Optional[str] = typer.Option(None, help="Rate only this split's files (others are copied unrated)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
+    table: Optional[Path] = typer.Option(
+        None,
+        help="A ratings table (.json.gz): files whose samples it holds take its scores; "
+        "the rest are rated and added to it (created if missing).",
+    ),
 ) -> None:
     """Add DNSMOS scores (dnsmos_ovrl, _sig, _bak, _p808) to a manifest's files, to select clean training speech.
 
     Training configs then keep files above a score with ``speech_min: {dnsmos_bak: 3.0}``.
     """
     from sepkit.data.quality import rate_manifest
+    from sepkit.data.rating_table import rate_with_table
 
     if out.resolve() == manifest.resolve():
         raise ConfigError(f"{out}: the output must not be the input manifest")
-    path, rated = rate_manifest(
-        manifest,
-        out,
-        jobs=max(1, jobs),
-        split=split,
-        progress=lambda done, total: print(f"rated {done}/{total}", flush=True),
+    if table is None:
+        path, rated = rate_manifest(manifest, out, jobs=max(1, jobs), split=split, progress=_rating_progress)
+        print(f"{path}  ({rated} files rated now; {_describe(path)})")
+        return
+    path, rated, given = rate_with_table(
+        manifest, out, table, jobs=max(1, jobs), split=split, progress=_rating_progress
     )
-    print(f"{path}  ({rated} files rated now; {_describe(path)})")
+    print(f"{path}  ({rated} files rated now, {given} taken from {table}; {_describe(path)})")
+
+
+def _rating_progress(done: int, total: int) -> None:
+    print(f"rated {done}/{total}", flush=True)
 
 
 @data_app.command("yardstick")

@@ -5,6 +5,8 @@ on a MOS model). ``rate_manifest`` adds ``dnsmos_ovrl``, ``dnsmos_sig``, ``dnsmo
 ``dnsmos_p808`` to every entry; ``keep_at_least`` is the filter behind the datasets' ``speech_min``
 option (e.g. ``{dnsmos_bak: 3.0}``). Rating writes its output after every chunk, so an interrupted
 run resumes: entries of the output that already carry scores for the same file are not rated again.
+Scores known from elsewhere (``known``, by path: a ratings table, ``sepkit.data.rating_table``) are
+taken as they are.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import math
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -33,20 +35,21 @@ def rate_manifest(
     jobs: int = 1,
     split: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    known: Mapping[str, dict[str, float]] | None = None,
 ) -> tuple[Path, int]:
     """Write ``out``: ``manifest`` with DNSMOS scores on its entries (only ``split``'s, if given).
 
     Returns the output path and how many files were rated in this call (the rest were already
-    rated in ``out``). Files of other splits are copied without scores.
+    rated in ``out`` or given by ``known``). Files of other splits are copied without scores.
     """
     from sepkit.metrics.scoring import single_threaded_pool
 
     entries = read_manifest(manifest, check=False)
-    done = _previous_scores(Path(out)) if Path(out).is_file() else {}
+    done = {**(known or {}), **(_previous_scores(Path(out)) if Path(out).is_file() else {})}
     for e in entries:
         if e["path"] in done:
             e.update(done[e["path"]])
-    todo = [e for e in entries if (split is None or e["split"] == split) and not _rated(e)]
+    todo = [e for e in entries if (split is None or e["split"] == split) and not rated(e)]
     total = len(todo)
     with single_threaded_pool(jobs) if jobs > 1 and total > 1 else contextlib.nullcontext() as pool:
         for start in range(0, total, CHUNK):
@@ -101,10 +104,11 @@ def reaches(scores: dict, minimum: dict[str, float]) -> bool:
     return all(scores[k] >= v for k, v in minimum.items())
 
 
-def _rated(e: Entry) -> bool:
+def rated(e: Entry) -> bool:
+    """Whether an entry carries every DNSMOS score, all finite."""
     return all(isinstance(e.get(k), (int, float)) and math.isfinite(e[k]) for k in RATING_KEYS)
 
 
 def _previous_scores(out: Path) -> dict[str, dict[str, float]]:
     """Scores already in an earlier (possibly partial) output, by file path."""
-    return {e["path"]: {k: e[k] for k in RATING_KEYS} for e in read_manifest(out, check=False) if _rated(e)}
+    return {e["path"]: {k: e[k] for k in RATING_KEYS} for e in read_manifest(out, check=False) if rated(e)}
