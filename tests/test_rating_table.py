@@ -110,3 +110,10 @@ def test_cli_rate_with_a_table_reports_what_it_took(
     code = main(["data", "rate", str(manifest), str(tmp_path / "r3.jsonl"), "--table", str(tmp_path / "bad.json.gz")])
     err = capsys.readouterr().err
     assert code == 2 and "not a ratings table" in err and "Traceback" not in err
+
+
+def test_the_committed_demo_table_loads_with_the_pinned_scorer() -> None:
+    table = Path(__file__).resolve().parent.parent / "recipes" / "enhance" / "demo_speech_ratings.json.gz"
+    ratings = read_table(table)  # refused if the pinned speechmos no longer matches the one that made it
+    assert len(ratings) > 8000 and all(len(d) == 64 for d in ratings)
+    assert all(0.0 < v <= 5.0 for scores in ratings.values() for v in scores.values())  # the fitted MOS dips below 1
