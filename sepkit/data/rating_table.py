@@ -46,12 +46,12 @@ def read_table(path: str | os.PathLike[str]) -> Ratings:
 
 
 def write_table(path: str | os.PathLike[str], ratings: Ratings) -> Path:
-    """Write ``ratings`` (by sample digest) as a gzipped JSON table, atomically, sorted so that it diffs."""
+    """Write ``ratings`` (by sample digest) as a gzipped JSON table, atomically; sorted, so equal ratings give equal bytes."""
     rows = {digest: [ratings[digest][k] for k in RATING_KEYS] for digest in sorted(ratings)}
     with AtomicFile(path) as out, open(out.path, "wb") as f:
         # No name and mtime 0 in the gzip header: the same ratings give the same bytes.
         with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as raw:
-            raw.write(json.dumps({"scorer": scorer(), "ratings": rows}, indent=0).encode())
+            raw.write(json.dumps({"scorer": scorer(), "ratings": rows}).encode())
     return Path(path)
 
 

@@ -30,21 +30,20 @@ def audio_digest(pairs: Iterable[ScorePair]) -> str:
             if path is None:
                 digest.update(b"-")
                 continue
-            _add_samples(digest, path)
+            digest.update(_sample_bytes(path))
     return digest.hexdigest()
 
 
 def file_digest(path: str | Path) -> str:
     """SHA-256 over one file's decoded samples, shape and rate: the same for any lossless copy of them."""
-    digest = hashlib.sha256()
-    _add_samples(digest, path)
-    return digest.hexdigest()
+    return hashlib.sha256(_sample_bytes(path)).hexdigest()
 
 
-def _add_samples(digest: hashlib._Hash, path: str | Path) -> None:
+def _sample_bytes(path: str | Path) -> bytes:
+    """What a digest reads of one file: its rate, shape and samples as little-endian float32."""
     audio, rate = read_audio(path)
     samples = np.ascontiguousarray(audio, dtype="<f4")
-    digest.update(f"{rate}:{samples.shape[0]}x{samples.shape[1]}:".encode() + samples.tobytes())
+    return f"{rate}:{samples.shape[0]}x{samples.shape[1]}:".encode() + samples.tobytes()
 
 
 def set_pairs(mix_dir: Path, ref_dir: Path) -> list[ScorePair]:
