@@ -7,8 +7,8 @@ parameters from the item's numpy ``Generator``, so items stay reproducible. What
   brown) and mains hum (50/60 Hz with harmonics);
 - microphone colouring: a random second-order filter on the speech and another on the noise
   (Valin, RNNoise, 2018), so the model learns no fixed spectral balance;
-- telephone channels: speech and noise band-limited to 4 kHz (and a 300 Hz high-pass), and
-  G.711 mu-law quantisation of the mixture;
+- telephone and VoIP channels: speech and noise band-limited to 4 kHz (and a 300 Hz high-pass), and
+  the mixture coded: G.711 mu-law quantisation, or G.722, Opus or MP3 through ffmpeg (``codecs``);
 - clipping of the mixture (never of the target).
 
 Linear channel effects (colouring, band-limiting) apply to the target as well: the model should
@@ -24,7 +24,10 @@ import scipy.signal
 import torch
 import torchaudio.functional as AF
 
+from sepkit.audio.codec import codec_round_trip, require_ffmpeg
+
 STATIONARY_KINDS = ("white", "pink", "brown", "hum")
+MU_LAW = "mu-law"  # the codec that needs no ffmpeg
 NARROWBAND_RATE = 8000
 COLOUR_RANGE = 3 / 8  # RNNoise's bound on the random biquad coefficients
 
@@ -38,7 +41,8 @@ class Corruption:
     stationary_prob: float = 0.0  # noise = white, pink, brown noise or hum instead of a noise file
     colour_prob: float = 0.0  # a random biquad on the speech, another on the noise
     narrowband_prob: float = 0.0  # speech and noise band-limited to 4 kHz
-    codec_prob: float = 0.0  # mu-law 8-bit round trip of the mixture
+    codec_prob: float = 0.0  # the mixture coded and decoded with one of ``codecs``
+    codecs: tuple[str, ...] = (MU_LAW,)  # drawn uniformly; names other than mu-law need ffmpeg (sepkit.audio.codec)
     clip_prob: float = 0.0  # mixture clipped
     clip_range: tuple[float, float] = (0.3, 0.8)  # clipping threshold as a share of the mixture's peak
 
@@ -50,6 +54,13 @@ class Corruption:
             raise ValueError(f"corrupt.babble_talkers: need 1 <= min <= max, got {self.babble_talkers!r}")
         if not 0.0 < self.clip_range[0] <= self.clip_range[1] <= 1.0:
             raise ValueError(f"corrupt.clip_range: need 0 < min <= max <= 1, got {self.clip_range!r}")
+        if not self.codecs:
+            raise ValueError("corrupt.codecs: name at least one codec")
+        if self.codec_prob > 0:
+            try:
+                require_ffmpeg(tuple(c for c in self.codecs if c != MU_LAW))
+            except ValueError as exc:
+                raise ValueError(f"corrupt.codecs: {exc}") from None
 
     @property
     def active(self) -> bool:
@@ -133,6 +144,11 @@ def narrowband(wav: torch.Tensor, sample_rate: int, highpass: bool) -> torch.Ten
 def mu_law_round_trip(wav: torch.Tensor) -> torch.Tensor:
     """G.711-style 8-bit mu-law quantisation of a signal in [-1, 1]."""
     return AF.mu_law_decoding(AF.mu_law_encoding(wav.clamp(-1, 1), 256), 256)
+
+
+def coded(wav: torch.Tensor, sample_rate: int, codec: str) -> torch.Tensor:
+    """``wav`` through ``codec`` (``MU_LAW`` or a name in ``sepkit.audio.codec.CODECS``) and back, same alignment."""
+    return mu_law_round_trip(wav) if codec == MU_LAW else codec_round_trip(wav, sample_rate, codec)
 
 
 def clip(wav: torch.Tensor, share: float) -> torch.Tensor:

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sepkit.data.augment import Augmentation, reverberate, speed_perturb
-from sepkit.data.corruption import Corruption, clip, mu_law_round_trip, narrowband, random_colouring, stationary_noise
+from sepkit.data.corruption import Corruption, clip, coded, narrowband, random_colouring, stationary_noise
 from sepkit.data.sources import AudioPool, ManifestLike, load_entries
 from sepkit.errors import ConfigError, ManifestError
 
@@ -326,16 +326,19 @@ class MixingDataset(Dataset):
         effects.append("narrowband")
         return tuple(narrowband(x, self.sample_rate, highpass) for x in signals)
 
-    @staticmethod
-    def _channel(item: dict[str, Any], corrupt: Corruption, rng: np.random.Generator, effects: list[str]) -> None:
-        """Non-linear channel effects on the item's mixture alone (clipping, then mu-law coding); labels the item."""
+    def _channel(self, item: dict[str, Any], corrupt: Corruption, rng: np.random.Generator, effects: list[str]) -> None:
+        """Non-linear channel effects on the item's mixture alone (clipping, then a codec); labels the item."""
         mixture = item["mixture"]
         if rng.random() < corrupt.clip_prob:
             mixture = clip(mixture, float(rng.uniform(*corrupt.clip_range)))
             effects.append("clipped")
         if rng.random() < corrupt.codec_prob:
-            mixture = mu_law_round_trip(mixture)
-            effects.append("mu-law")
+            # one codec draws nothing more, so configs written before the choice keep their items
+            codec = (
+                corrupt.codecs[int(rng.integers(len(corrupt.codecs)))] if len(corrupt.codecs) > 1 else corrupt.codecs[0]
+            )
+            mixture = coded(mixture, self.sample_rate, codec)
+            effects.append(codec)
         item["mixture"] = mixture
         item["info"]["effects"] = "+".join(effects)  # a string: batches collate it
 

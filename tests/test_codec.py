@@ -1,0 +1,106 @@
+"""Lossy codecs through ffmpeg (``sepkit.audio.codec``, ``corrupt.codecs``): the output keeps the input's length
+and alignment, carries the codec's loss, and a config that names a codec ffmpeg cannot provide fails in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_fixtures import noise_corpus, speech_corpus
+from sepkit.audio import codec
+from sepkit.audio.codec import CODECS, _coded, codec_round_trip
+from sepkit.data.corruption import Corruption
+from sepkit.data.mixing import MixingOptions, NoisySpeechDataset
+from sepkit.errors import ConfigError
+from sepkit.train.datasets import build_dataset
+
+SR = 16000
+needs_ffmpeg = pytest.mark.skipif(codec.ffmpeg_program() is None, reason="the ffmpeg program is not installed")
+
+
+def _voiced(seconds: float = 2.0) -> torch.Tensor:
+    """A speech-like test signal: harmonics of a gliding pitch under a syllabic envelope, peak 0.5."""
+    t = np.arange(int(seconds * SR)) / SR
+    phase = 2 * np.pi * np.cumsum(140 + 30 * np.sin(2 * np.pi * 0.7 * t)) / SR
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 25)) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))
+    return torch.from_numpy(0.5 * voiced / np.abs(voiced).max()).float()
+
+
+def _si_sdr(est: torch.Tensor, ref: torch.Tensor) -> float:
+    est, ref = est.double(), ref.double()
+    scaled = (est @ ref) / (ref @ ref) * ref
+    return float(10 * torch.log10(scaled.pow(2).sum() / (scaled - est).pow(2).sum()))
+
+
+def _best_lag(a: np.ndarray, b: np.ndarray, reach: int) -> int:
+    """The shift of ``a`` against ``b`` in [-reach, reach] with the highest correlation."""
+    return max(range(-reach, reach + 1), key=lambda k: float(np.dot(np.roll(a, -k)[reach:-reach], b[reach:-reach])))
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("name", sorted(CODECS))
+def test_codec_round_trip_keeps_length_and_alignment_and_loses_something(name: str) -> None:
+    x = _voiced()
+    y = codec_round_trip(x, SR, name)
+    assert y.shape == x.shape and y.dtype == x.dtype and torch.isfinite(y).all()
+    assert _best_lag(y.numpy(), x.numpy(), 400) == 0  # the codec's own delay is gone
+    assert 6.0 < _si_sdr(y, x) < 60.0  # the waveform kept, the coding loss there
+    stereo = torch.stack([x, 0.5 * x])
+    assert codec_round_trip(stereo, SR, name).shape == stereo.shape
+
+
+@needs_ffmpeg
+def test_mp3_is_delayed_before_alignment_and_not_after() -> None:
+    """MP3's encoder delay is real (so alignment is needed) and the round trip removes it."""
+    x = _voiced()
+    raw = _coded(x.double().numpy(), SR, CODECS["mp3"])[: len(x)]
+    assert _best_lag(raw, x.numpy(), 1600) > 500
+    assert _best_lag(codec_round_trip(x, SR, "mp3").numpy(), x.numpy(), 1600) == 0
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("corpus")
+    return {"speech": speech_corpus(root / "speech", speakers=4, split="train"), "noise": noise_corpus(root / "noise")}
+
+
+@needs_ffmpeg
+def test_coded_items_say_which_codec_and_stay_aligned_with_the_target(corpus: dict[str, Path]) -> None:
+    options = MixingOptions(
+        segment_seconds=1.0, length=6, seed=5, corrupt=Corruption(codec_prob=1.0, codecs=("opus", "g722"))
+    )
+    coded = NoisySpeechDataset(corpus["speech"], corpus["noise"], options)
+    seen = set()
+    for i in range(6):
+        item = coded[i]
+        seen.add(item["info"]["effects"])
+        uncoded = item["sources"][0] + item["noise"]  # the mixture before the channel: target plus noise
+        assert item["mixture"].shape == uncoded.shape
+        mixture, uncoded = item["mixture"].flatten(), uncoded.flatten()
+        assert _best_lag(mixture.numpy(), uncoded.numpy(), 400) == 0  # aligned with the target
+        assert 0.0 < _si_sdr(mixture, uncoded) < 60.0  # coded (noise-like bands lose most), not replaced
+    assert seen == {"opus", "g722"}
+
+
+def test_unknown_or_unavailable_codec_is_a_one_line_config_error(
+    corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = {
+        "type": "noisy_speech",
+        "speech_manifest": str(corpus["speech"]),
+        "noise_manifest": str(corpus["noise"]),
+        "segment_seconds": 1.0,
+        "length": 4,
+        "corrupt": {"codec_prob": 0.1, "codecs": ["mu-law", "amr"]},
+    }
+    with pytest.raises(ConfigError, match="unknown codec 'amr'"):
+        build_dataset(spec, "data.train", SR, 0)
+    monkeypatch.setattr(codec, "ffmpeg_program", lambda: None)
+    with pytest.raises(ConfigError, match="needs the ffmpeg program") as err:
+        build_dataset(spec | {"corrupt": {"codec_prob": 0.1, "codecs": ["mp3"]}}, "data.train", SR, 0)
+    assert "\n" not in str(err.value)
+    ds = build_dataset(spec | {"corrupt": {"codec_prob": 0.1}}, "data.train", SR, 0)  # mu-law needs no ffmpeg
+    assert ds.corrupt.codecs == ("mu-law",)
