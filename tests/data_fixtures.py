@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -62,3 +63,15 @@ def rir_corpus(root: Path, files: int = 2, sr: int = 16000, split: str = "train"
         rir[40] = 1.0
         entries.append(file_entry(write(root / f"rir{i}.wav", rir.astype(np.float32), sr, "FLOAT"), split, "rir"))
     return write_manifest(entries, root / "rir.jsonl")
+
+
+def noisy_speech_spec(speech: Path, noise: Path, **corrupt: Any) -> dict[str, Any]:
+    """A ``data.train`` mapping for a short ``noisy_speech`` dataset over the two manifests, with ``corrupt``."""
+    return {
+        "type": "noisy_speech",
+        "speech_manifest": str(speech),
+        "noise_manifest": str(noise),
+        "segment_seconds": 1.0,
+        "length": 4,
+        "corrupt": corrupt,
+    }

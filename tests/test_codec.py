@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_fixtures import noise_corpus, speech_corpus
+from data_fixtures import noise_corpus, noisy_speech_spec, speech_corpus
 from sepkit.audio import codec
 from sepkit.audio.codec import CODECS, _coded, codec_round_trip
 from sepkit.data.corruption import Corruption
@@ -88,14 +88,7 @@ def test_coded_items_say_which_codec_and_stay_aligned_with_the_target(corpus: di
 def test_unknown_or_unavailable_codec_is_a_one_line_config_error(
     corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = {
-        "type": "noisy_speech",
-        "speech_manifest": str(corpus["speech"]),
-        "noise_manifest": str(corpus["noise"]),
-        "segment_seconds": 1.0,
-        "length": 4,
-        "corrupt": {"codec_prob": 0.1, "codecs": ["mu-law", "amr"]},
-    }
+    spec = noisy_speech_spec(corpus["speech"], corpus["noise"], codec_prob=0.1, codecs=["mu-law", "amr"])
     with pytest.raises(ConfigError, match="unknown codec 'amr'"):
         build_dataset(spec, "data.train", SR, 0)
     monkeypatch.setattr(codec, "ffmpeg_program", lambda: None)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_fixtures import noise_corpus, speech_corpus
+from data_fixtures import noise_corpus, noisy_speech_spec, speech_corpus
 from sepkit.data.corruption import Corruption, mu_law_round_trip, narrowband, random_colouring, stationary_noise
 from sepkit.data import mixing
 from sepkit.data.mixing import MixingOptions, NoisySpeechDataset, SpeakerMixtureDataset
@@ -124,14 +124,7 @@ def test_inactive_corruption_changes_no_item(corpus: dict[str, Path]) -> None:
 
 
 def test_config_builds_corruption_and_rejects_bad_values(corpus: dict[str, Path]) -> None:
-    spec = {
-        "type": "noisy_speech",
-        "speech_manifest": str(corpus["speech"]),
-        "noise_manifest": str(corpus["noise"]),
-        "segment_seconds": 1.0,
-        "length": 4,
-        "corrupt": {"babble_prob": 0.5, "babble_talkers": [3, 5]},
-    }
+    spec = noisy_speech_spec(corpus["speech"], corpus["noise"], babble_prob=0.5, babble_talkers=[3, 5])
     ds = build_dataset(spec, "data.train", SR, 0)
     assert ds.corrupt.babble_talkers == (3, 5)
     with pytest.raises(ConfigError, match="corrupt"):
