@@ -53,6 +53,15 @@ def test_codec_round_trip_keeps_length_and_alignment_and_loses_something(name: s
 
 
 @needs_ffmpeg
+def test_silence_and_short_clips_come_back_with_their_length() -> None:
+    silent = torch.zeros(SR // 2)
+    out = codec_round_trip(silent, SR, "g722")
+    assert out.shape == silent.shape and float(out.abs().max()) < 1e-3
+    short = _voiced(0.05)  # shorter than the alignment search
+    assert codec_round_trip(short, SR, "opus").shape == short.shape
+
+
+@needs_ffmpeg
 def test_mp3_is_delayed_before_alignment_and_not_after() -> None:
     """MP3's encoder delay is real (so alignment is needed) and the round trip removes it."""
     x = _voiced()

@@ -85,7 +85,7 @@ def _aligned(coded: np.ndarray, reference: np.ndarray, max_lag: int) -> np.ndarr
     take = coded[: n + max_lag]
     padded[max_lag : max_lag + len(take)] = take  # coded sample i sits at padded[i + max_lag]
     corr = scipy.signal.correlate(padded, reference, mode="valid", method="fft")  # lags -max_lag .. +max_lag
-    lag = int(np.argmax(corr)) - max_lag
+    lag = int(np.argmax(corr)) - max_lag if corr.max() > 0 else 0  # silence: nothing to align, keep the codec's timing
     return padded[max_lag + lag : max_lag + lag + n]
 
 
