@@ -100,6 +100,8 @@ def test_unknown_or_unavailable_codec_is_a_one_line_config_error(
     spec = noisy_speech_spec(corpus["speech"], corpus["noise"], codec_prob=0.1, codecs=["mu-law", "amr"])
     with pytest.raises(ConfigError, match="unknown codec 'amr'"):
         build_dataset(spec, "data.train", SR, 0)
+    with pytest.raises(ConfigError, match="unknown codec 'amr'"):  # misspelt while switched off: still an error
+        build_dataset(spec | {"corrupt": {"codec_prob": 0.0, "codecs": ["amr"]}}, "data.train", SR, 0)
     monkeypatch.setattr(codec, "ffmpeg_program", lambda: None)
     with pytest.raises(ConfigError, match="needs the ffmpeg program") as err:
         build_dataset(spec | {"corrupt": {"codec_prob": 0.1, "codecs": ["mp3"]}}, "data.train", SR, 0)

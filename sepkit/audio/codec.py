@@ -48,11 +48,16 @@ def ffmpeg_program() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def require_ffmpeg(names: tuple[str, ...]) -> None:
-    """Raise ValueError naming the codecs when they need ffmpeg and it is not installed; unknown names too."""
+def check_names(names: tuple[str, ...]) -> None:
+    """Raise ValueError on the first name that is not in ``CODECS``."""
     unknown = [n for n in names if n not in CODECS]
     if unknown:
         raise ValueError(f"unknown codec {unknown[0]!r} (known: {', '.join(CODECS)})")
+
+
+def require_ffmpeg(names: tuple[str, ...]) -> None:
+    """Raise ValueError naming the codecs when they need ffmpeg and it is not installed; unknown names too."""
+    check_names(names)
     if names and ffmpeg_program() is None:
         raise ValueError(f"codec {names[0]!r} needs the ffmpeg program on PATH (e.g. apt install ffmpeg)")
 

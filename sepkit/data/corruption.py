@@ -24,7 +24,7 @@ import scipy.signal
 import torch
 import torchaudio.functional as AF
 
-from sepkit.audio.codec import codec_round_trip, require_ffmpeg
+from sepkit.audio.codec import check_names, codec_round_trip, require_ffmpeg
 
 STATIONARY_KINDS = ("white", "pink", "brown", "hum")
 MU_LAW = "mu-law"  # the codec that needs no ffmpeg
@@ -56,11 +56,13 @@ class Corruption:
             raise ValueError(f"corrupt.clip_range: need 0 < min <= max <= 1, got {self.clip_range!r}")
         if not self.codecs:
             raise ValueError("corrupt.codecs: name at least one codec")
-        if self.codec_prob > 0:
-            try:
-                require_ffmpeg(tuple(c for c in self.codecs if c != MU_LAW))
-            except ValueError as exc:
-                raise ValueError(f"corrupt.codecs: {exc}") from None
+        through_ffmpeg = tuple(c for c in self.codecs if c != MU_LAW)
+        try:  # a misspelt name fails even while the switch is off; ffmpeg is needed only when it is on
+            check_names(through_ffmpeg)
+            if self.codec_prob > 0:
+                require_ffmpeg(through_ffmpeg)
+        except ValueError as exc:
+            raise ValueError(f"corrupt.codecs: {exc}") from None
 
     @property
     def active(self) -> bool:
