@@ -34,7 +34,7 @@ class Codec:
 # Wideband codecs that keep the waveform (SI-SDR of a coded clean utterance against itself: G.722 27 dB, MP3 16 dB,
 # Opus 12 dB). Left out on purpose: GSM and narrowband Speex cut the band at 4 kHz while the target keeps it
 # (``narrowband_prob`` models the band on both), and Opus's SILK mode and Speex re-synthesise the waveform
-# (SI-SDR -2 to -5 dB aligned), a target no enhancer can reach from that input.
+# (SI-SDR -1.5 to -4.6 dB aligned), a target no enhancer can reach from that input.
 CODECS = {
     "g722": Codec(("-c:a", "g722"), "g722", 16000),  # G.722 ADPCM, 64 kbit/s: HD-voice telephony
     "opus": Codec(("-c:a", "libopus", "-b:a", "16k"), "ogg", 16000),  # Opus at 16 kbit/s (CELT, wideband)
@@ -56,8 +56,7 @@ def check_names(names: tuple[str, ...]) -> None:
 
 
 def require_ffmpeg(names: tuple[str, ...]) -> None:
-    """Raise ValueError naming the codecs when they need ffmpeg and it is not installed; unknown names too."""
-    check_names(names)
+    """Raise ValueError naming the first codec when ``names`` (checked by ``check_names``) need ffmpeg and it is missing."""
     if names and ffmpeg_program() is None:
         raise ValueError(f"codec {names[0]!r} needs the ffmpeg program on PATH (e.g. apt install ffmpeg)")
 
@@ -96,6 +95,7 @@ def _aligned(coded: np.ndarray, reference: np.ndarray, max_lag: int) -> np.ndarr
 
 def codec_round_trip(wav: torch.Tensor, sample_rate: int, name: str) -> torch.Tensor:
     """``wav`` (``(T,)`` or ``(C, T)``, in [-1, 1]) coded with ``CODECS[name]`` and decoded, same shape and alignment."""
+    check_names((name,))
     require_ffmpeg((name,))
     channels = wav.detach().reshape(-1, wav.shape[-1]).double().clamp(-1, 1).cpu().numpy()
     max_lag = round(MAX_DELAY_SECONDS * sample_rate)
