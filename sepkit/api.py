@@ -19,6 +19,7 @@ import torch.nn as nn
 import sepkit.models  # noqa: F401  (registers the architectures)
 from sepkit.audio.io import AtomicAudioWriter, audio_info, check_output, iter_blocks, output_subtype
 from sepkit.errors import AudioError, ModelError
+from sepkit.inference.dry_mix import dry_share
 from sepkit.inference.engine import InferenceSettings, model_runner, process_array, process_stream, resolve_device
 from sepkit.inference.output_groups import pick_sources
 from sepkit.inference.stream import AudioStream, can_stream, stream_signal
@@ -164,7 +165,14 @@ class SepkitModel:
                 f"which a stream has no chunk for: process whole signals with enhance() instead"
             )
         stream = AudioStream(
-            self.net, self.sample_rate, sample_rate, channels, self.device, self.name or "model", limiter_lookahead_ms
+            self.net,
+            self.sample_rate,
+            sample_rate,
+            channels,
+            self.device,
+            self.name or "model",
+            limiter_lookahead_ms,
+            self.settings.attenuation_limit_db,
         )
         self._require("enhance")
         return stream
@@ -296,8 +304,12 @@ def load(
     batch_size: int | None = None,
     backend: str = "torch",
     arch_args: dict[str, Any] | None = None,
+    attenuation_limit_db: float | None = None,
 ) -> SepkitModel:
     """Load a shipped model by name, or any exported model directory, ready for inference.
+
+    ``attenuation_limit_db`` (enhancers) lowers the noise by at most that many dB: that share of the input,
+    ``10 ** (-dB / 20)``, is mixed back into the output, sample-aligned (``sepkit.inference.dry_mix``).
 
     ``backend="onnx"`` runs the folder's ``model.onnx`` (``sepkit export ... --format onnx``) with onnxruntime
     on the CPU, through the same engine. ``arch_args`` replace architecture arguments of ``config.json`` for
@@ -325,6 +337,10 @@ def load(
         )
     if not config.name:
         config.name = Path(str(name_or_dir)).name
+    if attenuation_limit_db is not None:
+        dry_share(attenuation_limit_db)  # a bad value fails here, in one line
+        if config.task != "enhance":
+            raise ModelError(f"{config.name}: an attenuation limit is for enhancers, not a {config.task} model")
     base = dict(config.inference)
     for key, value in (
         ("chunk_seconds", chunk_seconds),
@@ -334,6 +350,8 @@ def load(
         if value is not None:
             base[key] = value
     known = InferenceSettings.__dataclass_fields__
+    if attenuation_limit_db is not None:
+        base["attenuation_limit_db"] = float(attenuation_limit_db)
     settings = InferenceSettings(
         **{k: v for k, v in base.items() if k in known and k not in ("device", "half")}, device=device, half=half
     )

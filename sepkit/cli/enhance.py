@@ -40,10 +40,19 @@ def _load(
     chunk_seconds: Optional[float],
     batch_size: Optional[int],
     backend: str = "torch",
+    attenuation_limit: Optional[float] = None,
 ) -> SepkitModel:
     from sepkit.api import load
 
-    return load(model, device=device, half=half, chunk_seconds=chunk_seconds, batch_size=batch_size, backend=backend)
+    return load(
+        model,
+        device=device,
+        half=half,
+        chunk_seconds=chunk_seconds,
+        batch_size=batch_size,
+        backend=backend,
+        attenuation_limit_db=attenuation_limit,
+    )
 
 
 def _run_batch(items: list[str], work: Callable[[Path, Path, Callable[[int, int], None]], str]) -> None:
@@ -110,6 +119,13 @@ def enhance(
     channels: Optional[int] = typer.Option(
         None, "--channels", min=1, help="Channels of raw PCM on standard input (default 1)."
     ),
+    attenuation_limit: Optional[float] = typer.Option(
+        None,
+        "--attenuation-limit",
+        metavar="DB",
+        help="Lower the noise by at most DB decibels (e.g. 12 keeps some ambience): mixes 10^(-DB/20) of the "
+        "input back into the output.",
+    ),
     low_latency: bool = typer.Option(
         False,
         "--low-latency",
@@ -132,7 +148,7 @@ def enhance(
 
         assert output is not None
         warning = enhance_pipe(
-            _load(model, device, half, chunk_seconds, batch_size, backend),
+            _load(model, device, half, chunk_seconds, batch_size, backend, attenuation_limit),
             inputs[0],
             output,
             raw,
@@ -155,7 +171,7 @@ def enhance(
         files, errors = expand_inputs(inputs)
         if len(files) + len(errors) != 1:
             fail(f"-o/--output takes exactly one input, got {len(files) + len(errors)}: use --out-dir")
-    net = _load(model, device, half, chunk_seconds, batch_size, backend)
+    net = _load(model, device, half, chunk_seconds, batch_size, backend, attenuation_limit)
 
     def work(src: Path, rel: Path, tick: Callable[[int, int], None]) -> str:
         if output is not None:

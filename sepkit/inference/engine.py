@@ -2,7 +2,8 @@
 
 Input blocks (input rate, ``(C, n)``) are resampled to the model's rate as a stream, cut into
 overlapping chunks that are batched through the model (channels go through as batch items),
-overlap-added, resampled back to the input rate, and kept within full scale by a look-ahead peak
+overlap-added, resampled back to the input rate, optionally mixed with a share of the input
+(an attenuation limit, ``dry_mix.py``), and kept within full scale by a look-ahead peak
 limiter (``limiter.py``) that leaves every output below full scale as the model made it. Output
 length equals input length.
 """
@@ -18,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from sepkit.audio.resample import StreamResampler, resampled_length
+from sepkit.inference.dry_mix import DryMix
 from sepkit.inference.limiter import PeakLimiter
 from sepkit.inference.overlap_add import StreamingOverlapAdd
 from sepkit.models.base import fit_length
@@ -35,6 +37,8 @@ class InferenceSettings:
     # an enhancer trained on a scale-invariant loss alone (SI-SDR) gives its output at an arbitrary level: one
     # least-squares gain per chunk puts it at the input's, as separators' outputs always are (set at export)
     match_gain: bool = False
+    # enhancers only: lower the noise by at most this many dB, mixing that share of the input back in (dry_mix.py)
+    attenuation_limit_db: float | None = None
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -84,16 +88,28 @@ def process_stream(
 ) -> Iterator[torch.Tensor]:
     """Yield ``(K, C, n)`` output blocks at the input rate for ``(C, n)`` input blocks, within full scale.
 
-    ``on_progress`` receives the number of input frames consumed after each block.
+    ``on_progress`` receives the number of input frames consumed after each block. With
+    ``settings.attenuation_limit_db`` the input is mixed back in before the limiter.
     """
     limiter = PeakLimiter(sample_rate)
+    dry = None if settings.attenuation_limit_db is None else DryMix(settings.attenuation_limit_db)
+    if dry is not None:
+        blocks = _queued(blocks, dry)
     for out in _model_stream(blocks, n_frames, sample_rate, model_fn, model_rate, settings, on_progress):
-        limited = limiter.push(out)
+        limited = limiter.push(out if dry is None else dry.mix(out))
         if limited.shape[-1]:
             yield limited
     rest = limiter.flush()
     if rest.shape[-1]:
         yield rest
+
+
+def _queued(blocks: Iterable[np.ndarray | torch.Tensor], dry: DryMix) -> Iterator[torch.Tensor]:
+    """The input blocks, each queued in ``dry`` before the model sees it."""
+    for block in blocks:
+        x = torch.as_tensor(block, dtype=torch.float32)
+        dry.push(x)
+        yield x
 
 
 def _model_stream(

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from sepkit.audio.resample import StreamResampler
 from sepkit.audio.stft import stft
 from sepkit.errors import AudioError, ModelError, SepkitError
+from sepkit.inference.dry_mix import DryMix
 from sepkit.inference.limiter import LOOKAHEAD_SECONDS, PeakLimiter
 
 
@@ -136,6 +137,7 @@ class AudioStream:
         device: torch.device,
         name: str = "model",
         limiter_lookahead_ms: float = 1000.0 * LOOKAHEAD_SECONDS,
+        attenuation_limit_db: float | None = None,
     ) -> None:
         check_streamable(net, name)
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
@@ -149,6 +151,7 @@ class AudioStream:
         if not 0.0 <= limiter_lookahead_ms <= 100.0:
             raise AudioError(f"limiter_lookahead_ms must be within 0..100, got {limiter_lookahead_ms}")
         self._limiter = PeakLimiter(self.sample_rate, lookahead_seconds=limiter_lookahead_ms / 1000.0)
+        self._dry = None if attenuation_limit_db is None else DryMix(attenuation_limit_db)
         self._received = self._emitted = 0
         self._flat: bool | None = None  # whether blocks come as (T,)
         self._done = False
@@ -162,6 +165,8 @@ class AudioStream:
         """Feed a ``(T,)`` or ``(C, T)`` block; returns the output samples that are ready, in the same layout."""
         x = self._check(block)
         self._received += x.shape[-1]
+        if self._dry is not None:
+            self._dry.push(x)
         y = self._from_model.push(self._core.push(self._to_model.push(x)))
         return self._emit(self._limiter.push(self._trim(y)[None]))
 
@@ -199,10 +204,11 @@ class AudioStream:
         return x
 
     def _trim(self, y: torch.Tensor) -> torch.Tensor:
-        """At most as many output samples as input samples so far (the resamplers round lengths up)."""
+        """At most as many output samples as input samples so far (the resamplers round lengths up), with
+        the input's share mixed in under an attenuation limit."""
         y = y.reshape(self.channels, -1)[:, : max(0, self._received - self._emitted)]
         self._emitted += y.shape[-1]
-        return y
+        return y if self._dry is None else self._dry.mix(y)
 
     def _emit(self, out: torch.Tensor) -> np.ndarray:
         y = out.reshape(self.channels, -1).numpy().astype(np.float32, copy=False)
