@@ -16,6 +16,12 @@ from sepkit_fixtures import export_test_model, speechlike
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(autouse=True)
+def own_score_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own ``sepkit evaluate`` score cache: no test reuses another's scores or writes to ~/.cache."""
+    monkeypatch.setenv("SEPKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="module")
 def one_thread() -> Iterator[None]:
     """One torch thread for a module's tests (``pytestmark = pytest.mark.usefixtures("one_thread")``)."""

@@ -51,10 +51,17 @@ def evaluate(
         "--report-files",
         help="Also show these mixtures in the report (repeatable; besides the best, median and worst by SI-SDRi).",
     ),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Run and score every system again, even one whose scores are cached for the same weights, package "
+        "versions, code, metrics and test set (as --work-dir and --report do: they need the outputs).",
+    ),
 ) -> None:
     """Score a model beside baselines (noisereduce, RNNoise, DeepFilterNet3, other models) on one test set, one run."""
     from sepkit.evaluation import evaluate as run_evaluation
     from sepkit.evaluation import write_test_scores
+    from sepkit.evaluation.score_cache import ScoreCache
     from sepkit.evaluation.slices import find_slices, read_slices, slice_report, slice_tables
     from sepkit.metrics.fingerprint import SHOWN
     from sepkit.pretrained import resolve_model_dir
@@ -82,12 +89,20 @@ def evaluate(
 
     with staging as report_dir, tempfile.TemporaryDirectory(prefix="sepkit-eval-") as tmp:
         with bar:
-            result = run_evaluation(model, mix, ref, work_dir or Path(tmp), baseline, names, jobs, device, tick)
+            reuse = not (fresh or work_dir is not None or report is not None)
+            result = run_evaluation(
+                model, mix, ref, work_dir or Path(tmp), baseline, names, jobs, device, tick, ScoreCache(), reuse
+            )
         diffs = result.paired()
         by_slice = slice_report(result, labels) if labels is not None else None
         if report_dir is not None:  # while the outputs it plays are still there
             write_report(report_dir, result, diffs, command, test_name or mix.parent.name, named, by_slice)
     typer.echo(f"{result.files} test files, audio digest {result.test_set[:SHOWN]}")
+    if result.reused:
+        typer.echo(
+            f"reused the cached scores of {', '.join(result.reused)} (same weights, packages, code, metrics and "
+            f"test set; no RTF for them; --fresh runs them again)"
+        )
     typer.echo(result.table(), nl=False)
     paired = result.paired_table(diffs)
     if paired:

@@ -38,6 +38,12 @@ BASELINES: dict[str, Callable[[], Enhancer]] = {
     RNNoise.name: RNNoise,
     DeepFilterNet3.name: DeepFilterNet3,
 }
+# the distribution each baseline comes from: its version is part of the baseline's identity (score_cache.py)
+BASELINE_PACKAGES: dict[str, str] = {
+    "noisereduce": "noisereduce",
+    RNNoise.name: RNNoise.package,
+    DeepFilterNet3.name: DeepFilterNet3.package,
+}
 
 
 def baseline_enhancer(name: str) -> Enhancer:

@@ -3,7 +3,8 @@
 Every system's outputs are written under ``work_dir/<system>/`` and scored with the same
 metrics and pairing as ``sepkit score``, so the comparison is apples to apples: the
 "unprocessed" row scores the mixture itself as the estimate (for separation, the mixture
-stands in for every source).
+stands in for every source). A system whose scores are cached under the same key (``score_cache.py``) is
+not run again.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import numpy as np
 
 from sepkit.audio.io import audio_info, read_audio, write_audio
 from sepkit.errors import ConfigError
-from sepkit.evaluation.baselines import BASELINES, baseline_enhancer
+from sepkit.evaluation.baselines import BASELINE_PACKAGES, BASELINES, baseline_enhancer
 from sepkit.evaluation.paired import paired_difference
+from sepkit.evaluation.score_cache import ScoreCache, folder_identity, package_version
 from sepkit.metrics import ScorePair, pair_folders, score_pairs
 from sepkit.metrics.fingerprint import audio_digest, set_pairs
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 UNPROCESSED = "unprocessed"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Runner = Callable[[dict[str, Path], Path, Optional[Progress]], float]  # (mixtures, out dir, progress) -> seconds
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Evaluation:
     rows: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # system -> file -> metric -> value
     pairs: dict[str, list[ScorePair]] = field(default_factory=dict)  # system -> the files scored (live with work_dir)
     test_set: str = ""  # the test set's audio digest (sepkit.metrics.fingerprint)
+    reused: list[str] = field(default_factory=list)  # systems whose scores came from the cache (score_cache.py)
 
     def paired(self) -> dict[str, dict[str, dict[str, float]]]:
         """The model minus every other system, per metric, over the files both were scored on (``paired_difference``)."""
@@ -101,17 +105,22 @@ def evaluate(
     jobs: int = 1,
     device: str = "cpu",
     progress: Progress | None = None,
+    cache: ScoreCache | None = None,
+    reuse: bool = True,
 ) -> Evaluation:
     """Run the model and each baseline over ``mix_dir``, then score every system against ``ref_dir``.
 
     A baseline is a classical enhancer by name (``noisereduce``) or another model (a shipped name or an
-    exported folder) of the same task, so a new model is compared with the one it should replace.
+    exported folder) of the same task, so a new model is compared with the one it should replace. With a
+    ``cache``, every system's scores are stored, and with ``reuse`` a system whose scores are stored under the
+    same key (``score_cache.py``) is neither run nor scored: it is listed in ``reused``, has no outputs in
+    ``work_dir`` and no timing.
     """
     from sepkit.api import load
 
     model = load(model_name_or_dir, device=device)
     runners = [_baseline(b, model, device) for b in baselines]  # bad names fail before any work
-    names = [UNPROCESSED, *(name for name, _ in runners), model.name or str(model_name_or_dir)]
+    names = [UNPROCESSED, *(name for name, _, _ in runners), model.name or str(model_name_or_dir)]
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash is not None:
         raise ConfigError(f"two systems are called {clash!r}: give each baseline model its own name")
@@ -121,36 +130,53 @@ def evaluate(
     result.audio_seconds = sum(audio_info(p).frames / audio_info(p).sample_rate for p in mixes.values())
     result.test_set = audio_digest(unprocessed)
 
-    systems: list[tuple[str, list[ScorePair]]] = [(UNPROCESSED, unprocessed)]
-    for name, run in runners:
-        out = work_dir / name
-        result.seconds[name] = run(mixes, out, progress)
-        systems.append((name, pair_folders(out, ref_dir, mix_dir)[0]))
-    result.seconds[result.model] = _run_model(result.model, model, mixes, work_dir / "model", progress)
-    systems.append((result.model, pair_folders(work_dir / "model", ref_dir, mix_dir)[0]))
-
-    for name, pairs in systems:
+    own: Runner = functools.partial(_run_model, result.model, model)
+    systems: list[tuple[str, dict[str, str], Runner | None, Path]] = [
+        (UNPROCESSED, {"kind": UNPROCESSED}, None, mix_dir),
+        *((name, identity, run, work_dir / name) for name, identity, run in runners),
+        (result.model, _model_identity(model_name_or_dir), own, work_dir / "model"),
+    ]
+    for name, identity, run, out in systems:
+        key = cache.key(identity, result.test_set, list(metrics), device) if cache is not None else None
+        entry = cache.load(key) if cache is not None and key is not None and reuse else None
+        if entry is not None:
+            result.means[name], result.rows[name] = entry["means"], entry["rows"]
+            result.reused.append(name)
+            continue
+        if run is None:
+            pairs = unprocessed
+        else:
+            result.seconds[name] = run(mixes, out, progress)
+            pairs = pair_folders(out, ref_dir, mix_dir)[0]
         tick = (lambda done, total, n=name: progress(f"scoring {n}", done, total)) if progress else None
         scores = score_pairs(pairs, list(metrics), jobs=jobs, progress=tick)
         result.means[name] = {k: float(v) for k, v in scores.means.items()}
         result.rows[name] = {row["name"]: {k: float(row[k]) for k in scores.means} for row in scores.rows}
         result.pairs[name] = pairs
+        if cache is not None and key is not None:
+            cache.store(key, result.means[name], result.rows[name])
     return result
 
 
-Runner = Callable[[dict[str, Path], Path, Optional[Progress]], float]  # (mixtures, out dir, progress) -> seconds
+def _model_identity(name_or_dir: str) -> dict[str, str]:
+    """A sepkit model as its content: the digest of its folder's weights and config."""
+    from sepkit.pretrained import resolve_model_dir
+
+    return {"kind": "model", "content": folder_identity(resolve_model_dir(name_or_dir))}
 
 
-def _baseline(name: str, model: SepkitModel, device: str) -> tuple[str, Runner]:
-    """The system name and runner of baseline ``name``: a classical enhancer of that name, else the model it
-    resolves to, which must do ``model``'s task."""
+def _baseline(name: str, model: SepkitModel, device: str) -> tuple[str, dict[str, str], Runner]:
+    """The system name, identity and runner of baseline ``name``: a classical enhancer of that name, else the model
+    it resolves to, which must do ``model``'s task."""
     from sepkit.api import load
     from sepkit.pretrained import shipped_models
 
     if name in BASELINES:
         if model.task != "enhance":
             raise ConfigError(f"baseline {name} is an enhancer; {model.name} is a {model.task} model")
-        return name, functools.partial(_run_enhancer, name, baseline_enhancer(name))
+        package = BASELINE_PACKAGES[name]
+        identity = {"kind": "baseline", "name": name, "package": package, "version": package_version(package)}
+        return name, identity, functools.partial(_run_enhancer, name, baseline_enhancer(name))
     if not Path(name).is_dir() and name not in shipped_models():
         raise ConfigError(
             f"unknown baseline {name!r}: not one of {', '.join(sorted(BASELINES))}, a shipped model or a model folder"
@@ -159,7 +185,7 @@ def _baseline(name: str, model: SepkitModel, device: str) -> tuple[str, Runner]:
     if other.task != model.task:
         raise ConfigError(f"baseline {name} does {other.task}, not {model.task} like {model.name}")
     system = other.name or Path(name).name
-    return system, functools.partial(_run_model, system, other)
+    return system, _model_identity(name), functools.partial(_run_model, system, other)
 
 
 def _run_model(name: str, model: SepkitModel, mixes: dict[str, Path], out: Path, progress: Progress | None) -> float:

