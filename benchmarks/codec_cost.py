@@ -1,7 +1,8 @@
-"""CPU cost of the training corruption's ffmpeg codecs against mu-law, per 3 s item.
+"""CPU cost of the training corruption's codecs, in process (PyAV) and through the ffmpeg program, against mu-law.
 
-``corrupt.codecs`` runs two ffmpeg processes per coded item (encode, decode); this measures what a data
-worker pays for one, its own CPU time plus its children's, beside the in-process mu-law round trip:
+``corrupt.codecs`` codes an item with PyAV when it imports, else with two ffmpeg processes (encode, decode);
+this measures what a data worker pays per 3 s item either way, its own CPU time plus its children's,
+beside the in-process mu-law round trip:
     python benchmarks/codec_cost.py
 """
 
@@ -13,7 +14,7 @@ import time
 
 import torch
 
-from sepkit.audio.codec import CODECS, ffmpeg_program
+from sepkit.audio.codec import CODECS, codec_round_trip, ffmpeg_program, pyav_codecs
 from sepkit.data.corruption import MU_LAW, coded
 
 
@@ -23,25 +24,31 @@ def cpu_seconds() -> float:
     return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
+def per_item_ms(run, repeats: int) -> float:  # type: ignore[no-untyped-def]
+    run()  # warm-up
+    start = cpu_seconds()
+    for _ in range(repeats):
+        run()
+    return (cpu_seconds() - start) / repeats * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if ffmpeg_program() is None:
-        raise SystemExit("the ffmpeg program is not on PATH: only mu-law would run")
+    backends = [b for b, there in (("av", bool(pyav_codecs())), ("ffmpeg", ffmpeg_program() is not None)) if there]
+    if not backends:
+        raise SystemExit("neither PyAV nor the ffmpeg program is here: only mu-law would run")
     x = 0.1 * torch.randn(int(args.seconds * 16000), generator=torch.Generator().manual_seed(0))
-    base = None
-    print(f"| codec | CPU ms per {args.seconds:g} s item | x mu-law |\n|---|---:|---:|")
-    for name in (MU_LAW, *sorted(CODECS)):
-        coded(x, 16000, name)  # warm-up
-        start = cpu_seconds()
-        for _ in range(args.repeats):
-            coded(x, 16000, name)
-        ms = (cpu_seconds() - start) / args.repeats * 1000
-        base = base or ms
-        print(f"| {name} | {ms:.1f} | {ms / base:.1f}x |")
+    base = per_item_ms(lambda: coded(x, 16000, MU_LAW), args.repeats)
+    print(f"| codec | backend | CPU ms per {args.seconds:g} s item | x mu-law |\n|---|---|---:|---:|")
+    print(f"| {MU_LAW} | numpy | {base:.1f} | 1.0x |")
+    for name in sorted(CODECS):
+        for backend in backends:
+            ms = per_item_ms(lambda: codec_round_trip(x, 16000, name, backend), args.repeats)  # noqa: B023
+            print(f"| {name} | {backend} | {ms:.1f} | {ms / base:.0f}x |")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ parameters from the item's numpy ``Generator``, so items stay reproducible. What
 - microphone colouring: a random second-order filter on the speech and another on the noise
   (Valin, RNNoise, 2018), so the model learns no fixed spectral balance;
 - telephone and VoIP channels: speech and noise band-limited to 4 kHz (and a 300 Hz high-pass), and
-  the mixture coded: G.711 mu-law quantisation, or G.722, Opus or MP3 through ffmpeg (``codecs``);
+  the mixture coded: G.711 mu-law quantisation, or G.722, Opus or MP3 through FFmpeg (``codecs``);
 - clipping of the mixture (never of the target).
 
 Linear channel effects (colouring, band-limiting) apply to the target as well: the model should
@@ -24,10 +24,10 @@ import scipy.signal
 import torch
 import torchaudio.functional as AF
 
-from sepkit.audio.codec import check_names, codec_round_trip, require_ffmpeg
+from sepkit.audio.codec import check_names, codec_round_trip, require_backend
 
 STATIONARY_KINDS = ("white", "pink", "brown", "hum")
-MU_LAW = "mu-law"  # the codec that needs no ffmpeg
+MU_LAW = "mu-law"  # the codec that needs no FFmpeg
 NARROWBAND_RATE = 8000
 COLOUR_RANGE = 3 / 8  # RNNoise's bound on the random biquad coefficients
 
@@ -42,7 +42,7 @@ class Corruption:
     colour_prob: float = 0.0  # a random biquad on the speech, another on the noise
     narrowband_prob: float = 0.0  # speech and noise band-limited to 4 kHz
     codec_prob: float = 0.0  # the mixture coded and decoded with one of ``codecs``
-    codecs: tuple[str, ...] = (MU_LAW,)  # drawn uniformly; names other than mu-law need ffmpeg (sepkit.audio.codec)
+    codecs: tuple[str, ...] = (MU_LAW,)  # drawn uniformly; names other than mu-law need FFmpeg (sepkit.audio.codec)
     clip_prob: float = 0.0  # mixture clipped
     clip_range: tuple[float, float] = (0.3, 0.8)  # clipping threshold as a share of the mixture's peak
 
@@ -56,11 +56,11 @@ class Corruption:
             raise ValueError(f"corrupt.clip_range: need 0 < min <= max <= 1, got {self.clip_range!r}")
         if not self.codecs:
             raise ValueError("corrupt.codecs: name at least one codec")
-        through_ffmpeg = tuple(c for c in self.codecs if c != MU_LAW)
-        try:  # a misspelt name fails even while the switch is off; ffmpeg is needed only when it is on
-            check_names(through_ffmpeg)
+        through_codec = tuple(c for c in self.codecs if c != MU_LAW)
+        try:  # a misspelt name fails even while the switch is off; a backend is needed only when it is on
+            check_names(through_codec)
             if self.codec_prob > 0:
-                require_ffmpeg(through_ffmpeg)
+                require_backend(through_codec)
         except ValueError as exc:
             raise ValueError(f"corrupt.codecs: {exc}") from None
 
