@@ -337,10 +337,6 @@ def load(
         )
     if not config.name:
         config.name = Path(str(name_or_dir)).name
-    if attenuation_limit_db is not None:
-        dry_share(attenuation_limit_db)  # a bad value fails here, in one line
-        if config.task != "enhance":
-            raise ModelError(f"{config.name}: an attenuation limit is for enhancers, not a {config.task} model")
     base = dict(config.inference)
     for key, value in (
         ("chunk_seconds", chunk_seconds),
@@ -351,6 +347,9 @@ def load(
             base[key] = value
     known = InferenceSettings.__dataclass_fields__
     if attenuation_limit_db is not None:
+        dry_share(attenuation_limit_db)  # a bad value fails here, in one line
+        if config.task != "enhance":
+            raise ModelError(f"{config.name}: an attenuation limit is for enhancers, not a {config.task} model")
         base["attenuation_limit_db"] = float(attenuation_limit_db)
     settings = InferenceSettings(
         **{k: v for k, v in base.items() if k in known and k not in ("device", "half")}, device=device, half=half

@@ -137,8 +137,8 @@ def evaluate(
         (result.model, _model_identity(model_name_or_dir), own, work_dir / "model"),
     ]
     for name, identity, run, out in systems:
-        key = cache.key(identity, result.test_set, list(metrics), device) if cache is not None else None
-        entry = cache.load(key) if cache is not None and key is not None and reuse else None
+        key = None if cache is None else cache.key(identity, result.test_set, list(metrics), device)
+        entry = cache.load(key) if cache is not None and reuse else None
         if entry is not None:
             result.means[name], result.rows[name] = entry["means"], entry["rows"]
             result.reused.append(name)
@@ -153,7 +153,7 @@ def evaluate(
         result.means[name] = {k: float(v) for k, v in scores.means.items()}
         result.rows[name] = {row["name"]: {k: float(row[k]) for k in scores.means} for row in scores.rows}
         result.pairs[name] = pairs
-        if cache is not None and key is not None:
+        if cache is not None:
             cache.store(key, result.means[name], result.rows[name])
     return result
 
