@@ -6,8 +6,11 @@ core; unlike the wall clock, hardly moved by other jobs on the machine); wall-cl
 beside it. The baselines are
 measured in the same run: noisereduce (spectral gating), and the published enhancers RNNoise and
 DeepFilterNet3 as ``sepkit evaluate`` runs them (48 kHz, resampled in and back; ``sepkit[peers]``).
+Any other baseline name is a sepkit model (shipped name or folder), run as ``--model`` is: a candidate
+timed beside the model it would replace, in one run.
 
     python benchmarks/enhance_speed.py --model enhance-default --threads 1
+    python benchmarks/enhance_speed.py --model runs/stage11 --baselines enhance-default,rnnoise,deepfilternet3
     python benchmarks/enhance_speed.py --arch fast_enhancer      # untrained weights: speed only
 """
 
@@ -25,6 +28,7 @@ import numpy as np
 import soundfile as sf
 
 RATE = 16000
+PEERS = ("noisereduce", "rnnoise", "deepfilternet3")  # the baselines that are not sepkit models
 
 CHILD = r"""
 import json, os, resource, sys, time
@@ -95,7 +99,11 @@ def main() -> None:
     parser.add_argument(
         "--baseline-max", type=int, default=600, help="longest input given to the baselines (they load whole files)"
     )
-    parser.add_argument("--baselines", default="noisereduce,rnnoise,deepfilternet3", help="comma-separated")
+    parser.add_argument(
+        "--baselines",
+        default=",".join(PEERS),
+        help="comma-separated: noisereduce, rnnoise, deepfilternet3, or sepkit models (shipped names or folders)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--repeats",
@@ -112,12 +120,16 @@ def main() -> None:
         for seconds in [int(s) for s in args.durations.split(",")]:
             src = Path(tmp) / f"in_{seconds}.wav"
             make_input(src, seconds)
-            kinds = ["sepkit", *(b for b in baselines if seconds <= args.baseline_max)]
+            # (label, child kind, model): sepkit models are timed at every length, the peers up to --baseline-max
+            systems = [("sepkit", "sepkit", model)]
+            systems += [(b, "sepkit", b) for b in baselines if b not in PEERS]
+            systems += [(b, b, model) for b in baselines if b in PEERS and seconds <= args.baseline_max]
+            kinds = [label for label, _, _ in systems]
             best: dict[str, dict[str, float]] = {}
             for repeat in range(args.repeats):
-                for kind in kinds:
-                    dst = Path(tmp) / f"{kind}_{seconds}.wav"
-                    r = run_child(kind, src, dst, args.threads, model)
+                for n, (kind, child_kind, child_model) in enumerate(systems):
+                    dst = Path(tmp) / f"out{n}_{seconds}.wav"
+                    r = run_child(child_kind, src, dst, args.threads, child_model)
                     dst.unlink()
                     row = {
                         "input_s": seconds,
