@@ -19,10 +19,7 @@ from sepkit.errors import ConfigError
 from sepkit.train.datasets import build_dataset
 
 SR = 16000
-AVAILABLE = {
-    "av": {c.encoder for c in CODECS.values()} <= codec.pyav_codecs(),
-    "ffmpeg": codec.ffmpeg_program() is not None,
-}
+AVAILABLE = {b: b in codec.available_backends() for b in codec.BACKENDS}
 BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(not AVAILABLE[b], reason=f"no {b}")) for b in codec.BACKENDS]
 needs_a_backend = pytest.mark.skipif(codec.codec_backend() is None, reason="neither PyAV nor the ffmpeg program")
 

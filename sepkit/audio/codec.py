@@ -67,11 +67,16 @@ def pyav_codecs() -> frozenset[str]:
     return frozenset(av.codecs_available)
 
 
+def available_backends() -> tuple[str, ...]:
+    """The backends here, preferred first: ``"av"`` when PyAV has every encoder of ``CODECS``, ``"ffmpeg"`` when the
+    program is on PATH."""
+    present = {"av": {c.encoder for c in CODECS.values()} <= pyav_codecs(), "ffmpeg": ffmpeg_program() is not None}
+    return tuple(b for b in BACKENDS if present[b])
+
+
 def codec_backend() -> str | None:
-    """``"av"`` when PyAV has every encoder of ``CODECS``, else ``"ffmpeg"`` when the program is on PATH, else None."""
-    if {c.encoder for c in CODECS.values()} <= pyav_codecs():
-        return "av"
-    return "ffmpeg" if ffmpeg_program() is not None else None
+    """The backend ``codec_round_trip`` uses by default: the first of ``available_backends()``, or None."""
+    return next(iter(available_backends()), None)
 
 
 def check_names(names: tuple[str, ...]) -> None:
