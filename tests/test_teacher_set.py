@@ -82,14 +82,19 @@ def _read(folder: Path, name: str) -> np.ndarray:
     return sf.read(folder / name, dtype="float32")[0]
 
 
+def _write_set(config: Path, out: Path, monkeypatch: pytest.MonkeyPatch, teacher, *args: str) -> list[dict]:
+    """Run the script with ``teacher`` in place of the named baseline; the rows of its ``teacher.jsonl``."""
+    script = _script()
+    monkeypatch.setattr(script, "baseline_enhancer", lambda name: teacher)
+    assert script.main([str(config), str(out), "--seconds", "1.5", *args]) == 0
+    return [json.loads(line) for line in (out / "teacher.jsonl").read_text().splitlines()]
+
+
 def test_quiet_mixtures_get_the_teachers_output_at_their_own_level(
     config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = _script()
-    monkeypatch.setattr(script, "baseline_enhancer", lambda name: _quiet_and_slow_teacher)
     out = tmp_path / "set"
-    assert script.main([str(config), str(out), "--items", "3", "--seconds", "1.5", "--preroll", "1.0"]) == 0
-    rows = [json.loads(line) for line in (out / "teacher.jsonl").read_text().splitlines()]
+    rows = _write_set(config, out, monkeypatch, _quiet_and_slow_teacher, "--items", "3", "--preroll", "1.0")
     assert [r["target"] for r in rows] == ["teacher"] * 3
     for r in rows:
         mix, target = _read(out / "mix", f"{r['id']}.wav"), _read(out / "s1", f"{r['id']}.wav")
@@ -101,11 +106,8 @@ def test_quiet_mixtures_get_the_teachers_output_at_their_own_level(
 def test_without_a_preroll_the_teachers_startup_costs_the_item_its_teacher_target(
     config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = _script()
-    monkeypatch.setattr(script, "baseline_enhancer", lambda name: _quiet_and_slow_teacher)
     out = tmp_path / "set"
-    assert script.main([str(config), str(out), "--items", "1", "--seconds", "1.5", "--preroll", "0"]) == 0
-    (row,) = [json.loads(line) for line in (out / "teacher.jsonl").read_text().splitlines()]
+    (row,) = _write_set(config, out, monkeypatch, _quiet_and_slow_teacher, "--items", "1", "--preroll", "0")
     # a third of the item muted: far below the mixture against the speech, so the speech is the target
     assert row["teacher_si_sdr"] < row["input_si_sdr"] - 3 and row["target"] == "clean"
     np.testing.assert_array_equal(_read(out / "s1", "000000.wav"), _read(out / "clean", "000000.wav"))
@@ -114,11 +116,8 @@ def test_without_a_preroll_the_teachers_startup_costs_the_item_its_teacher_targe
 def test_a_failed_teacher_leaves_the_speech_as_the_target(
     config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = _script()
-    monkeypatch.setattr(script, "baseline_enhancer", lambda name: _muting_teacher)
     out = tmp_path / "set"
-    assert script.main([str(config), str(out), "--items", "2", "--seconds", "1.5", "--jobs", "2"]) == 0
-    rows = [json.loads(line) for line in (out / "teacher.jsonl").read_text().splitlines()]
+    rows = _write_set(config, out, monkeypatch, _muting_teacher, "--items", "2", "--jobs", "2")
     assert [r["target"] for r in rows] == ["clean", "clean"]
     for r in rows:
         np.testing.assert_array_equal(_read(out / "s1", f"{r['id']}.wav"), _read(out / "clean", f"{r['id']}.wav"))
