@@ -123,6 +123,17 @@ def test_a_failed_teacher_leaves_the_speech_as_the_target(
         np.testing.assert_array_equal(_read(out / "s1", f"{r['id']}.wav"), _read(out / "clean", f"{r['id']}.wav"))
 
 
+def test_the_job_count_does_not_change_the_set(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    one = _write_set(config, tmp_path / "one", monkeypatch, _quiet_and_slow_teacher, "--items", "3", "--jobs", "1")
+    two = _write_set(config, tmp_path / "two", monkeypatch, _quiet_and_slow_teacher, "--items", "3", "--jobs", "2")
+    assert one == two
+    for r in one:
+        for folder in ("mix", "s1", "clean"):
+            np.testing.assert_array_equal(
+                _read(tmp_path / "one" / folder, f"{r['id']}.wav"), _read(tmp_path / "two" / folder, f"{r['id']}.wav")
+            )
+
+
 def test_an_existing_folder_is_refused(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "set").mkdir()
     assert _script().main([str(config), str(tmp_path / "set")]) == 2

@@ -9,8 +9,8 @@ SI-SDRs against the speech and which target it got).
 - The teacher hears each mixture at -25 dBFS and its output is scaled back to the mixture's level:
   DeepFilterNet3 mutes inputs near -45 dBFS, and the training draws levels down to there.
 - It first hears ``--preroll`` seconds of the mixture mirrored in time, so its start-up frames fall
-  before the item (a teacher that starts on a word mutes it, and the demo corpus holds many
-  sub-second shouts); that part of its output is dropped.
+  before the item (a recurrent teacher settles over its first frames, and the demo corpus holds many
+  sub-second shouts at the start of an item); that part of its output is dropped.
 - Where it fails (its output more than 3 dB further from the speech than the mixture is: it took
   game voices for noise, or muted a coloured or clipped input) the item's target is the speech.
 
@@ -18,7 +18,7 @@ Items are split over ``--jobs`` processes by index, so the same config, seed and
 set whatever the job count.
 
     OMP_NUM_THREADS=1 python recipes/enhance/teacher_set.py recipes/enhance/wide.yaml OUT \
-        --teacher deepfilternet3 --items 2400 --seconds 3 --jobs 2
+        --teacher deepfilternet3 --items 3200 --seconds 3 --jobs 2
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sepkit.audio.io import write_audio
+from sepkit.data.mixing import PEAK, rms
 from sepkit.evaluation.baselines import baseline_enhancer
 from sepkit.metrics.sisdr import si_sdr
 from sepkit.train.config import load_config
@@ -44,13 +46,12 @@ FALLBACK_MARGIN_DB = 3.0  # an item the teacher leaves this far below its input 
 TEACHER_LEVEL_DBFS = -25.0  # teachers such as DeepFilterNet3 mute inputs near -45 dBFS; they hear this level
 
 
-def _teacher_gain(mix: np.ndarray) -> float:
-    """The gain that brings ``mix`` to ``TEACHER_LEVEL_DBFS`` RMS, lowered so that no peak passes 0.99."""
-    rms = float(np.sqrt(np.mean(mix.astype(np.float64) ** 2)))
-    peak = float(np.abs(mix).max())
-    if rms == 0.0:
+def _teacher_gain(mix: torch.Tensor) -> float:
+    """The gain that brings ``mix`` to ``TEACHER_LEVEL_DBFS`` RMS, lowered so that no peak passes the mixer's ``PEAK``."""
+    level = rms(mix)
+    if level == 0.0:
         return 1.0
-    return min(10 ** (TEACHER_LEVEL_DBFS / 20) / rms, 0.99 / peak)
+    return min(10 ** (TEACHER_LEVEL_DBFS / 20) / level, PEAK / float(mix.abs().max()))
 
 
 def _write_items(
@@ -67,9 +68,9 @@ def _write_items(
     rows = []
     for index in indices:
         item = dataset[index]
+        gain = _teacher_gain(item["mixture"])
         mix = item["mixture"].numpy().astype(np.float32)
         clean = item["sources"][0].numpy().astype(np.float32)
-        gain = _teacher_gain(mix)
         padded = np.concatenate([mix[1 : pre + 1][::-1], mix])  # the teacher settles on a mirror image first
         target = (enhance(padded[None] * gain, rate)[0, pre:] / gain).astype(np.float32)
         teacher_db = float(si_sdr(target, clean)) if np.any(clean) else math.nan
