@@ -19,6 +19,8 @@ CANDIDATES = {
     "filter_enhancer 320/160": ("filter_enhancer", {}),
     "filter_enhancer hidden 384": ("filter_enhancer", dict(hidden=384)),
     "filter_enhancer 3 layers": ("filter_enhancer", dict(layers=3)),
+    "stage 10 (look-ahead 2, context 16)": ("filter_enhancer", dict(lookahead=2, spectral_context=16)),
+    "stage 13 (look-ahead 2, context 32)": ("filter_enhancer", dict(lookahead=2, spectral_context=32)),
 }
 
 
