@@ -23,13 +23,13 @@ import soundfile as sf
 import torch
 
 import sepkit
-from sepkit.metrics.intrusive import estoi, pesq
-from sepkit.metrics.nonintrusive import dnsmos
-from sepkit.metrics.sisdr import si_sdr
+from sepkit.audio.stft import istft, magnitude, stft, stft_window
+from sepkit.metrics import get_metrics, score_signals
 
 N_FFT, HOP = 512, 128
 GAIN_CAP = 1.5  # the deep filter may raise a bin above the input; cap what one bin lends its band
 VARIANTS = ((32, 0.0), (24, 1000.0), (16, 2000.0), (32, 2000.0))  # (ERB bands, lowest frequency averaged, Hz)
+COLUMNS = ("si_sdr", "pesq", "estoi", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
 
 
 def erb_number(hz: np.ndarray) -> np.ndarray:
@@ -50,21 +50,13 @@ def band_average_matrix(n_bins: int, rate: int, bands: int, low_hz: float) -> to
 
 def band_smoothed(noisy: np.ndarray, enhanced: np.ndarray, matrix: torch.Tensor) -> np.ndarray:
     """``enhanced`` resynthesised with its effective gain averaged by ``matrix``, its phase kept, clipped to [-1, 1]."""
-    window = torch.hann_window(N_FFT)
-    x = torch.stft(torch.from_numpy(noisy), N_FFT, HOP, window=window, return_complex=True)
-    y = torch.stft(torch.from_numpy(enhanced), N_FFT, HOP, window=window, return_complex=True)
-    gain = (y.abs() / x.abs().clamp_min(1e-8)).clamp(max=GAIN_CAP)
-    spec = (matrix @ gain) * x.abs() * torch.exp(1j * torch.angle(y))
-    out = torch.istft(spec, N_FFT, HOP, window=window, length=len(noisy)).numpy()
-    return np.clip(out, -1.0, 1.0)
-
-
-def scores(est: np.ndarray, ref: np.ndarray, rate: int) -> list[float]:
-    """SI-SDR, PESQ, ESTOI, DNSMOS OVRL, SIG, BAK of one output."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mos = dnsmos(est, rate)
-    return [si_sdr(est, ref), pesq(est, ref, rate), estoi(est, ref, rate), mos["ovrl"], mos["sig"], mos["bak"]]
+    window = stft_window(N_FFT)
+    x = stft(torch.from_numpy(noisy), N_FFT, HOP, window, pad_mode="reflect")  # the README's table used reflect
+    y = stft(torch.from_numpy(enhanced), N_FFT, HOP, window, pad_mode="reflect")
+    x_mag = x.abs()
+    gain = (y.abs() / x_mag.clamp_min(1e-8)).clamp(max=GAIN_CAP)
+    spec = (matrix @ gain) * x_mag * (y / magnitude(y, 1e-12))  # the output's phase
+    return np.clip(istft(spec, N_FFT, HOP, window, len(noisy)).numpy(), -1.0, 1.0)
 
 
 def main() -> None:
@@ -76,16 +68,22 @@ def main() -> None:
     args = parser.parse_args()
 
     model = sepkit.load(args.model)
+    metrics = get_metrics("si_sdr,pesq,estoi,dnsmos")
     names = ["as output"] + [f"{bands} ERB bands from {low:.0f} Hz" for bands, low in VARIANTS]
     rows: dict[str, list[list[float]]] = {name: [] for name in names}
+    matrices: dict[int, list[torch.Tensor]] = {}  # per sample rate, one per variant
     for path in sorted(args.mix.glob("*.wav"))[: args.items]:
         noisy, rate = sf.read(path, dtype="float32")
         ref, _ = sf.read(args.ref / path.name, dtype="float32")
-        enhanced = np.asarray(model.enhance(noisy, rate), dtype=np.float32).reshape(-1)[: len(noisy)]
-        rows[names[0]].append(scores(enhanced, ref, rate))
-        for name, (bands, low) in zip(names[1:], VARIANTS):
-            matrix = band_average_matrix(N_FFT // 2 + 1, rate, bands, low)
-            rows[name].append(scores(band_smoothed(noisy, enhanced, matrix), ref, rate))
+        if rate not in matrices:
+            matrices[rate] = [band_average_matrix(N_FFT // 2 + 1, rate, bands, low) for bands, low in VARIANTS]
+        enhanced = np.asarray(model.enhance(noisy, rate), dtype=np.float32)
+        outputs = [enhanced] + [band_smoothed(noisy, enhanced, m) for m in matrices[rate]]
+        for name, out in zip(names, outputs):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                row = score_signals(out[None], ref[None], rate, metrics)
+            rows[name].append([row[c] for c in COLUMNS])
     print("| variant | SI-SDR | PESQ | ESTOI | OVRL | SIG | BAK |\n|---|---:|---:|---:|---:|---:|---:|")
     for name, values in rows.items():
         means = np.mean(values, axis=0)
