@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +238,27 @@ def test_tiny_recipe_trains_exports_and_loads(tmp_path: Path, recipe: str, capsy
         == 2
     )
     assert "holds other tensors" in _one_error_line(capsys) and not (tmp_path / "bad").exists()
+    # A model folder (here step 8's export) averages as its checkpoint does, and is named in the card.
+    assert (
+        main(["export", str(ckpts / "step-12.ckpt"), str(tmp_path / "avgdir"), "--average", str(tmp_path / "step8")])
+        == 0
+    )
+    from_folder = safetensors.torch.load_file(tmp_path / "avgdir" / "model.safetensors")
+    assert from_folder.keys() == averaged.keys()
+    for key, value in from_folder.items():
+        torch.testing.assert_close(value, averaged[key])
+    folder_card = read_card(tmp_path / "avgdir")[0]
+    assert folder_card["averaged_steps"] == [12, "step8"] and folder_card["steps"] == 12
+    assert "model folder step8" in folder_card["scores_note"]
+    wrong = json.loads((tmp_path / "step8" / "config.json").read_text())
+    wrong["arch"] = "not_this_network"
+    shutil.copytree(tmp_path / "step8", tmp_path / "wrongdir")
+    (tmp_path / "wrongdir" / "config.json").write_text(json.dumps(wrong))
+    assert (
+        main(["export", str(ckpts / "step-12.ckpt"), str(tmp_path / "bad"), "--average", str(tmp_path / "wrongdir")])
+        == 2
+    )
+    assert "another network" in _one_error_line(capsys) and not (tmp_path / "bad").exists()
     # ... and as ONNX, which onnxruntime runs as PyTorch does
     assert main(["export", str(out / "checkpoints" / "step-8.ckpt"), str(tmp_path / "onnx8"), "--format", "onnx"]) == 0
     onnx = sepkit.load(tmp_path / "onnx8", backend="onnx")

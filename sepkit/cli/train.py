@@ -81,7 +81,8 @@ def export(
     average: Optional[list[Path]] = typer.Option(
         None,
         "--average",
-        help="Another checkpoint of the same run (repeatable): export the mean of its weights and SOURCE's.",
+        help="Another checkpoint of the same run, or a model folder of the same network, e.g. the one the run "
+        "started from (repeatable): export the mean of its weights and SOURCE's.",
     ),
 ) -> None:
     """Export a training checkpoint as a model folder that sepkit enhance/separate and sepkit.load read, or any
@@ -103,8 +104,8 @@ def export(
     from sepkit.train.export import export_checkpoint
 
     for path in average or []:
-        if not path.is_file():
-            fail(f"--average {path}: not a checkpoint file")
+        if not path.is_file() and not (path / "config.json").is_file():
+            fail(f"--average {path}: neither a checkpoint file nor a model folder")
     exported = export_checkpoint(source, out_dir, inference_only=inference_only, name=name, average=average)
     print(exported, flush=True)
 

@@ -20,7 +20,7 @@ from sepkit.atomic import AtomicFile
 from sepkit.data.paths import portable
 from sepkit.errors import ConfigError, SepkitError
 from sepkit.pretrained import ModelConfig, count_parameters, export_model
-from sepkit.train.average import AVERAGED_KEY, average_checkpoints
+from sepkit.train.average import AVERAGED_KEY, average_checkpoints, load_average_source
 from sepkit.train.callbacks import RECORD_KEY
 from sepkit.train.checkpoint_file import load_checkpoint
 from sepkit.train.config import section
@@ -52,7 +52,8 @@ def export_checkpoint(
 
     ``inference_only`` (default: the config's ``export.inference_only``) drops the weights inference does not use;
     ``name`` (default: the config's ``export.name``) names the model, e.g. to score two checkpoints side by side;
-    ``average`` lists more checkpoints of the same network whose weights are averaged with ``ckpt_path``'s.
+    ``average`` lists more checkpoints (or model folders) of the same network whose weights are averaged with
+    ``ckpt_path``'s.
     """
     net, model_cfg, card, config = checkpoint_model(ckpt_path, final, inference_only, name, average)
     out = Path(out_dir) if out_dir is not None else export_dir(config)
@@ -88,9 +89,10 @@ def checkpoint_model(
     ``config.json`` entries, its card and the run's config."""
     ckpt = load_checkpoint(ckpt_path)
     if average:
-        others = [load_checkpoint(path) for path in average]
-        if final is None:  # the run's totals as of the newest checkpoint averaged
-            final = max([ckpt, *others], key=lambda c: int(c.get("global_step", 0)))
+        others = [load_average_source(path, ckpt) for path in average]
+        if final is None:  # the run's totals as of the newest checkpoint averaged (model folders have none)
+            runs = [c for c in [ckpt, *others] if not isinstance(c.get("global_step"), str)]
+            final = max(runs, key=lambda c: int(c.get("global_step", 0)))
         ckpt = average_checkpoints(ckpt, others)
     config = ckpt["hyper_parameters"]["config"]
     opts = section(config, "export", EXPORT_KEYS)
@@ -168,7 +170,10 @@ def model_card(
     averaged = best.get(AVERAGED_KEY)
     if averaged:  # a new network, never validated: no scores of one of its parts stand for it
         scores, scored_at = {}, None
-        note = f"an average of the checkpoints at steps {', '.join(map(str, averaged))}, not validated as such"
+        parts = [f"model folder {step}" if isinstance(step, str) else f"step {step}" for step in averaged]
+        if not any(isinstance(step, str) for step in averaged):
+            parts = [f"the checkpoints at steps {', '.join(map(str, averaged))}"]
+        note = f"an average of {', '.join(parts)}, not validated as such"
     elif not scores:
         note = "no validation scores recorded before the exported step"
     elif scored_at is None or int(scored_at) == exported:
