@@ -109,6 +109,25 @@ def test_changed_weights_or_test_set_run_again(
     assert runs[3:] == ["noisereduce", "test-enh"] and "reused" not in text
 
 
+def test_a_renamed_model_keeps_its_scores_and_a_changed_setting_runs_again(
+    capsys: pytest.CaptureFixture[str], enh_model_dir: Path, test_set: Path, tmp_path: Path, runs: list[str]
+) -> None:
+    _, first = evaluate(capsys, enh_model_dir, test_set, tmp_path / "a.json")
+    renamed = shutil.copytree(enh_model_dir, tmp_path / "renamed")  # a candidate shipped under the default's name
+    config = json.loads((renamed / "config.json").read_text())
+    (renamed / "config.json").write_text(json.dumps({**config, "name": "shipped-name"}, indent=4))
+    text, second = evaluate(capsys, renamed, test_set, tmp_path / "b.json")
+    assert (
+        runs == ["noisereduce", "test-enh"]
+        and "reused the cached scores of unprocessed, noisereduce, shipped-name" in text
+    )
+    assert second["means"]["shipped-name"] == first["means"]["test-enh"]
+    inference = {**config["inference"], "chunk_seconds": 0.4}  # anything but the name is still part of the key
+    (renamed / "config.json").write_text(json.dumps({**config, "name": "shipped-name", "inference": inference}))
+    evaluate(capsys, renamed, test_set, tmp_path / "c.json")
+    assert runs == ["noisereduce", "test-enh", "shipped-name"]
+
+
 def test_a_damaged_entry_is_run_again_and_replaced(
     capsys: pytest.CaptureFixture[str], enh_model_dir: Path, test_set: Path, tmp_path: Path, runs: list[str]
 ) -> None:

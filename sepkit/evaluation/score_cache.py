@@ -55,13 +55,31 @@ def package_version(name: str) -> str:
 
 
 def folder_identity(model_dir: Path) -> str:
-    """SHA-256 over a model folder's files that decide its output (weights and ``config.json``)."""
+    """SHA-256 over a model folder's files that decide its output (weights and ``config.json``).
+
+    ``config.json``'s ``name`` is left out: a candidate renamed to the shipped name, or a shipped model retired
+    under a new one, computes the same outputs and keeps its cached scores.
+    """
     digest = hashlib.sha256()
     for path in sorted(
         p for p in model_dir.iterdir() if p.is_file() and p.suffix in (".safetensors", ".json", ".onnx")
     ):
-        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(_output_bytes(path)).digest())
     return digest.hexdigest()
+
+
+def _output_bytes(path: Path) -> bytes:
+    """What of a model file decides its output: the whole file, or a config with its ``name`` dropped."""
+    data = path.read_bytes()
+    if path.name != "config.json":
+        return data
+    try:
+        config = json.loads(data)
+    except ValueError:  # unreadable here: its bytes stand, and loading the model reports it
+        return data
+    if isinstance(config, dict):
+        config.pop("name", None)
+    return json.dumps(config, sort_keys=True).encode()
 
 
 class ScoreCache:
