@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from sepkit.cli.app import app, fail
+from sepkit.pretrained import CONFIG_FILE
 
 
 @app.command()
@@ -104,7 +105,7 @@ def export(
     from sepkit.train.export import export_checkpoint
 
     for path in average or []:
-        if not path.is_file() and not (path / "config.json").is_file():
+        if not path.is_file() and not (path / CONFIG_FILE).is_file():
             fail(f"--average {path}: neither a checkpoint file nor a model folder")
     exported = export_checkpoint(source, out_dir, inference_only=inference_only, name=name, average=average)
     print(exported, flush=True)

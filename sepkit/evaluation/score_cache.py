@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sepkit.atomic import AtomicFile
+from sepkit.pretrained import CONFIG_FILE
 
 CACHE_ENV = "SEPKIT_CACHE"  # the cache root; scores live in its scores/ folder
 FORMAT = 1  # bumped when the layout of an entry changes
@@ -71,7 +72,7 @@ def folder_identity(model_dir: Path) -> str:
 def _output_bytes(path: Path) -> bytes:
     """What of a model file decides its output: the whole file, or a config with its ``name`` dropped."""
     data = path.read_bytes()
-    if path.name != "config.json":
+    if path.name != CONFIG_FILE:
         return data
     try:
         config = json.loads(data)

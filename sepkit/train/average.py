@@ -16,33 +16,35 @@ from typing import Any
 import torch
 
 from sepkit.errors import ConfigError
-from sepkit.pretrained import load_network, read_config
 from sepkit.train.checkpoint_file import load_checkpoint
 from sepkit.train.module import model_args
+from sepkit.train.warm_start import base_config, source_weights
 
 AVERAGED_KEY = "sepkit_averaged_steps"
+# Set on a model folder's stand-in checkpoint: the name that AVERAGED_KEY lists for it, as it has no step of its own.
+FOLDER_KEY = "sepkit_average_folder"
 
 
 def load_average_source(path: str | Path, like: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint file, or a model folder's weights shaped as a checkpoint of ``like``'s network.
 
-    A folder must hold the same architecture with the same arguments as ``like``; its entry in ``AVERAGED_KEY``
-    is its folder name, as it has no step of this run.
+    A folder must hold the same architecture with the same arguments as ``like``. It keeps ``like``'s run record
+    and step (it adds no training to the run's totals); its entry in ``AVERAGED_KEY`` is its folder name.
     """
     path = Path(path)
     if not path.is_dir():
         return load_checkpoint(path)
-    folder = read_config(path)
+    folder = base_config(path)
     model = like["hyper_parameters"]["config"]["model"]
     theirs, ours = _plain(folder.args), _plain(model_args(like["hyper_parameters"]["config"]))
     if folder.arch != model.get("arch") or theirs != ours:
         differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
         what = f"arch {folder.arch} against {model.get('arch')}" if folder.arch != model.get("arch") else differ
         raise ConfigError(f"--average {path}: another network than the checkpoint's ({what})")
-    net, _ = load_network(path)
-    weights = {f"net.{k}": v for k, v in net.state_dict().items()}
+    weights, _, _ = source_weights(path, "--average")
     rest = {k: v for k, v in like["state_dict"].items() if not k.startswith("net.")}  # not the network's: kept
-    return {**like, "state_dict": {**rest, **weights}, "global_step": path.name}
+    net = {f"net.{k}": v for k, v in weights.items()}
+    return {**like, "state_dict": {**rest, **net}, FOLDER_KEY: path.name}
 
 
 def _plain(args: dict[str, Any]) -> dict[str, Any]:
@@ -84,9 +86,8 @@ def average_checkpoints(first: dict[str, Any], others: list[dict[str, Any]]) -> 
 
 
 def _step_label(ckpt: dict[str, Any]) -> int | str:
-    """A checkpoint's global step, or the folder name that ``load_average_source`` put there."""
-    step = ckpt.get("global_step", 0)
-    return step if isinstance(step, str) else int(step)
+    """A checkpoint's global step, or a model folder's name."""
+    return ckpt.get(FOLDER_KEY) or int(ckpt.get("global_step", 0))
 
 
 __all__ = ["AVERAGED_KEY", "average_checkpoints", "load_average_source"]

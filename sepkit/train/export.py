@@ -90,9 +90,8 @@ def checkpoint_model(
     ckpt = load_checkpoint(ckpt_path)
     if average:
         others = [load_average_source(path, ckpt) for path in average]
-        if final is None:  # the run's totals as of the newest checkpoint averaged (model folders have none)
-            runs = [c for c in [ckpt, *others] if not isinstance(c.get("global_step"), str)]
-            final = max(runs, key=lambda c: int(c.get("global_step", 0)))
+        if final is None:  # the run's totals as of the newest checkpoint averaged
+            final = max([ckpt, *others], key=lambda c: int(c.get("global_step", 0)))
         ckpt = average_checkpoints(ckpt, others)
     config = ckpt["hyper_parameters"]["config"]
     opts = section(config, "export", EXPORT_KEYS)
@@ -170,10 +169,11 @@ def model_card(
     averaged = best.get(AVERAGED_KEY)
     if averaged:  # a new network, never validated: no scores of one of its parts stand for it
         scores, scored_at = {}, None
-        parts = [f"model folder {step}" if isinstance(step, str) else f"step {step}" for step in averaged]
-        if not any(isinstance(step, str) for step in averaged):
-            parts = [f"the checkpoints at steps {', '.join(map(str, averaged))}"]
-        note = f"an average of {', '.join(parts)}, not validated as such"
+        if all(isinstance(step, int) for step in averaged):
+            parts = f"the checkpoints at steps {', '.join(map(str, averaged))}"
+        else:  # model folders are named, not numbered
+            parts = ", ".join(f"model folder {step}" if isinstance(step, str) else f"step {step}" for step in averaged)
+        note = f"an average of {parts}, not validated as such"
     elif not scores:
         note = "no validation scores recorded before the exported step"
     elif scored_at is None or int(scored_at) == exported:
