@@ -10,6 +10,7 @@ from sepkit.losses.criteria import (
     pairwise_thresholded_snr,
     thresholded_snr,
 )
+from sepkit.losses.intelligibility import NegEstoiLoss
 from sepkit.losses.mixit import mixit_assignment, mixit_loss, mixture_consistency
 from sepkit.losses.pit import assignment_table, best_assignment, pit_loss, reorder
 from sepkit.losses.stft import CompressedSpectrumLoss, MultiResolutionSTFTLoss
@@ -28,6 +29,7 @@ __all__ = [
     "CycleTerms",
     "CompressedSpectrumLoss",
     "MultiResolutionSTFTLoss",
+    "NegEstoiLoss",
     "assignment_table",
     "best_assignment",
     "cycle_terms",

@@ -21,6 +21,7 @@ from sepkit.errors import ConfigError
 from sepkit.losses import (
     CompressedSpectrumLoss,
     MultiResolutionSTFTLoss,
+    NegEstoiLoss,
     pairwise_neg_sd_sdr,
     pairwise_neg_si_sdr,
     pairwise_neg_snr,
@@ -41,6 +42,7 @@ LOSS_KEYS: dict[str, Any] = {
     "stft_resolutions": [[512, 128], [1024, 256], [256, 64]],
     "cspec": 0.0,  # weight of CompressedSpectrumLoss (power-law compressed complex + magnitude MSE)
     "cspec_under": 0.0,  # its magnitude errors where the estimate is quieter than the reference count 1 + this
+    "estoi": 0.0,  # weight of negative ESTOI (sepkit.losses.intelligibility): keeps the speech envelope gains flatten
     "solver": "auto",  # PIT search: auto | exhaustive | hungarian
 }
 _RECORD_KEY = "sepkit_permutations"
@@ -67,6 +69,10 @@ class SupervisedModule(TrainingModule):
         if under < 0 or (under and not self.cspec_weight):
             raise ConfigError(f"loss.cspec_under must be >= 0 and needs loss.cspec > 0, got {under}")
         self.cspec = CompressedSpectrumLoss(under_weight=under) if self.cspec_weight else None
+        self.estoi_weight = float(self.loss_opts["estoi"])
+        if self.estoi_weight < 0:
+            raise ConfigError(f"loss.estoi must be >= 0, got {self.estoi_weight}")
+        self.estoi = NegEstoiLoss(int(config["sample_rate"])) if self.estoi_weight else None
         self.permutations = PermutationRecord()  # best permutation per training example, per epoch
 
     def pairwise(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -76,13 +82,15 @@ class SupervisedModule(TrainingModule):
     def objective(self, est: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example loss ``(B,)`` and the best assignment ``(B, N)``."""
         loss, perm = pit_loss(est, ref, self.pairwise, solver=self.loss_opts["solver"])
-        if self.stft is not None or self.cspec is not None:
+        if self.stft is not None or self.cspec is not None or self.estoi is not None:
             with torch.autocast(device_type=est.device.type, enabled=False):
                 assigned, ref = reorder(est, perm).float(), ref.float()
                 if self.stft is not None:
                     loss = loss + self.stft_weight * self.stft(assigned, ref).mean(-1)  # (B, N) -> (B,)
                 if self.cspec is not None:
                     loss = loss + self.cspec_weight * self.cspec(assigned, ref).mean(-1)
+                if self.estoi is not None:
+                    loss = loss + self.estoi_weight * self.estoi(assigned, ref).mean(-1)
         return loss, perm
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
