@@ -1,0 +1,85 @@
+"""How hard each loss term pulls: the norm of its gradient with respect to a model's output and to its weights.
+
+Before a new term joins a loss, its weight can be set so that it pulls about as hard as the terms already there,
+rather than by its value (ESTOI is near 0.6, SI-SDR in tens of dB). Scored on the first clips of a fixed set that
+are at least ``--seconds`` long, cropped to that length, with the model's output held fixed.
+
+    python recipes/enhance/loss_balance.py --model enhance-default \
+        --mix $SEPKIT_DATA/demo/fixed/enh_dev/mix --ref $SEPKIT_DATA/demo/fixed/enh_dev/s1 --items 16
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import soundfile as sf
+import torch
+
+import sepkit
+from sepkit.losses import CompressedSpectrumLoss, MultiResolutionSTFTLoss, NegEstoiLoss, neg_si_sdr
+
+MAX_SILENT = 0.1  # share of exact-zero reference samples above which a crop is skipped
+
+
+def _clips(mix_dir: Path, ref_dir: Path, items: int, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``items`` (mixture, reference) pairs at least ``samples`` long, cropped to it.
+
+    Crops whose reference is more than ``MAX_SILENT`` digital silence are skipped: there SI-SDR has no target and
+    the STFT term's log of an exact zero dwarfs every other number.
+    """
+    mixes, refs = [], []
+    for path in sorted(mix_dir.glob("*.wav")):
+        mix, _ = sf.read(path, dtype="float32")
+        if len(mix) < samples:
+            continue
+        ref, _ = sf.read(ref_dir / path.name, dtype="float32")
+        if (ref[:samples] == 0).mean() > MAX_SILENT:
+            continue
+        mixes.append(torch.from_numpy(mix[:samples]))
+        refs.append(torch.from_numpy(ref[:samples]))
+        if len(mixes) == items:
+            break
+    return torch.stack(mixes), torch.stack(refs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="enhance-default")
+    parser.add_argument("--mix", type=Path, required=True)
+    parser.add_argument("--ref", type=Path, required=True)
+    parser.add_argument("--items", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    model = sepkit.load(args.model)
+    rate = model.sample_rate
+    mix, ref = _clips(args.mix, args.ref, args.items, int(args.seconds * rate))
+    net = model.net.eval()
+    with torch.no_grad():
+        est = net(mix).reshape(ref.shape)
+    terms = {
+        "si_sdr x1": lambda e: neg_si_sdr(e, ref).mean(),
+        "stft x0.3": lambda e: 0.3 * MultiResolutionSTFTLoss()(e, ref),
+        "cspec x50": lambda e: 50.0 * CompressedSpectrumLoss()(e, ref).mean(),
+        "estoi x1": lambda e: NegEstoiLoss(rate)(e, ref).mean(),
+    }
+    print(f"{args.model}: {mix.shape[0]} clips of {args.seconds:g} s")
+    weights = [p for p in net.parameters() if p.requires_grad]
+    for name, term in terms.items():
+        out = est.clone().requires_grad_(True)
+        value = term(out)
+        value.backward()
+        grads = torch.autograd.grad(term(net(mix).reshape(ref.shape)), weights, allow_unused=True)
+        weight_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads if g is not None]))
+        print(
+            f"{name:10s} value {value.item():9.4f}  gradient norm: output {out.grad.norm().item():9.3f},"
+            f" weights {weight_norm.item():9.3f}"
+        )
+    estoi = NegEstoiLoss(rate)
+    print(
+        f"ESTOI (torch_stoi): output {-estoi(est, ref).mean().item():.4f}, input {-estoi(mix, ref).mean().item():.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
