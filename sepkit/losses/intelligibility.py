@@ -2,7 +2,8 @@
 
 SI-SDR and spectral losses reward removing noise energy; ESTOI rewards keeping the speech envelope's
 modulation in one-third-octave bands, which aggressive gains can flatten. ``torch_stoi`` (asteroid's
-author; it matches ``pystoi`` to three decimals here) does the maths. This wrapper keeps its constant
+author; it matches ``pystoi`` to three decimals on our dev clips, as ``recipes/enhance/loss_balance.py``
+prints) does the maths. This wrapper keeps its constant
 buffers (band matrix, window, resampling kernel) out of checkpoints, so a run with the term and one
 without save and load the same state, and scores zero for clips too short to hold ESTOI's 384 ms
 segments, where the library would return nonsense.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from torch_stoi import NegSTOILoss
 
 MIN_SECONDS = 0.5  # ESTOI needs 30 frames of 12.8 ms after silent frames go; shorter clips are not scored
 
@@ -36,10 +38,6 @@ class NegEstoiLoss(nn.Module):
 
     def __init__(self, sample_rate: int) -> None:
         super().__init__()
-        try:
-            from torch_stoi import NegSTOILoss
-        except ImportError as exc:  # declared in pyproject; only a broken install gets here
-            raise ImportError("loss.estoi needs the torch-stoi package: pip install torch-stoi") from exc
         self.sample_rate = int(sample_rate)
         self.estoi = NegSTOILoss(self.sample_rate, extended=True)
         _constant_buffers(self.estoi)
