@@ -58,8 +58,7 @@ def main() -> None:
     rate = model.sample_rate
     mix, ref = _clips(args.mix, args.ref, args.items, int(args.seconds * rate), args.max_silent)
     net = model.net.eval()
-    with torch.no_grad():
-        est = net(mix).reshape(ref.shape)
+    est = net(mix).reshape(ref.shape)  # one forward: every term's gradient flows back through this graph
     stft, cspec, estoi = MultiResolutionSTFTLoss(), CompressedSpectrumLoss(), NegEstoiLoss(rate)
     terms = {  # the weights of recipes/enhance/wide.yaml's loss, which every stage since 4 inherits
         "si_sdr x1": lambda e: neg_si_sdr(e, ref).mean(),
@@ -70,15 +69,14 @@ def main() -> None:
     print(f"{args.model}: {mix.shape[0]} clips of {args.seconds:g} s")
     weights = [p for p in net.parameters() if p.requires_grad]
     for name, term in terms.items():
-        out = est.clone().requires_grad_(True)
-        value = term(out)
-        value.backward()
-        grads = torch.autograd.grad(term(net(mix).reshape(ref.shape)), weights, allow_unused=True)
+        value = term(est)
+        out_grad, *grads = torch.autograd.grad(value, [est, *weights], retain_graph=True, allow_unused=True)
         weight_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads if g is not None]))
         print(
-            f"{name:10s} value {value.item():9.4f}  gradient norm: output {out.grad.norm().item():9.3f},"
+            f"{name:10s} value {value.item():9.4f}  gradient norm: output {out_grad.norm().item():9.3f},"
             f" weights {weight_norm.item():9.3f}"
         )
+    est = est.detach()
     print(
         f"ESTOI (torch_stoi): output {-estoi(est, ref).mean().item():.4f}, input {-estoi(mix, ref).mean().item():.4f}"
     )
