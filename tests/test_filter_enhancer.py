@@ -92,6 +92,30 @@ def test_compressed_spectrum_loss_under_weight_penalises_only_removed_energy() -
         SupervisedModule({**config, "loss": {"cspec_under": 2.0}})
 
 
+def test_compressed_spectrum_loss_over_weight_penalises_only_noise_left_in() -> None:
+    ref = torch.randn(2, 8000) * 0.1
+    plain = CompressedSpectrumLoss(magnitude_weight=1.0)
+    asym = CompressedSpectrumLoss(magnitude_weight=1.0, over_weight=1.5)
+    quieter, louder = 0.5 * ref, 2.0 * ref
+    torch.testing.assert_close(asym(louder, ref), 2.5 * plain(louder, ref))
+    torch.testing.assert_close(asym(quieter, ref), plain(quieter, ref))
+    with pytest.raises(ValueError):
+        CompressedSpectrumLoss(over_weight=-0.5)
+    from sepkit.train.supervised import SupervisedModule
+
+    config = {
+        "task": "enhance",
+        "paradigm": "supervised",
+        "sample_rate": 16000,
+        "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1}},
+        "loss": {"cspec": 1.0, "cspec_over": 1.5},
+        "output_dir": "unused",
+    }
+    assert SupervisedModule(config).cspec.over_weight == 1.5
+    with pytest.raises(ConfigError, match="cspec_over"):
+        SupervisedModule({**config, "loss": {"cspec_over": 1.5}})
+
+
 def test_linear_schedule_continues_a_planned_budget() -> None:
     from types import SimpleNamespace
 

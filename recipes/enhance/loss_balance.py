@@ -53,6 +53,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--max-silent", type=float, default=0.1, help="skip crops whose reference is more silence")
+    parser.add_argument(
+        "--cspec-over", type=float, default=0.0, help="also print what loss.cspec_over adds to cspec x50 at this value"
+    )
     args = parser.parse_args()
     model = sepkit.load(args.model)
     rate = model.sample_rate
@@ -66,6 +69,9 @@ def main() -> None:
         "cspec x50": lambda e: 50.0 * cspec(e, ref).mean(),
         "estoi x1": lambda e: estoi(e, ref).mean(),
     }
+    if args.cspec_over:  # the asymmetric part alone: cspec with the over weight minus cspec without it
+        over = CompressedSpectrumLoss(over_weight=args.cspec_over)
+        terms[f"cspec_over {args.cspec_over:g}"] = lambda e: 50.0 * (over(e, ref) - cspec(e, ref)).mean()
     print(f"{args.model}: {mix.shape[0]} clips of {args.seconds:g} s")
     weights = [p for p in net.parameters() if p.requires_grad]
     for name, term in terms.items():

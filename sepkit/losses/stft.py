@@ -69,7 +69,8 @@ class CompressedSpectrumLoss(nn.Module):
     ``under_weight`` u makes the magnitude term asymmetric: bins the estimate leaves quieter than the
     reference (speech removed) count ``1 + u`` times, louder ones (noise left in) once, as in the
     asymmetric loss of VoiceFilter-Lite (Wang et al. 2020), which trades residual noise for less
-    speech distortion.
+    speech distortion. ``over_weight`` o is the opposite trade: louder bins (noise left in) count
+    ``1 + o`` times, for a quieter background at some cost to the speech.
     """
 
     def __init__(
@@ -80,12 +81,13 @@ class CompressedSpectrumLoss(nn.Module):
         magnitude_weight: float = 0.7,
         eps: float = 1e-8,
         under_weight: float = 0.0,
+        over_weight: float = 0.0,
     ) -> None:
         super().__init__()
-        if under_weight < 0:
-            raise ValueError(f"under_weight must not be negative, got {under_weight}")
+        if under_weight < 0 or over_weight < 0:
+            raise ValueError(f"under_weight and over_weight must not be negative, got {under_weight}, {over_weight}")
         self.n_fft, self.hop, self.power, self.magnitude_weight, self.eps = n_fft, hop, power, magnitude_weight, eps
-        self.under_weight = float(under_weight)
+        self.under_weight, self.over_weight = float(under_weight), float(over_weight)
         add_window(self, n_fft, "hann")
 
     def _compressed(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +104,11 @@ class CompressedSpectrumLoss(nn.Module):
         (e_ri, e_mag), (r_ri, r_mag) = (self._compressed(x.reshape(-1, x.shape[-1])) for x in (est, ref))
         complex_term = (e_ri - r_ri).square().mean(dim=(1, 2, 3))
         error = e_mag - r_mag
-        weight = 1.0 + self.under_weight * (error < 0) if self.under_weight else 1.0
+        weight = 1.0
+        if self.under_weight:
+            weight = weight + self.under_weight * (error < 0)
+        if self.over_weight:
+            weight = weight + self.over_weight * (error > 0)
         magnitude_term = (weight * error.square()).mean(dim=(1, 2))
         w = self.magnitude_weight
         return ((1 - w) * complex_term + w * magnitude_term).reshape(lead)

@@ -42,6 +42,7 @@ LOSS_KEYS: dict[str, Any] = {
     "stft_resolutions": [[512, 128], [1024, 256], [256, 64]],
     "cspec": 0.0,  # weight of CompressedSpectrumLoss (power-law compressed complex + magnitude MSE)
     "cspec_under": 0.0,  # its magnitude errors where the estimate is quieter than the reference count 1 + this
+    "cspec_over": 0.0,  # ... and where it is louder (noise left in) count 1 + this
     "estoi": 0.0,  # weight of negative ESTOI (sepkit.losses.intelligibility): keeps the speech envelope gains flatten
     "solver": "auto",  # PIT search: auto | exhaustive | hungarian
 }
@@ -65,10 +66,11 @@ class SupervisedModule(TrainingModule):
         resolutions = [tuple(r) for r in self.loss_opts["stft_resolutions"]]
         self.stft = MultiResolutionSTFTLoss(resolutions, reduction="none") if self.stft_weight else None
         self.cspec_weight = float(self.loss_opts["cspec"])
-        under = float(self.loss_opts["cspec_under"])
-        if under < 0 or (under and not self.cspec_weight):
-            raise ConfigError(f"loss.cspec_under must be >= 0 and needs loss.cspec > 0, got {under}")
-        self.cspec = CompressedSpectrumLoss(under_weight=under) if self.cspec_weight else None
+        under, over = float(self.loss_opts["cspec_under"]), float(self.loss_opts["cspec_over"])
+        for key, value in (("cspec_under", under), ("cspec_over", over)):
+            if value < 0 or (value and not self.cspec_weight):
+                raise ConfigError(f"loss.{key} must be >= 0 and needs loss.cspec > 0, got {value}")
+        self.cspec = CompressedSpectrumLoss(under_weight=under, over_weight=over) if self.cspec_weight else None
         self.estoi_weight = float(self.loss_opts["estoi"])
         if self.estoi_weight < 0:
             raise ConfigError(f"loss.estoi must be >= 0, got {self.estoi_weight}")
