@@ -67,53 +67,33 @@ def test_compressed_spectrum_loss_is_zero_on_a_match_and_finite_on_silence() -> 
     assert float(loss(0.5 * ref, ref).mean()) > float(loss(0.9 * ref, ref).mean())  # level counts
 
 
-def test_compressed_spectrum_loss_under_weight_penalises_only_removed_energy() -> None:
+@pytest.mark.parametrize("side", ["under", "over"])
+def test_compressed_spectrum_loss_asymmetry_weighs_only_its_side(side: str) -> None:
+    """under: bins quieter than the reference (speech removed) cost 1 + u; over: louder ones (noise left in) 1 + o."""
     ref = torch.randn(2, 8000) * 0.1
     plain = CompressedSpectrumLoss(magnitude_weight=1.0)
-    asym = CompressedSpectrumLoss(magnitude_weight=1.0, under_weight=2.0)
+    asym = CompressedSpectrumLoss(magnitude_weight=1.0, **{f"{side}_weight": 2.0})
     quieter, louder = 0.5 * ref, 2.0 * ref  # every bin below / above the reference
-    torch.testing.assert_close(asym(quieter, ref), 3.0 * plain(quieter, ref))
-    torch.testing.assert_close(asym(louder, ref), plain(louder, ref))
+    weighed, spared = (quieter, louder) if side == "under" else (louder, quieter)
+    torch.testing.assert_close(asym(weighed, ref), 3.0 * plain(weighed, ref))
+    torch.testing.assert_close(asym(spared, ref), plain(spared, ref))
     torch.testing.assert_close(asym(ref, ref), torch.zeros(2), atol=1e-7, rtol=0)
     with pytest.raises(ValueError):
-        CompressedSpectrumLoss(under_weight=-1.0)
+        CompressedSpectrumLoss(**{f"{side}_weight": -1.0})
     from sepkit.train.supervised import SupervisedModule
 
+    key = f"cspec_{side}"
     config = {
         "task": "enhance",
         "paradigm": "supervised",
         "sample_rate": 16000,
         "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1}},
-        "loss": {"cspec": 1.0, "cspec_under": 2.0},
+        "loss": {"cspec": 1.0, key: 2.0},
         "output_dir": "unused",
     }
-    assert SupervisedModule(config).cspec.under_weight == 2.0
-    with pytest.raises(ConfigError, match="cspec_under"):  # the asymmetry of a term that is off
-        SupervisedModule({**config, "loss": {"cspec_under": 2.0}})
-
-
-def test_compressed_spectrum_loss_over_weight_penalises_only_noise_left_in() -> None:
-    ref = torch.randn(2, 8000) * 0.1
-    plain = CompressedSpectrumLoss(magnitude_weight=1.0)
-    asym = CompressedSpectrumLoss(magnitude_weight=1.0, over_weight=1.5)
-    quieter, louder = 0.5 * ref, 2.0 * ref
-    torch.testing.assert_close(asym(louder, ref), 2.5 * plain(louder, ref))
-    torch.testing.assert_close(asym(quieter, ref), plain(quieter, ref))
-    with pytest.raises(ValueError):
-        CompressedSpectrumLoss(over_weight=-0.5)
-    from sepkit.train.supervised import SupervisedModule
-
-    config = {
-        "task": "enhance",
-        "paradigm": "supervised",
-        "sample_rate": 16000,
-        "model": {"arch": "filter_enhancer", "args": {"hidden": 16, "layers": 1}},
-        "loss": {"cspec": 1.0, "cspec_over": 1.5},
-        "output_dir": "unused",
-    }
-    assert SupervisedModule(config).cspec.over_weight == 1.5
-    with pytest.raises(ConfigError, match="cspec_over"):
-        SupervisedModule({**config, "loss": {"cspec_over": 1.5}})
+    assert getattr(SupervisedModule(config).cspec, f"{side}_weight") == 2.0
+    with pytest.raises(ConfigError, match=key):  # the asymmetry of a term that is off
+        SupervisedModule({**config, "loss": {key: 2.0}})
 
 
 def test_linear_schedule_continues_a_planned_budget() -> None:
