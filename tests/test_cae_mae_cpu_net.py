@@ -168,6 +168,36 @@ def test_bound_caps_the_decoded_magnitude_at_the_noisy_input_and_nothing_else() 
         build_model("cae_mae", bound="output")
 
 
+class _Louder(torch.nn.Module):
+    """A decoder that reads ``factor`` times the energy features of another."""
+
+    def __init__(self, decoder: torch.nn.Module, factor: float) -> None:
+        super().__init__()
+        self.decoder, self.factor = decoder, factor
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.factor * self.decoder(code)
+
+
+def test_ratio_mask_gives_back_the_input_while_the_two_decoders_agree_and_scales_it_where_they_do_not() -> None:
+    args = dict(sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8], level="utterance")
+    model = build_model("cae_mae", **args, mask="ratio").eval()  # power 0.5: features are magnitudes^0.5
+    model.mae.load_state_dict(model.cae.state_dict())  # mae_init: cae, the start of the MAE stages
+    wav = torch.randn(2, 4001) * 0.1
+    slim, slim_args = model.inference_only({**args, "mask": "ratio"})  # the MAE decoder stays in the shipped path
+    assert slim_args["parts"] == "enhance" and not hasattr(slim.cae, "encoder") and hasattr(slim.mae, "decoder")
+    with torch.no_grad():
+        assert torch.allclose(model(wav)[:, 0], wav, atol=1e-4)  # equal readings: the gain is 1 everywhere
+        assert torch.allclose(slim(wav), model(wav), atol=1e-6)
+        model.mae.decoder = _Louder(model.mae.decoder, 2.0)  # the MAE decoder reads twice the CAE decoder's
+        assert torch.allclose(model(wav)[:, 0], 0.25 * wav, atol=1e-4)  # gain (1/2)^(1/0.5) in every bin
+        model.mae.decoder = _Louder(model.mae.decoder, 0.25)  # now half the CAE decoder's: capped at 1
+        assert torch.allclose(model(wav)[:, 0], wav, atol=1e-4)
+    assert not hasattr(build_model("cae_mae", **args, parts="enhance").mae, "decoder")  # the paper's path drops it
+    with pytest.raises(ModelError, match="mask"):
+        build_model("cae_mae", mask="wiener")
+
+
 def test_time_norm_none_keeps_the_channel_averages_the_paper_encoder_divides_out() -> None:
     args = dict(sample_rate=8000, n_fft=256, hop=64, cae_dims=[16, 8], mae_dims=[16, 8], level="utterance")
     paper = build_model("cae_mae", **args).eval()

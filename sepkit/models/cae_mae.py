@@ -26,6 +26,13 @@ per-layer time-mean divisions (``sepkit.models.spectral_ae``). ``decoder_output`
 "linear") is both decoders' last layer without its BatchNorm (and Softplus), ``encoder_output`` both
 encoders' (the latent code); ``depthwise_init="identity"`` starts the separable layers' depthwise filters
 as the identity, ``encoder_gru`` ends both encoders with a GRU over the code (``sepkit.models.spectral_ae``).
+``mask="ratio"`` (not in the paper) resynthesises with a gain instead of the decoded magnitude: the same MAE code
+``z = E_B(x)`` goes through both decoders, and each bin of the noisy input is scaled by ``min(1, D_A(z) / D_B(z))``
+(in the features' power, so raised to ``1/power``), the CAE decoder's clean reading of the code over the MAE
+decoder's noisy one: ``ŝ = iSTFT(X · min(1, D_A(z)/D_B(z))^(1/p))``. The enhancement is still the MAE encoder
+followed by the CAE decoder; what changes is that an error both decoders make alike (blur, level) cancels, so the
+path is no longer capped by how well the CAE reconstructs clean speech, and a MAE copied from the CAE starts at the
+input itself. It keeps the MAE decoder in the inference path (``parts: enhance`` drops only the CAE encoder).
 All default off: the paper's network.
 """
 
@@ -46,7 +53,9 @@ MAE_DIMS = (512, 400, 300, 200, 100, 64)
 PARTS = ("both", "enhance")  # both autoencoders, or only the enhancement path
 LEVELS = ("none", "utterance")  # where the input level goes: discarded (the paper), or around the autoencoders
 BOUNDS = ("none", "input")  # resynthesis: the decoded magnitude as it is, or capped at the noisy input's
+MASKS = ("none", "ratio")  # resynthesis: the decoded magnitude, or the input scaled by the two decoders' ratio
 _POWER_FLOOR = 1e-10  # |X|² floor: keeps the compressed magnitude's gradient finite at digital silence
+_RATIO_FLOOR = 1e-6  # D_B floor of mask="ratio": a bin the MAE decodes as silent passes the CAE's reading capped at 1
 
 
 @register_model("cae_mae")
@@ -73,6 +82,7 @@ class CaeMae(nn.Module):
         encoder_output: str = "layer",
         depthwise_init: str = "default",
         encoder_gru: int = 0,
+        mask: str = "none",
     ) -> None:
         super().__init__()
         if not (n_fft > 0 and 0 < hop <= n_fft // 2 and 0 < power <= 1):
@@ -91,14 +101,18 @@ class CaeMae(nn.Module):
             raise ModelError(f"cae_mae: level must be one of {', '.join(LEVELS)}, not {level!r}")
         if bound not in BOUNDS:
             raise ModelError(f"cae_mae: bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
+        if mask not in MASKS:
+            raise ModelError(f"cae_mae: mask must be one of {', '.join(MASKS)}, not {mask!r}")
         self.sample_rate, self.n_fft, self.hop, self.power = int(sample_rate), int(n_fft), int(hop), float(power)
         n_freqs = self.n_fft // 2 + 1
         options = (kernel_size, separable, time_norm, decoder_output, encoder_output, depthwise_init, encoder_gru)
         self.cae = SpectralAutoencoder(n_freqs, cae_dims, *options)
         self.mae = SpectralAutoencoder(n_freqs, mae_dims, *options)
-        self.parts, self.level, self.bound = parts, level, bound
+        self.parts, self.level, self.bound, self.mask = parts, level, bound, mask
         if parts == "enhance":  # the halves that only training uses
-            del self.cae.encoder, self.mae.decoder
+            del self.cae.encoder
+            if mask == "none":
+                del self.mae.decoder
         add_window(self, self.n_fft, "hann")
 
     def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
@@ -139,7 +153,7 @@ class CaeMae(nn.Module):
         """A copy with only the enhancement path and the build arguments that make it (``parts: enhance``)."""
         args = {**args, "parts": "enhance"}
         slim = CaeMae(**args)
-        dropped = ("cae.encoder.", "mae.decoder.")
+        dropped = ("cae.encoder.", "mae.decoder.") if self.mask == "none" else ("cae.encoder.",)
         slim.load_state_dict({k: v for k, v in self.state_dict().items() if not k.startswith(dropped)})
         return slim.train(self.training), args
 
@@ -152,6 +166,16 @@ class CaeMae(nn.Module):
         spec = self.spectrum(wav)
         return self.resynthesize(decoder(encoder(self.compress(spec))), spec, wav.shape[-1])
 
+    def ratio_gain(self, spec: torch.Tensor) -> torch.Tensor:
+        """``mask="ratio"``'s gain ``(B, F, frames)`` in [0, 1]: ``min(1, D_A(z) / D_B(z))^(1/power)``, ``z = E_B(x)``."""
+        code = self.mae.encoder(self.compress(spec))
+        clean, noisy = self.cae.decoder(code).float(), self.mae.decoder(code).float()
+        ratio = clean.clamp_min(0) / noisy.clamp_min(_RATIO_FLOOR)
+        return ratio.clamp_max(1.0) ** (1.0 / self.power)
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
-        return self.through(wav, self.mae.encoder, self.cae.decoder).unsqueeze(1)
+        if self.mask == "none":
+            return self.through(wav, self.mae.encoder, self.cae.decoder).unsqueeze(1)
+        spec = self.spectrum(wav)
+        return istft(spec * self.ratio_gain(spec), self.n_fft, self.hop, self.window, wav.shape[-1]).unsqueeze(1)
