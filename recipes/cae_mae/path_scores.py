@@ -3,8 +3,9 @@
 On paired items (``MIX/<stem>.wav`` noisy, ``REF/<stem>.wav`` clean), SI-SDR in dB of:
 ``cae(clean)`` the clean autoencoder's reconstruction of the clean speech, ``mae(noisy)`` the mixture
 autoencoder's reconstruction of the noisy input, ``enhance`` the MAE encoder -> CAE decoder path
-(what the exported model runs) against the clean speech, and ``cae(noisy)`` the noisy input through
-the clean autoencoder against the clean speech. ``input`` is the noisy input against the clean speech.
+(what the exported model runs) against the clean speech, ``ratio mask`` the noisy input scaled by the two
+decoders' ratio on the MAE's code (``mask: ratio``'s path, whichever mask the run was trained with) against
+the clean speech, and ``cae(noisy)`` the noisy input through the clean autoencoder against the clean speech. ``input`` is the noisy input against the clean speech.
 All through the model's own resynthesis (its level side path, the input's phase).
 
 ``--latents`` also prints where the codes lie: mean and standard deviation over all elements of
@@ -46,7 +47,14 @@ def main() -> None:
         audio, rate = read_audio(path)
         return resample(torch.as_tensor(audio.mean(0))[None], rate, net.sample_rate)
 
-    scores: dict[str, list[float]] = {"input": [], "cae(clean)": [], "mae(noisy)": [], "enhance": [], "cae(noisy)": []}
+    scores: dict[str, list[float]] = {
+        "input": [],
+        "cae(clean)": [],
+        "mae(noisy)": [],
+        "enhance": [],
+        "ratio mask": [],
+        "cae(noisy)": [],
+    }
     codes: dict[str, list[torch.Tensor]] = {"z_a": [], "z_b": [], "E_A(noisy)": []}
     with torch.no_grad():
         for path in sorted(args.mix.glob("*.wav"))[: args.items]:
@@ -59,6 +67,7 @@ def main() -> None:
                 float(si_sdr(net.through(noisy, net.mae.encoder, net.mae.decoder), noisy).mean())
             )
             scores["enhance"].append(float(si_sdr(net.through(noisy, net.mae.encoder, net.cae.decoder), clean).mean()))
+            scores["ratio mask"].append(float(si_sdr(net.ratio_masked(noisy), clean).mean()))
             scores["cae(noisy)"].append(
                 float(si_sdr(net.through(noisy, net.cae.encoder, net.cae.decoder), clean).mean())
             )
@@ -69,7 +78,7 @@ def main() -> None:
                 codes["E_A(noisy)"].append(net.cae.encoder(x_noisy)[0])
     print(f"{args.checkpoint} ({len(scores['input'])} items), mean SI-SDR in dB:")
     for name, values in scores.items():
-        print(f"  {name:11s} {np.mean(values):7.2f}")
+        print(f"  {name:12s} {np.mean(values):7.2f}")
     if args.latents:
         z_a = torch.cat(codes["z_a"], -1)
         print("codes (pooled frames): mean, std, mean sq. distance to z_a, channel |mean diff|, channel |std diff|:")

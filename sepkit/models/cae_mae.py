@@ -173,9 +173,13 @@ class CaeMae(nn.Module):
         ratio = clean.clamp_min(0) / noisy.clamp_min(_RATIO_FLOOR)
         return ratio.clamp_max(1.0) ** (1.0 / self.power)
 
+    def ratio_masked(self, wav: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` noisy speech scaled by ``ratio_gain`` ``(B, T)``: ``mask="ratio"``'s enhancement (either mask can run it)."""
+        spec = self.spectrum(wav)
+        return istft(spec * self.ratio_gain(spec), self.n_fft, self.hop, self.window, wav.shape[-1])
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Enhance ``(B, T)`` noisy speech into ``(B, 1, T)``."""
         if self.mask == "none":
             return self.through(wav, self.mae.encoder, self.cae.decoder).unsqueeze(1)
-        spec = self.spectrum(wav)
-        return istft(spec * self.ratio_gain(spec), self.n_fft, self.hop, self.window, wav.shape[-1]).unsqueeze(1)
+        return self.ratio_masked(wav).unsqueeze(1)
