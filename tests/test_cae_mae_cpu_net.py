@@ -15,6 +15,7 @@ from sepkit.train.config import load_config
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "cae_mae"
 SMALL = ("cpu_small.yaml", "cpu_small_nocycle.yaml", "cpu_small_supervised.yaml")
+RATIO = ("cpu_small2_ratio.yaml", "cpu_small2_ratio_nocycle.yaml", "cpu_small2_ratio_supervised.yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -126,13 +127,20 @@ def test_level_side_path_features_are_level_free_and_resynthesis_restores_the_in
         build_model("cae_mae", level="frame")
 
 
-def test_the_three_cpu_small_recipes_share_network_data_steps_and_seed() -> None:
-    configs = {name: _config(name) for name in SMALL}
-    same = ("model", "seed", "optim", "trainer", "sample_rate")
-    for key in same:
-        assert configs["cpu_small_nocycle.yaml"][key] == configs["cpu_small.yaml"][key], key
-        assert configs["cpu_small_supervised.yaml"][key] == configs["cpu_small.yaml"][key], key
-    cycle, nocycle, supervised = (configs[name] for name in SMALL)
+def _budget(config: dict) -> dict:
+    """What a run's budget is made of: optimiser, rate schedule and trainer, unset keys left out."""
+    scheduler = {k: v for k, v in config["optim"]["scheduler"].items() if k in ("name", "total_steps")}
+    trainer = {k: v for k, v in config["trainer"].items() if v is not None}
+    return {**config["optim"], "scheduler": scheduler, "trainer": trainer}
+
+
+@pytest.mark.parametrize("trio", [SMALL, RATIO])
+def test_each_ablation_trio_shares_network_data_steps_and_seed(trio: tuple[str, str, str]) -> None:
+    configs = {name: _config(name) for name in trio}
+    cycle, nocycle, supervised = (configs[name] for name in trio)
+    for key in ("model", "seed", "sample_rate"):
+        assert nocycle[key] == cycle[key] and supervised[key] == cycle[key], key
+    assert _budget(nocycle) == _budget(cycle) and _budget(supervised) == _budget(cycle)
     assert cycle["cae_mae"]["cycle"] is True and nocycle["cae_mae"]["cycle"] is False
     assert cycle["data"] == nocycle["data"] and supervised["paradigm"] == "supervised"
     assert supervised["data"]["train"]["type"] == "noisy_speech" and cycle["data"]["train"]["type"] == "unpaired"
