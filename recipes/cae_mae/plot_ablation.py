@@ -6,6 +6,9 @@ negative SI-SDR), read from the runs' CSV logs with ``sepkit.train.curves.read_l
 
     python recipes/cae_mae/plot_ablation.py runs/cae-mae-cpu-small runs/cae-mae-cpu-small-nocycle \
         runs/cae-mae-cpu-small-supervised --out recipes/cae_mae/curves_cpu_small.png
+    python recipes/cae_mae/plot_ablation.py runs/cae-mae-cpu-small2-ratio runs/cae-mae-cpu-small2-ratio-nocycle \
+        runs/cae-mae-cpu-small2-ratio-supervised --offset cae-mae-cpu-small2-ratio-nocycle=1000 \
+        --out recipes/cae_mae/curves_cpu_small2_ratio.png
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (output_dir of sepkit train)")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    parser.add_argument(
+        "--offset",
+        action="append",
+        default=[],
+        metavar="NAME=STEPS",
+        help="add STEPS to run folder NAME's steps: a run started from another's checkpoint, drawn on its step axis",
+    )
     args = parser.parse_args()
+    offsets = {name: int(steps) for name, steps in (item.split("=", 1) for item in args.offset)}
 
     from matplotlib.figure import Figure
 
@@ -42,6 +53,7 @@ def main() -> None:
             if key not in series:
                 continue
             steps, values = series[key]
+            steps = [step + offsets.get(run.name, 0) for step in steps]
             if key.startswith("train/"):  # the running mean sepkit train's curves.png draws
                 ax.plot(steps, running_mean(values), label=run.name)
             else:
