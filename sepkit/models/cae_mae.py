@@ -55,7 +55,7 @@ LEVELS = ("none", "utterance")  # where the input level goes: discarded (the pap
 BOUNDS = ("none", "input")  # resynthesis: the decoded magnitude as it is, or capped at the noisy input's
 MASKS = ("none", "ratio")  # resynthesis: the decoded magnitude, or the input scaled by the two decoders' ratio
 _POWER_FLOOR = 1e-10  # |X|² floor: keeps the compressed magnitude's gradient finite at digital silence
-_RATIO_FLOOR = 1e-6  # D_B floor of mask="ratio": a bin the MAE decodes as silent passes the CAE's reading capped at 1
+_RATIO_FLOOR = 1e-6  # D_B floor of mask="ratio": where the MAE decoder reads silence the gain stays finite (then capped at 1)
 
 
 @register_model("cae_mae")
@@ -174,7 +174,10 @@ class CaeMae(nn.Module):
         return ratio.clamp_max(1.0) ** (1.0 / self.power)
 
     def ratio_masked(self, wav: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` noisy speech scaled by ``ratio_gain`` ``(B, T)``: ``mask="ratio"``'s enhancement (either mask can run it)."""
+        """``(B, T)`` noisy speech scaled bin by bin by ``ratio_gain``, back as ``(B, T)``: ``mask="ratio"``'s path.
+
+        Any network that still has the MAE decoder can run it, whichever ``mask`` it was built with.
+        """
         spec = self.spectrum(wav)
         return istft(spec * self.ratio_gain(spec), self.n_fft, self.hop, self.window, wav.shape[-1])
 
