@@ -55,9 +55,7 @@ LEVELS = ("none", "utterance")  # where the input level goes: discarded (the pap
 BOUNDS = ("none", "input")  # resynthesis: the decoded magnitude as it is, or capped at the noisy input's
 MASKS = ("none", "ratio")  # resynthesis: the decoded magnitude, or the input scaled by the two decoders' ratio
 _POWER_FLOOR = 1e-10  # |X|² floor: keeps the compressed magnitude's gradient finite at digital silence
-_RATIO_FLOOR = (
-    1e-6  # D_B floor of mask="ratio": where the MAE decoder reads silence the gain stays finite (then capped at 1)
-)
+_RATIO_FLOOR = 1e-6  # D_B floor of mask="ratio": the gain stays finite where the MAE decoder reads silence
 
 
 @register_model("cae_mae")
