@@ -15,6 +15,7 @@ are at least ``--seconds`` long, cropped to that length, with the model's output
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,7 @@ def main() -> None:
     net = model.net.eval()
     est = net(mix).reshape(ref.shape)  # one forward: every term's gradient flows back through this graph
     with torch.no_grad():  # the outputs' order, chosen as training chooses it (a no-op for one output)
-        _, perm = pit_loss(est, ref, lambda e, r: pairwise_neg_si_sdr(e, r, sdr_max=args.si_sdr_max))
+        _, perm = pit_loss(est, ref, partial(pairwise_neg_si_sdr, sdr_max=args.si_sdr_max))
     est = reorder(est, perm)
     stft, cspec, estoi = MultiResolutionSTFTLoss(), CompressedSpectrumLoss(), NegEstoiLoss(rate)
     terms = {  # the weights of recipes/enhance/wide.yaml's loss, which every stage since 4 inherits

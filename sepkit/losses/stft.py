@@ -104,11 +104,8 @@ class CompressedSpectrumLoss(nn.Module):
         (e_ri, e_mag), (r_ri, r_mag) = (self._compressed(x.reshape(-1, x.shape[-1])) for x in (est, ref))
         complex_term = (e_ri - r_ri).square().mean(dim=(1, 2, 3))
         error = e_mag - r_mag
-        weight = 1.0
-        if self.under_weight:
-            weight = weight + self.under_weight * (error < 0)
-        if self.over_weight:
-            weight = weight + self.over_weight * (error > 0)
+        # bins at error 0 add nothing whichever side's weight they get
+        weight = torch.where(error < 0, 1.0 + self.under_weight, 1.0 + self.over_weight)
         magnitude_term = (weight * error.square()).mean(dim=(1, 2))
         w = self.magnitude_weight
         return ((1 - w) * complex_term + w * magnitude_term).reshape(lead)
