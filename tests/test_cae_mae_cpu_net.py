@@ -16,6 +16,7 @@ from sepkit.train.config import load_config
 RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "cae_mae"
 SMALL = ("cpu_small.yaml", "cpu_small_nocycle.yaml", "cpu_small_supervised.yaml")
 RATIO = ("cpu_small2_ratio.yaml", "cpu_small2_ratio_nocycle.yaml", "cpu_small2_ratio_supervised.yaml")
+GRU_RATIO = ("cpu_gru_ratio.yaml", "cpu_gru_ratio_nocycle.yaml", "cpu_gru_ratio_supervised.yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +135,7 @@ def _budget(config: dict) -> dict:
     return {**config["optim"], "scheduler": scheduler, "trainer": trainer}
 
 
-@pytest.mark.parametrize("trio", [SMALL, RATIO])
+@pytest.mark.parametrize("trio", [SMALL, RATIO, GRU_RATIO])
 def test_each_ablation_trio_shares_network_data_steps_and_seed(trio: tuple[str, str, str]) -> None:
     configs = {name: _config(name) for name in trio}
     cycle, nocycle, supervised = (configs[name] for name in trio)
