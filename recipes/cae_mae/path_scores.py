@@ -5,8 +5,10 @@ On paired items (``MIX/<stem>.wav`` noisy, ``REF/<stem>.wav`` clean), SI-SDR in 
 autoencoder's reconstruction of the noisy input, ``enhance`` the MAE encoder -> CAE decoder path
 (what the exported model runs) against the clean speech, ``ratio mask`` the noisy input scaled by the two
 decoders' ratio on the MAE's code (``mask: ratio``'s path, whichever mask the run was trained with) against
-the clean speech, and ``cae(noisy)`` the noisy input through the clean autoencoder against the clean speech. ``input`` is the noisy input against the clean speech.
-All through the model's own resynthesis (its level side path, the input's phase).
+the clean speech, and ``cae(noisy)`` the noisy input through the clean autoencoder against the clean speech.
+``input`` is the noisy input against the clean speech. All through the model's own resynthesis (its level side
+path, the input's phase). It also prints how much of the noisy input's energy the ratio mask removes (dB, mean
+over items): a path that scores near its input because its gain stays near 1 shows a figure near 0.
 
 ``--latents`` also prints where the codes lie: mean and standard deviation over all elements of
 ``z_a = E_A(clean)``, ``z_b = E_B(noisy)`` and ``E_A(noisy)``, the mean squared distance of each to
@@ -56,6 +58,7 @@ def main() -> None:
         "cae(noisy)": [],
     }
     codes: dict[str, list[torch.Tensor]] = {"z_a": [], "z_b": [], "E_A(noisy)": []}
+    removed_db: list[float] = []
     with torch.no_grad():
         for path in sorted(args.mix.glob("*.wav"))[: args.items]:
             noisy, clean = load(path), load(args.ref / path.name)
@@ -67,7 +70,9 @@ def main() -> None:
                 float(si_sdr(net.through(noisy, net.mae.encoder, net.mae.decoder), noisy).mean())
             )
             scores["enhance"].append(float(si_sdr(net.through(noisy, net.mae.encoder, net.cae.decoder), clean).mean()))
-            scores["ratio mask"].append(float(si_sdr(net.ratio_masked(noisy), clean).mean()))
+            masked = net.ratio_masked(noisy)
+            scores["ratio mask"].append(float(si_sdr(masked, clean).mean()))
+            removed_db.append(float(10 * torch.log10(noisy.square().sum() / masked.square().sum().clamp_min(1e-20))))
             scores["cae(noisy)"].append(
                 float(si_sdr(net.through(noisy, net.cae.encoder, net.cae.decoder), clean).mean())
             )
@@ -79,6 +84,7 @@ def main() -> None:
     print(f"{args.checkpoint} ({len(scores['input'])} items), mean SI-SDR in dB:")
     for name, values in scores.items():
         print(f"  {name:12s} {np.mean(values):7.2f}")
+    print(f"ratio mask removes {np.mean(removed_db):.2f} dB of the noisy input's energy (mean over items)")
     if args.latents:
         z_a = torch.cat(codes["z_a"], -1)
         print("codes (pooled frames): mean, std, mean sq. distance to z_a, channel |mean diff|, channel |std diff|:")
