@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+from pathlib import Path
+
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -48,3 +52,24 @@ def models() -> None:
         console.print(f"no shipped models found (searched {', '.join(str(root) for root in model_roots())})")
         return
     console.print(table)
+
+
+@app.command()
+def retire(
+    model: str = typer.Argument(..., help="The shipped name or model folder being replaced, e.g. enhance-default."),
+    archive: Path = typer.Argument(..., help="Folder to keep it in, e.g. recipes/enhance/retired."),
+    tag: str = typer.Option(..., "--tag", help="Suffix of its archive name, e.g. stage20 -> enhance-default-stage20."),
+    replaced_by: str = typer.Option(
+        ..., "--replaced-by", help="What replaces it, for its card, e.g. 'stage 21 (recipes/enhance/x.yaml)'."
+    ),
+    date: str = typer.Option("", "--date", help="Date of the replacement (default: today, YYYY-MM-DD)."),
+) -> None:
+    """Keep a shipped model that a new one replaces: copy it to ARCHIVE renamed, its card marked not shipped.
+
+    Configs that warm-started from it then name the archive folder in init.from. The shipped folder itself is
+    left for the new export to replace.
+    """
+    from sepkit.retire import retire_model
+
+    when = date or datetime.date.today().isoformat()
+    print(retire_model(model, archive, tag, replaced_by, when), flush=True)
