@@ -12,9 +12,12 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
-from sepkit.atomic import staged_folder
+import yaml
+
+from sepkit.atomic import AtomicFile, staged_folder
 from sepkit.errors import ModelError
 from sepkit.pretrained import CARD_FILE, CONFIG_FILE, read_config, resolve_model_dir
 
@@ -63,13 +66,43 @@ def _retired_card(text: str, name: str, new_name: str, note: str, notice: str) -
     return "---\n" + "\n".join(lines) + "\n---\n" + body
 
 
+def _repointed(config: Path, source: Path, new: str) -> str:
+    """The text of recipe config ``config`` with its ``init.from`` (naming the model folder ``source``) set to ``new``.
+
+    Comments and layout are kept. ``ModelError`` unless the config's own ``init.from`` (a base file's is not
+    followed) names that model, by shipped name or path.
+    """
+    try:
+        text = config.read_text()
+        old = ((yaml.safe_load(text) or {}).get("init") or {}).get("from")
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise ModelError(f"{config}: not a readable recipe config ({exc})") from exc
+    try:
+        same = isinstance(old, str) and resolve_model_dir(old).resolve() == source.resolve()
+    except ModelError:
+        same = False
+    if not same:
+        raise ModelError(f"{config}: its init.from is {old!r}, not the model being retired ({source}); nothing done")
+    pattern = re.compile(r"(\bfrom\s*:\s*)(['\"]?)" + re.escape(old) + r"\2(?=\s*[,}#]|\s*$)", re.M)
+    edited, count = pattern.subn(lambda m: m.group(1) + new, text, count=1)
+    if not count or ((yaml.safe_load(edited) or {}).get("init") or {}).get("from") != new:
+        raise ModelError(f"{config}: cannot find the init.from line to rewrite; nothing done")
+    return edited
+
+
 def retire_model(
-    model: str | os.PathLike[str], archive: str | os.PathLike[str], tag: str, replaced_by: str, date: str
+    model: str | os.PathLike[str],
+    archive: str | os.PathLike[str],
+    tag: str,
+    replaced_by: str,
+    date: str,
+    repoint: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Copy ``model`` (a shipped name or a folder) to ``archive/<name>-<tag>``, renamed and marked not shipped.
 
-    The source is left as it is (the caller replaces it with the new model). Refuses to overwrite an archive
-    folder that already exists; the copy appears whole or not at all.
+    Each config in ``repoint``, whose ``init.from`` names the model, is pointed at the copy. The source is left
+    as it is (the caller replaces it with the new model). Every check runs before anything is written; an archive
+    folder that exists is never overwritten; the copy appears whole or not at all, each config is replaced whole.
     """
     source = resolve_model_dir(model)
     config = read_config(source)
@@ -78,6 +111,7 @@ def retire_model(
     target = Path(archive) / new_name
     if target.exists():
         raise ModelError(f"{target}: already exists; choose another tag or remove it first")
+    edits = {Path(c): _repointed(Path(c), source, target.as_posix()) for c in repoint}
     note = f"{name} on {date} until {replaced_by} replaced it; kept in the repository as a base, not in the wheel"
     notice = (
         f"Retired on {date}: {replaced_by} replaced it as `{name}`. Its account below is as it was when it shipped."
@@ -92,6 +126,9 @@ def retire_model(
         card = source / CARD_FILE
         if card.is_file():
             (stage / CARD_FILE).write_text(_retired_card(card.read_text(), name, new_name, note, notice))
+    for config, text in edits.items():
+        with AtomicFile(config, ".tmp") as out:
+            out.path.write_text(text)
     return target
 
 

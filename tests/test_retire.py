@@ -81,3 +81,40 @@ def test_retire_refuses_to_overwrite_and_to_take_a_path_as_a_tag(
     assert not (tmp_path / "escape").exists() and sorted(p.name for p in archive.iterdir()) == ["enhance-default-s3"]
     code, _, err = run_cli(capsys, "retire", tmp_path / "nothing-here", archive, "--tag", "s4", "--replaced-by", "y")
     assert code == 2 and "unknown model" in err
+
+
+def test_repoint_sends_a_config_that_started_from_the_model_to_its_copy(
+    shipped: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEPKIT_PRETRAINED", str(shipped.parent))
+    config = tmp_path / "stage4.yaml"
+    config.write_text("# stage 4\nbase: x.yaml\ninit: {from: enhance-default, widen: false}  # stage 3 then\nseed: 4\n")
+    other = tmp_path / "other.yaml"
+    other.write_text("init:\n  from: 'enhance-default'\n  widen: false\n")
+    archive = tmp_path / "retired"
+    code, _, err = run_cli(
+        capsys, "retire", "enhance-default", archive, "--tag", "stage3", "--replaced-by", "stage 4",
+        "--repoint", config, "--repoint", other,
+    )  # fmt: skip
+    assert code == 0, err
+    kept = (archive / "enhance-default-stage3").as_posix()
+    assert (
+        config.read_text()
+        == f"# stage 4\nbase: x.yaml\ninit: {{from: {kept}, widen: false}}  # stage 3 then\nseed: 4\n"
+    )
+    assert other.read_text() == f"init:\n  from: {kept}\n  widen: false\n"
+
+
+def test_repoint_checks_every_config_before_writing_anything(
+    shipped: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(f"init: {{from: {shipped}}}\n")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("init: {from: separate-2spk}\n")
+    archive = tmp_path / "retired"
+    code, _, err = run_cli(
+        capsys, "retire", shipped, archive, "--tag", "s3", "--replaced-by", "x", "--repoint", good, "--repoint", wrong
+    )
+    assert code == 2 and "wrong.yaml" in err and "separate-2spk" in err
+    assert not archive.exists() and good.read_text() == f"init: {{from: {shipped}}}\n"

@@ -63,13 +63,16 @@ def retire(
         ..., "--replaced-by", help="What replaces it, for its card, e.g. 'stage 21 (recipes/enhance/x.yaml)'."
     ),
     date: str = typer.Option("", "--date", help="Date of the replacement (default: today, YYYY-MM-DD)."),
+    repoint: list[Path] = typer.Option(
+        [], "--repoint", help="A recipe config whose init.from names MODEL: point it at the archive copy (repeatable)."
+    ),
 ) -> None:
     """Keep a shipped model that a new one replaces: copy it to ARCHIVE renamed, its card marked not shipped.
 
-    Configs that warm-started from it then name the archive folder in init.from. The shipped folder itself is
-    left for the new export to replace.
+    Configs that warm-started from it must then name the archive folder in init.from (--repoint does it). The
+    shipped folder itself is left for the new export to replace.
     """
     from sepkit.retire import retire_model
 
     when = date or datetime.date.today().isoformat()
-    print(retire_model(model, archive, tag, replaced_by, when), flush=True)
+    print(retire_model(model, archive, tag, replaced_by, when, repoint), flush=True)
