@@ -179,3 +179,35 @@ def test_a_rerun_of_the_same_budget_lengthens_a_plan_cut_short_by_slow_steps_bef
     decay = lrs[steps >= 20]
     assert bool((decay[1:] <= decay[:-1] + 1e-12).all())  # the rerun carries the decay on, no jump
     assert float(lrs[-1]) < 0.25 * float(lrs.max())
+
+
+@pytest.mark.slow
+def test_a_rerun_with_a_cut_budget_replans_so_the_decay_still_reaches_its_floor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clock: SimulatedClock
+) -> None:
+    """A budget planned to span sessions is cut when the run is resumed (so its judge fits the session): the
+    rerun re-plans towards the new end, instead of the timer stopping it part-way down the old decay."""
+
+    class StoppedEarly(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+            if trainer.global_step >= 120:  # a checkpoint step of the tiny recipe (every 8 steps)
+                trainer.should_stop = True
+
+    plain = TrainingModule.configure_callbacks
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainingModule, "configure_callbacks", lambda self: [*plain(self), StoppedEarly()])
+        train(_tiny(out, "trainer.max_time=00:00:00:30"))  # 0.05 s a step: about 580 steps planned
+    first = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    old_plan = next(v for k, v in first["callbacks"].items() if "TimePlannedSchedule" in k)
+    assert first["global_step"] == 120 and old_plan["planned_total_steps"] > 500
+    capsys.readouterr()
+    train(_tiny(out, "trainer.max_time=00:00:00:12"))  # 6 s used: about 6 s (120 steps) left of the cut budget
+    assert "schedule re-planned at step" in capsys.readouterr().err
+    last = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    plan = next(v for k, v in last["callbacks"].items() if "TimePlannedSchedule" in k)
+    assert plan["planned_total_steps"] < 300 and plan["budget_seconds"] == pytest.approx(12, abs=0.01)
+    steps, lrs = read_logged(out)[next(k for k in read_logged(out) if k.startswith("lr-"))]
+    decay = lrs[steps >= 20]
+    assert bool((decay[1:] <= decay[:-1] + 1e-12).all())  # no jump up at the re-plan
+    assert float(lrs[-1]) < 0.25 * float(lrs.max())  # the cut budget still ends near the floor

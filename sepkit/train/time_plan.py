@@ -15,7 +15,9 @@ new slope (no jump in the learning rate). The plan, its anchor and the budget it
 checkpoints. A rerun with the same ``max_time`` continues that budget and goes on following the step rate,
 measured afresh from ``SKIPPED_STEPS`` after the resume: a plan cut short by a loaded machine just before the
 stop (evaluations at the end of a session) is lengthened again if the resumed steps are faster. A rerun with
-another ``max_time`` finishes the plan as it was made and does not re-plan (a new budget is a new run).
+a longer ``max_time`` finishes the plan as it was made and does not re-plan (a new budget is a new run). A rerun
+with a shorter one (a budget cut to fit a session) re-plans like a rerun of the same budget, towards the new end:
+otherwise the timer would stop the run part-way down the decay, the rate still well above its floor.
 """
 
 from __future__ import annotations
@@ -59,8 +61,11 @@ class TimePlannedSchedule(pl.Callback):
         self._max_steps = trainer.fit_loop.epoch_loop.max_steps
         if self.planned_total_steps is not None:  # resumed: the plan made before applies
             self._apply(trainer, pl_module)
-            if self.budget_seconds is None or abs(_budget(trainer) - self.budget_seconds) < 1.0:
-                self._resumed_at = trainer.global_step  # the same budget: keep following the step rate
+            budget = _budget(trainer)
+            if self.budget_seconds is None or budget < self.budget_seconds + 1.0:
+                self._resumed_at = trainer.global_step  # the same budget or a cut one: follow the step rate to its end
+                if self.budget_seconds is not None:  # None: a checkpoint from before budgets were stored
+                    self.budget_seconds = budget
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
