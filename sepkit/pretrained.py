@@ -113,20 +113,32 @@ def read_config(model_dir: Path) -> ModelConfig:
     return ModelConfig.from_dict(data, str(model_dir))
 
 
+def split_card(text: str) -> tuple[str, str] | None:
+    """A card's text as (its YAML front matter between the ``---`` lines, its Markdown body), or None without one."""
+    match = re.match(r"^---\n(.*?)\n---\n?(.*)$", text, re.S)
+    return (match.group(1), match.group(2)) if match else None
+
+
 def read_card(model_dir: Path) -> tuple[dict[str, Any], str]:
     """The card's YAML front matter (task, data, scores, ...) and its Markdown body."""
     path = model_dir / CARD_FILE
     if not path.is_file():
         return {}, ""
     text = path.read_text()
-    match = re.match(r"^---\n(.*?)\n---\n?(.*)$", text, re.S)
-    if not match:
+    parts = split_card(text)
+    if parts is None:
         return {}, text
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yaml.safe_load(parts[0]) or {}
     except yaml.YAMLError:
         meta = {}
-    return (meta if isinstance(meta, dict) else {}), match.group(2)
+    return (meta if isinstance(meta, dict) else {}), parts[1]
+
+
+def write_config(model_dir: Path, config: ModelConfig) -> None:
+    """Write ``config.json`` into a model directory, atomically, as every sepkit model folder holds it."""
+    with AtomicFile(model_dir / CONFIG_FILE, ".tmp") as config_file:
+        config_file.path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def load_network(
@@ -178,8 +190,7 @@ def export_model(
     cpu_net = copy.deepcopy(net).cpu()
     with AtomicFile(out / WEIGHTS_FILE, ".tmp") as weights:
         save_model(cpu_net, str(weights.path), metadata={"arch": config.arch})
-    with AtomicFile(out / CONFIG_FILE, ".tmp") as config_file:
-        config_file.path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_config(out, config)
     if card is not None:
         with AtomicFile(out / CARD_FILE, ".tmp") as card_file:
             card_file.path.write_text(card)
@@ -199,5 +210,7 @@ __all__ = [
     "read_config",
     "resolve_model_dir",
     "shipped_models",
+    "split_card",
+    "write_config",
     "count_parameters",
 ]

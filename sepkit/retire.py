@@ -8,7 +8,7 @@ what it was replaced. Everything else in the folder (weights, curves, the card's
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import re
 import shutil
@@ -19,9 +19,7 @@ import yaml
 
 from sepkit.atomic import AtomicFile, staged_folder
 from sepkit.errors import ModelError
-from sepkit.pretrained import CARD_FILE, CONFIG_FILE, read_config, resolve_model_dir
-
-_FRONT_MATTER = re.compile(r"^---\n(.*?)\n---\n", re.S)
+from sepkit.pretrained import CARD_FILE, CONFIG_FILE, read_config, resolve_model_dir, split_card, write_config
 
 
 def retired_name(name: str, tag: str) -> str:
@@ -51,19 +49,19 @@ def _retired_body(body: str, name: str, new_name: str, notice: str) -> str:
 
 def _retired_card(text: str, name: str, new_name: str, note: str, notice: str) -> str:
     """The card with its front matter's ``name`` and ``shipped`` lines rewritten and the notice in its body."""
-    match = _FRONT_MATTER.match(text)
-    if not match:
+    parts = split_card(text)
+    if parts is None:
         raise ModelError(f"{CARD_FILE}: no YAML front matter (--- ... ---) to mark the model retired in")
+    front, body = parts
     shipped = f"shipped: false  # {note}"
-    lines = [line for line in match.group(1).split("\n") if not re.match(r"shipped\s*:", line)]
+    lines = [line for line in front.split("\n") if not re.match(r"shipped\s*:", line)]
     named = [i for i, line in enumerate(lines) if re.match(r"name\s*:", line)]
     if named:
         lines[named[0]] = f"name: {new_name}"
         lines.insert(named[0] + 1, shipped)
     else:
         lines[:0] = [f"name: {new_name}", shipped]
-    body = _retired_body(text[match.end() :], name, new_name, notice)
-    return "---\n" + "\n".join(lines) + "\n---\n" + body
+    return "---\n" + "\n".join(lines) + "\n---\n" + _retired_body(body, name, new_name, notice)
 
 
 def _repointed(config: Path, source: Path, new: str) -> str:
@@ -120,9 +118,7 @@ def retire_model(
         for item in sorted(source.iterdir()):
             if item.is_file() and item.name not in (CONFIG_FILE, CARD_FILE):
                 shutil.copy2(item, stage / item.name)
-        data = json.loads((source / CONFIG_FILE).read_text())
-        data["name"] = new_name
-        (stage / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n")
+        write_config(stage, dataclasses.replace(config, name=new_name))
         card = source / CARD_FILE
         if card.is_file():
             (stage / CARD_FILE).write_text(_retired_card(card.read_text(), name, new_name, note, notice))
